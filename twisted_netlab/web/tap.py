@@ -1,0 +1,74 @@
+"""``twistd netlab-web``: options and service wiring only.
+
+Each part of the site contributes an options mixin (``usage.Options`` accumulates
+``optParameters``/``optFlags``/``opt_*`` across base classes) and a ``post_options_*``
+hook that validates its own values.
+"""
+
+from __future__ import annotations
+
+from twisted.application import service
+from twisted.python import usage
+
+from twisted_netlab.endpoints import listen_services, validate_endpoint
+from twisted_netlab.web.options_hotlink import HotlinkOptionsMixin
+from twisted_netlab.web.options_proxy import ProxyOptionsMixin
+from twisted_netlab.web.options_static import StaticOptionsMixin
+from twisted_netlab.web.options_tools import ToolsOptionsMixin
+
+DEFAULT_WEB_PORT = "tcp:8080:interface=127.0.0.1"
+
+
+class WebOptionsMixin(
+    StaticOptionsMixin, HotlinkOptionsMixin, ProxyOptionsMixin, ToolsOptionsMixin
+):
+    """Every netlab-web option except the listening ports (the combined plugin reuses it)."""
+
+    optParameters = [
+        ["access-log", None, None, "Write a combined-format access log to this file ('-': stdout)."],
+    ]
+
+    def post_options_web(self) -> None:
+        self.post_options_static()
+        self.post_options_hotlink()
+        self.post_options_proxy()
+        self.post_options_tools()
+
+
+class Options(WebOptionsMixin, usage.Options):
+    synopsis = "[netlab-web options]"
+    longdesc = (
+        "Serve a directory correctly (validators, ranges, compression, hotlink "
+        "protection), reverse-proxy prefixes to upstreams with CORS, and offer "
+        "request-inspection tools under /_netlab/."
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["ports"] = []
+
+    def opt_port(self, description: str) -> None:
+        """Listen on this endpoint (repeatable), e.g. tcp:8080:interface=127.0.0.1"""
+        self["ports"].append(validate_endpoint(description))
+
+    opt_p = opt_port
+
+    def postOptions(self) -> None:
+        if not self["ports"]:
+            self["ports"].append(validate_endpoint(DEFAULT_WEB_PORT))
+        self.post_options_web()
+
+
+def build_web_services(options: usage.Options, ports: list[str]) -> list[service.IService]:
+    from twisted.internet import reactor
+
+    from twisted_netlab.web.site import build_site
+
+    return listen_services(ports, build_site(options, reactor))
+
+
+def makeService(options: Options) -> service.MultiService:
+    top = service.MultiService()
+    for svc in build_web_services(options, options["ports"]):
+        svc.setServiceParent(top)
+    return top
