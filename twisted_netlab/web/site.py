@@ -42,6 +42,8 @@ class MountRoot(Resource):
             request.setResponseCode(http.BAD_REQUEST)
             request.setHeader(b"content-type", b"text/plain; charset=utf-8")
             request.setHeader(b"connection", b"close")
+            channel = request.channel  # Request drops it when finished
+            request.notifyFinish().addBoth(lambda _: channel.loseConnection())
             return b"absolute-form targets and CONNECT are not served here\n"
         segments = list(request.prepath) + list(request.postpath)
         for prefix, resource in self.mounts:

@@ -1,0 +1,313 @@
+"""Framed TCP benchmarks: ``python bench/tcp_bench.py`` (``--quick`` for a smoke run).
+
+1. Decode, in this process: 64-byte frames fed as one buffer (frames/s) and 1 MiB
+   frames arriving in 64 KiB chunks (MB/s), our ``Decoder`` vs Twisted's
+   ``Int32StringReceiver`` on the same 4-byte-length wire (``len32``).  Both sides only
+   count the frames they produce.
+2. Echo, across processes: 32 connections each keeping 100 frames of 64 bytes
+   outstanding, for 10 s, against each server in its own process: ours (``len32``),
+   an ``Int32StringReceiver`` echo, an asyncio ``Protocol`` echo with the same framing,
+   and an unframed Twisted echo (bytes straight back: the ceiling).  One load-client
+   process drives them all.  With ``taskset`` the server runs on CPU 0, the client on 1.
+
+Internal roles (spawned by the bench itself): ``--serve KIND`` and ``--load PORT``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import selectors
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FRAME_BODY = 60
+FRAME = struct.pack(">I", FRAME_BODY) + bytes(range(FRAME_BODY))  # 64 bytes on the wire
+SERVERS = ("ours", "int32", "asyncio", "raw")
+
+
+# -- 1. decode -------------------------------------------------------------------
+
+
+def _best(fn: Callable[[], int], repeat: int) -> tuple[float, int]:
+    best, count = float("inf"), 0
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        count = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, count
+
+
+def bench_decode(quick: bool) -> dict[str, float]:
+    from twisted.internet.testing import StringTransport
+    from twisted.protocols.basic import Int32StringReceiver
+
+    from twisted_netlab.framing import Decoder
+
+    class Counting(Int32StringReceiver):
+        MAX_LENGTH = 2 << 20
+        count = 0
+
+        def stringReceived(self, string: bytes) -> None:
+            self.count += 1
+
+    def theirs(chunks: list[bytes]) -> int:
+        proto = Counting()
+        proto.makeConnection(StringTransport())
+        for chunk in chunks:
+            proto.dataReceived(chunk)
+        return proto.count
+
+    def ours(chunks: list[bytes]) -> int:
+        decoder = Decoder("len32", max_frame=2 << 20)
+        n = 0
+        for chunk in chunks:
+            n += len(decoder.feed(chunk))
+        return n
+
+    small_n = 50_000 if quick else 200_000
+    small = [FRAME * small_n]
+    big_n = 4 if quick else 16
+    big_stream = (struct.pack(">I", 1 << 20) + b"b" * (1 << 20)) * big_n
+    big = [big_stream[i : i + 65536] for i in range(0, len(big_stream), 65536)]
+    repeat = 3 if quick else 5
+
+    out: dict[str, float] = {}
+    for name, chunks, frames, nbytes in (
+        ("small", small, small_n, len(small[0])),
+        ("big", big, big_n, len(big_stream)),
+    ):
+        t_ours, n_ours = _best(lambda: ours(chunks), repeat)
+        t_theirs, n_theirs = _best(lambda: theirs(chunks), 1 if name == "big" else repeat)
+        assert n_ours == n_theirs == frames, (name, n_ours, n_theirs)
+        if name == "small":
+            out["small_ours"] = frames / t_ours
+            out["small_theirs"] = frames / t_theirs
+        else:
+            out["big_ours"] = nbytes / t_ours / 1e6
+            out["big_theirs"] = nbytes / t_theirs / 1e6
+    return out
+
+
+# -- 2. echo servers (each runs in its own process) ------------------------------------
+
+
+def serve(kind: str) -> None:
+    if kind == "asyncio":
+        _serve_asyncio()
+        return
+    from twisted.internet import reactor
+    from twisted.internet.protocol import Factory, Protocol
+    from twisted.protocols.basic import Int32StringReceiver
+
+    if kind == "ours":
+        from twisted_netlab.tcp.protocol import EchoFactory
+
+        factory: Factory = EchoFactory(reactor, framing="len32", max_frame=1 << 20)
+    elif kind == "int32":
+
+        class Int32Echo(Int32StringReceiver):
+            def stringReceived(self, string: bytes) -> None:
+                self.sendString(string)
+
+        factory = Factory.forProtocol(Int32Echo)
+    elif kind == "raw":
+
+        class RawEcho(Protocol):
+            def dataReceived(self, data: bytes) -> None:
+                self.transport.write(data)
+
+        factory = Factory.forProtocol(RawEcho)
+    else:
+        raise SystemExit(f"unknown server {kind!r}")
+    factory.noisy = False
+    port = reactor.listenTCP(0, factory, interface="127.0.0.1")
+    print(port.getHost().port, flush=True)
+    reactor.run()
+
+
+def _serve_asyncio() -> None:
+    import asyncio
+
+    unpack_from = struct.Struct(">I").unpack_from
+
+    class Echo(asyncio.Protocol):
+        """A careful asyncio echo: one buffer, a parse loop, one write per read."""
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.transport = transport  # type: ignore[assignment]
+            self.buf = bytearray()
+
+        def data_received(self, data: bytes) -> None:
+            buf = self.buf
+            buf += data
+            n = len(buf)
+            off = 0
+            replies = []
+            while n - off >= 4:
+                (length,) = unpack_from(buf, off)
+                end = off + 4 + length
+                if end > n:
+                    break
+                body = buf[off + 4 : end]
+                replies.append(struct.pack(">I", length) + body)
+                off = end
+            del buf[:off]
+            if replies:
+                self.transport.write(b"".join(replies))  # type: ignore[attr-defined]
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(Echo, "127.0.0.1", 0)
+        print(server.sockets[0].getsockname()[1], flush=True)
+        await server.serve_forever()
+
+    asyncio.run(main())
+
+
+# -- 2. the load client (one process for every server) ---------------------------------
+
+
+def load(port: int, conns: int, depth: int, seconds: float) -> None:
+    """Keep ``depth`` frames outstanding per connection; print frames/s as JSON."""
+    size = len(FRAME)
+    sel = selectors.DefaultSelector()
+    state: dict[int, list] = {}
+    socks = []
+    for _ in range(conns):
+        s = socket.create_connection(("127.0.0.1", port))
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        s.setblocking(False)
+        socks.append(s)
+        # [socket, carry bytes, pending output, first reply bytes, write interest]
+        state[s.fileno()] = [s, 0, FRAME * depth, b"", True]
+        sel.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE)
+    received = 0
+    start = time.perf_counter()
+    deadline = start + seconds
+    while True:
+        now = time.perf_counter()
+        if now >= deadline:
+            break
+        for key, events in sel.select(deadline - now):
+            st = state[key.fd]
+            s = st[0]
+            if events & selectors.EVENT_READ:
+                data = s.recv(262144)
+                if not data:
+                    raise SystemExit("server closed a connection")
+                if len(st[3]) < size:
+                    st[3] += data[: size - len(st[3])]
+                    if not FRAME.startswith(st[3]):
+                        raise SystemExit(f"bad echo: {st[3]!r}")
+                total = st[1] + len(data)
+                done, st[1] = divmod(total, size)
+                received += done
+                if done:
+                    st[2] += FRAME * done
+            if st[2]:
+                try:
+                    sent = s.send(st[2])
+                except BlockingIOError:
+                    sent = 0
+                st[2] = st[2][sent:]
+            want = bool(st[2])
+            if want != st[4]:
+                st[4] = want
+                sel.modify(s, selectors.EVENT_READ | (selectors.EVENT_WRITE if want else 0))
+    elapsed = time.perf_counter() - start
+    for s in socks:
+        s.close()
+    print(json.dumps({"frames": received, "seconds": elapsed, "rate": received / elapsed}))
+
+
+# -- driver ----------------------------------------------------------------------------
+
+
+def _pin(cpu: int) -> list[str]:
+    if shutil.which("taskset") and (os.cpu_count() or 1) >= 2:
+        return ["taskset", "-c", str(cpu)]
+    return []
+
+
+def bench_echo(kind: str, seconds: float, conns: int, depth: int) -> float:
+    me = os.path.abspath(__file__)
+    server = subprocess.Popen(
+        [*_pin(0), sys.executable, me, "--serve", kind],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        line = server.stdout.readline() if server.stdout else ""
+        if not line.strip():
+            raise SystemExit(f"server {kind} did not start")
+        port = int(line)
+        client = subprocess.run(
+            [*_pin(1), sys.executable, me, "--load", str(port), "--conns", str(conns),
+             "--depth", str(depth), "--seconds", str(seconds)],
+            capture_output=True, text=True, timeout=seconds + 60,
+        )
+        if client.returncode != 0:
+            raise SystemExit(f"load client failed against {kind}: {client.stderr.strip()}")
+        return float(json.loads(client.stdout)["rate"])
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short smoke run")
+    parser.add_argument("--seconds", type=float, default=None, help="echo run length")
+    parser.add_argument("--conns", type=int, default=32)
+    parser.add_argument("--depth", type=int, default=100)
+    parser.add_argument("--only", choices=("decode", "echo"), default=None)
+    parser.add_argument("--serve", choices=SERVERS, help=argparse.SUPPRESS)
+    parser.add_argument("--load", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve:
+        serve(args.serve)
+        return 0
+    seconds = args.seconds or (2.0 if args.quick else 10.0)
+    if args.load:
+        load(args.load, args.conns, args.depth, seconds)
+        return 0
+
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
+          f"pinning: {'taskset' if _pin(0) else 'none'}")
+    if args.only in (None, "decode"):
+        d = bench_decode(args.quick)
+        print("decode, len32 wire, ours vs Int32StringReceiver:")
+        print(f"  64-byte frames, one buffer : {d['small_ours']:>12,.0f} vs "
+              f"{d['small_theirs']:>12,.0f} frames/s  ratio {d['small_ours'] / d['small_theirs']:.2f}x"
+              "  (target >= 2.5x)")
+        print(f"  1 MiB frames, 64 KiB chunks: {d['big_ours']:>12,.1f} vs "
+              f"{d['big_theirs']:>12,.1f} MB/s      ratio {d['big_ours'] / d['big_theirs']:.1f}x"
+              "  (target >= 20x)")
+    if args.only in (None, "echo"):
+        print(f"echo, {args.conns} connections x {args.depth} outstanding 64-byte frames, "
+              f"{seconds:g} s each:")
+        rates = {kind: bench_echo(kind, seconds, args.conns, args.depth) for kind in SERVERS}
+        labels = {
+            "ours": "netlab EchoProtocol (len32)",
+            "int32": "Int32StringReceiver echo",
+            "asyncio": "asyncio Protocol echo",
+            "raw": "unframed Twisted echo",
+        }
+        for kind in SERVERS:
+            print(f"  {labels[kind]:<28}: {rates[kind]:>12,.0f} msgs/s")
+        print(f"  ours / Int32StringReceiver : {rates['ours'] / rates['int32']:.2f}x  (target >= 2x)")
+        print(f"  ours / asyncio             : {rates['ours'] / rates['asyncio']:.2f}x  (target >= 1.0x)")
+        print(f"  ours / unframed ceiling    : {rates['ours'] / rates['raw']:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, os.path.dirname(HERE))
+    sys.exit(main())

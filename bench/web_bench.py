@@ -1,0 +1,355 @@
+"""Static serving benchmark: ours against the anchors, same directory, same Twisted.
+
+    python bench/web_bench.py [--quick] [--duration 10] [--servers ours,nginx] ...
+
+Small requests: ``wrk -t1 -c32`` for ``--duration`` seconds per case, each server
+pinned to CPU 0 and wrk to CPU 1. Servers: ours (``twistd netlab-web`` at its
+defaults), ``twistd web --path`` at its defaults (access log to a file), static.File in
+a Site with the access log switched off, the twisted.web floor (a leaf resource
+returning constant bytes of the same length, no log), nginx when installed (one process,
+access_log off, sendfile on). Cases: a 1 KiB file, a 64 KiB file, a 304 revalidation
+(If-None-Match when the server sends an ETag, else If-Modified-Since), and
+``Range: bytes=0-1023`` on the 64 KiB file.
+
+Large download: a 2 GiB file (sparse: reading its holes costs no disk I/O, so this
+measures the server, not the disk) fetched by curl pinned to CPU 1, reporting MB/s
+(10^6 bytes per second) and the server's peak RSS (VmHWM, and VmRSS polled during
+the transfer) against its RSS before the download.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from benchlib import (  # noqa: E402
+    CLIENT_CPU,
+    PY_FLOOR,
+    PY_QUIET_FILE,
+    PYTHON,
+    TWISTD,
+    BenchError,
+    Server,
+    check,
+    endpoint,
+    free_port,
+    have,
+    load_average,
+    make_file,
+    nginx_argv,
+    nginx_conf,
+    proc_status,
+    python_script,
+    ratio,
+    revalidation_headers,
+    run_wrk,
+    table,
+    temp_dir,
+)
+
+SMALL = 1024
+MEDIUM = 64 * 1024
+CASES = ("1k", "64k", "304", "range")
+ALL_SERVERS = ("ours", "twistd-web", "static-file", "floor", "nginx")
+LARGE_SERVERS = ("ours", "nginx", "static-file")
+FLOOR_CASES = ("1k", "64k")  # the floor has no validators or ranges: its 1k is the reference
+
+
+def parse_size(text: str) -> int:
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    text = text.strip().lower().removesuffix("ib").removesuffix("b")
+    if text and text[-1] in units:
+        return int(float(text[:-1]) * units[text[-1]])
+    return int(text)
+
+
+@dataclass
+class Case:
+    name: str
+    path: str
+    headers: dict[str, str]
+    status: int
+    length: int
+    note: str = ""
+
+
+def server_argv(name: str, port: int, root: Path, work: Path) -> list[str] | None:
+    """The command line of one server, or None when it is not installed."""
+    if name == "ours":
+        return [TWISTD, "-n", "--pidfile=", "netlab-web", "--port", endpoint(port),
+                "--path", str(root)]
+    if name == "twistd-web":
+        return [TWISTD, "-n", "--pidfile=", "web", "--listen", endpoint(port),
+                "--path", str(root)]
+    if name == "static-file":
+        return [PYTHON, str(python_script(work, "quiet_static_file", PY_QUIET_FILE)),
+                endpoint(port), str(root)]
+    if name == "floor":
+        return [PYTHON, str(python_script(work, "floor", PY_FLOOR)), endpoint(port),
+                f"1k.bin={SMALL}", f"64k.bin={MEDIUM}"]
+    if name == "nginx":
+        if not have("nginx"):
+            return None
+        tmp = work / f"nginx-{port}"
+        tmp.mkdir(exist_ok=True)
+        conf = nginx_conf(tmp, f"""
+    server {{
+        listen 127.0.0.1:{port};
+        root {root};
+    }}""")
+        return nginx_argv(tmp, conf)
+    raise ValueError(name)
+
+
+def cases_for(name: str, port: int) -> list[Case]:
+    """The cases a server runs, with the revalidation header it supports."""
+    cases = [
+        Case("1k", "/1k.bin", {}, 200, SMALL),
+        Case("64k", "/64k.bin", {}, 200, MEDIUM),
+    ]
+    if name == "floor":
+        return cases
+    cond, how = revalidation_headers(port, "/1k.bin")
+    if not cond:
+        raise BenchError(f"{name}: no ETag nor Last-Modified on /1k.bin")
+    cases.append(Case("304", "/1k.bin", cond, 304, 0, how))
+    cases.append(Case("range", "/64k.bin", {"Range": "bytes=0-1023"}, 206, SMALL))
+    return cases
+
+
+def bench_small(names: Sequence[str], case_names: Sequence[str], root: Path, work: Path,
+                duration: float, say: Callable[[str], None],
+                rounds: int = 1) -> dict[str, dict[str, float]]:
+    """Best req/s per server and case over ``rounds`` sweeps of every server.
+
+    Interleaving rounds (all servers, then all again) spreads a burst of load from
+    other processes over every server instead of penalising one.
+    """
+    results: dict[str, dict[str, float]] = {}
+    for round_no in range(rounds):
+        if rounds > 1:
+            say(f"-- round {round_no + 1} of {rounds} (load average {load_average()})")
+        bench_round(names, case_names, root, work, duration, say, results)
+    return results
+
+
+def bench_round(names: Sequence[str], case_names: Sequence[str], root: Path, work: Path,
+                duration: float, say: Callable[[str], None],
+                results: dict[str, dict[str, float]]) -> None:
+    for name in names:
+        port = free_port()
+        argv = server_argv(name, port, root, work)
+        if argv is None:
+            say(f"[{name}] not installed: skipped")
+            continue
+        try:
+            with Server(name, argv, port, work):
+                cases = [c for c in cases_for(name, port) if c.name in case_names]
+                for case in cases:  # verify everything before loading anything
+                    check(name, port, case.path, case.headers, case.status, case.length)
+                for case in cases:
+                    res = run_wrk(port, case.path, case.headers, duration)
+                    status = "" if res.valid else "  INVALID: " + "; ".join(res.errors)
+                    note = f" ({case.note})" if case.note else ""
+                    say(f"[{name}] {case.name}{note}: {res.rps:,.0f} req/s, "
+                        f"{res.transfer}/s{status}")
+                    if res.valid:
+                        best = results.setdefault(name, {})
+                        best[case.name] = max(best.get(case.name, 0.0), res.rps)
+        except BenchError as exc:
+            say(f"[{name}] FAILED: {exc}")
+
+
+def report_small(results: dict[str, dict[str, float]], case_names: Sequence[str],
+                 say: Callable[[str], None]) -> None:
+    names = [n for n in ALL_SERVERS if n in results]
+    rows = [["req/s", *names]]
+    for case in case_names:
+        rows.append([case, *(f"{results[n][case]:,.0f}" if case in results[n] else "-"
+                             for n in names)])
+    say(table(rows))
+    ours = results.get("ours", {})
+    floor = results.get("floor", {})
+    rows = [["ratio", "ours/twistd-web", "ours/quiet-static.File", "ours/floor", "ours/nginx"]]
+    for case in case_names:
+        floor_ref = floor.get(case) if case in FLOOR_CASES else floor.get("1k")
+        rows.append([
+            case,
+            ratio(ours.get(case), results.get("twistd-web", {}).get(case)),
+            ratio(ours.get(case), results.get("static-file", {}).get(case)),
+            ratio(ours.get(case), floor_ref),
+            ratio(ours.get(case), results.get("nginx", {}).get(case)),
+        ])
+    say("")
+    say(table(rows))
+    say("(floor for 304 and range: its 1 KiB 200 figure; targets: >= 2x twistd-web, "
+        ">= 1.5x quiet static.File on every case)")
+
+
+def download(port: int, path: str, size: int, pid: int, timeout: float) -> dict[str, float]:
+    """curl the file to /dev/null, polling the server's VmRSS; MB/s and RSS figures."""
+    before = proc_status(pid).get("VmRSS", 0)
+    argv = ["curl", "-s", "-o", "/dev/null", "--max-time", str(int(timeout)),
+            "-w", "%{http_code} %{size_download} %{time_total}",
+            f"http://127.0.0.1:{port}{path}"]
+    if have("taskset"):
+        argv = ["taskset", "-c", CLIENT_CPU, *argv]
+    client = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    peak_rss = before
+    deadline = time.monotonic() + timeout + 10
+    while client.poll() is None and time.monotonic() < deadline:
+        peak_rss = max(peak_rss, proc_status(pid).get("VmRSS", 0))
+        time.sleep(0.1)
+    if client.poll() is None:
+        client.kill()
+        client.wait()
+        raise BenchError("curl did not finish in time")
+    out, err = client.communicate()
+    fields = out.decode().split()
+    if client.returncode != 0 or len(fields) != 3:
+        raise BenchError(f"curl failed ({client.returncode}): {out!r} {err!r}")
+    code, got, seconds = int(fields[0]), int(fields[1]), float(fields[2])
+    if code != 200 or got != size:
+        raise BenchError(f"large download gave {code} with {got} bytes, expected 200 with {size}")
+    hwm = proc_status(pid).get("VmHWM", 0)
+    return {"mbps": size / seconds / 1e6, "seconds": seconds, "rss_before": before,
+            "rss_peak": max(peak_rss, hwm), "hwm": hwm}
+
+
+def warm_page_cache(path: Path) -> None:
+    """Read the file once so the first server measured does not pay a cold cache."""
+    with open(path, "rb", buffering=0) as f:
+        while f.read(1 << 20):
+            pass
+
+
+def bench_large(names: Sequence[str], root: Path, work: Path, size: int,
+                say: Callable[[str], None]) -> dict[str, dict[str, float]]:
+    if not have("curl"):
+        say("[large] curl not installed: skipped")
+        return {}
+    big = root / "big.bin"
+    make_file(big, size, sparse=True)
+    warm_page_cache(big)
+    results: dict[str, dict[str, float]] = {}
+    try:
+        for name in names:
+            port = free_port()
+            argv = server_argv(name, port, root, work)
+            if argv is None:
+                say(f"[{name}] not installed: skipped")
+                continue
+            try:
+                with Server(name, argv, port, work) as server:
+                    check(name, port, "/1k.bin", {}, 200, SMALL)
+                    res = download(port, "/big.bin", size, server.pid,
+                                   timeout=max(120.0, size / 20e6))
+                    results[name] = res
+                    say(f"[{name}] large: {res['mbps']:,.0f} MB/s in {res['seconds']:.1f}s, "
+                        f"RSS {res['rss_before'] / 1024:.1f} MiB before, peak "
+                        f"{res['rss_peak'] / 1024:.1f} MiB (VmHWM {res['hwm'] / 1024:.1f} MiB)")
+            except BenchError as exc:
+                say(f"[{name}] large FAILED: {exc}")
+    finally:
+        big.unlink(missing_ok=True)
+    return results
+
+
+def report_large(results: dict[str, dict[str, float]], size: int,
+                 say: Callable[[str], None]) -> None:
+    if not results:
+        return
+    rows = [["large download", "MB/s", "RSS before MiB", "peak RSS MiB"]]
+    for name in LARGE_SERVERS:
+        if name in results:
+            r = results[name]
+            rows.append([name, f"{r['mbps']:,.0f}", f"{r['rss_before'] / 1024:.1f}",
+                         f"{r['rss_peak'] / 1024:.1f}"])
+    say(table(rows))
+    ours, nginx = results.get("ours"), results.get("nginx")
+    say(f"ours/nginx MB/s: {ratio(ours['mbps'] if ours else None, nginx['mbps'] if nginx else None)} "
+        f"(target >= 1.0x); file {size / (1 << 30):.2f} GiB, sparse")
+    if ours:
+        grew = (ours["rss_peak"] - ours["rss_before"]) / 1024
+        say(f"ours: RSS grew {grew:.1f} MiB while serving {size / (1 << 20):,.0f} MiB")
+
+
+def describe_environment(say: Callable[[str], None]) -> None:
+    import twisted
+
+    nginx = "absent"
+    if have("nginx"):
+        done = subprocess.run(["nginx", "-v"], capture_output=True, text=True, timeout=10)
+        nginx = done.stderr.strip().removeprefix("nginx version: ")
+    say(f"python {platform.python_version()}, Twisted {twisted.__version__}, {nginx}, "
+        f"{os.cpu_count()} CPUs, load average {load_average()}")
+    say(f"servers pinned to CPU 0, clients (wrk, curl) to CPU 1; twistd: {TWISTD}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="2 s per case and a 256 MiB large file")
+    parser.add_argument("--duration", type=float, default=None, help="seconds per wrk run (10)")
+    parser.add_argument("--servers", default=",".join(ALL_SERVERS),
+                        help="comma-separated subset of " + ",".join(ALL_SERVERS))
+    parser.add_argument("--cases", default=",".join(CASES),
+                        help="comma-separated subset of " + ",".join(CASES))
+    parser.add_argument("--large-size", type=parse_size, default=None,
+                        help="size of the large download (2G; 256M with --quick)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="sweep all servers this many times, keep each best (1)")
+    parser.add_argument("--no-large", action="store_true", help="skip the large download")
+    parser.add_argument("--no-small", action="store_true", help="skip the wrk cases")
+    args = parser.parse_args(argv)
+    duration = args.duration or (2.0 if args.quick else 10.0)
+    size = args.large_size or ((256 << 20) if args.quick else (2 << 30))
+    servers = [s for s in args.servers.split(",") if s]
+    cases = [c for c in args.cases.split(",") if c]
+    unknown = set(servers) - set(ALL_SERVERS) | set(cases) - set(CASES)
+    if unknown:
+        parser.error(f"unknown server or case: {', '.join(sorted(unknown))}")
+    for tool in ("wrk",) if not args.no_small else ():
+        if not have(tool):
+            parser.error(f"{tool} is not installed (Debian package {tool})")
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+
+    describe_environment(say)
+    work = temp_dir("netlab-bench-")
+    root = work / "root"
+    root.mkdir()
+    make_file(root / "1k.bin", SMALL)
+    make_file(root / "64k.bin", MEDIUM)
+    try:
+        if not args.no_small:
+            say(f"\n== small requests: wrk -t1 -c32 -d{duration:g}s")
+            small = bench_small(servers, cases, root, work, duration, say, max(1, args.rounds))
+            say("")
+            report_small(small, cases, say)
+        if not args.no_large:
+            say(f"\n== large download: {size / (1 << 20):,.0f} MiB sparse file, curl")
+            large = bench_large([s for s in LARGE_SERVERS if s in servers], root, work, size,
+                                say)
+            say("")
+            report_large(large, size, say)
+        say(f"\nload average at the end: {load_average()} (other processes share these CPUs "
+            f"unless the machine is quiet)")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

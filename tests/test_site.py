@@ -1,0 +1,115 @@
+"""The site root: mounts by longest prefix, the default for the rest, no open proxy."""
+
+from __future__ import annotations
+
+import json
+
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.protocol import Protocol
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+from twisted.web.resource import Resource
+
+from twisted_netlab.web.site import MountRoot, NetlabSite, split_prefix
+
+
+class Echo(Resource):
+    """Answers with where the request landed and what it still has to traverse."""
+
+    isLeaf = True
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+
+    def render(self, request):  # type: ignore[no-untyped-def]
+        body = {
+            "name": self.name,
+            "prepath": [p.decode() for p in request.prepath],
+            "postpath": [p.decode() for p in request.postpath],
+        }
+        return json.dumps(body).encode()
+
+
+class Collect(Protocol):
+    def __init__(self, request: bytes) -> None:
+        self.request = request
+        self.data = b""
+        self.done: Deferred[bytes] = Deferred()
+
+    def connectionMade(self) -> None:
+        self.transport.write(self.request)
+
+    def dataReceived(self, data: bytes) -> None:
+        self.data += data
+
+    def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
+        self.done.callback(self.data)
+
+
+class SplitPrefixTests(SynchronousTestCase):
+    def test_segments(self) -> None:
+        self.assertEqual(split_prefix("/api/v1/"), [b"api", b"v1"])
+        self.assertEqual(split_prefix("api"), [b"api"])
+        self.assertEqual(split_prefix("/"), [])
+
+
+class MountRootTests(TestCase):
+    def setUp(self) -> None:
+        root = MountRoot(
+            Echo("default"),
+            [(split_prefix("/api"), Echo("api")), (split_prefix("/api/v2"), Echo("v2"))],
+        )
+        site = NetlabSite(root)
+        self.port = reactor.listenTCP(0, site, interface="127.0.0.1")
+        self.addCleanup(self.port.stopListening)
+
+    async def raw(self, request: bytes) -> bytes:
+        endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", self.port.getHost().port)
+        proto = Collect(request)
+        await connectProtocol(endpoint, proto)
+        return await proto.done
+
+    async def get(self, path: str) -> dict[str, object]:
+        raw = await self.raw(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        head, _, body = raw.partition(b"\r\n\r\n")
+        self.assertTrue(head.startswith(b"HTTP/1.1 200 "), head)
+        return json.loads(body)
+
+    async def test_longest_prefix_wins(self) -> None:
+        self.assertEqual(
+            await self.get("/api/v2/items?x=1"),
+            {"name": "v2", "prepath": ["api", "v2"], "postpath": ["items"]},
+        )
+        self.assertEqual(
+            await self.get("/api/v1/items"),
+            {"name": "api", "prepath": ["api"], "postpath": ["v1", "items"]},
+        )
+
+    async def test_prefix_matches_whole_segments_only(self) -> None:
+        self.assertEqual(
+            await self.get("/apiary/x"),
+            {"name": "default", "prepath": [], "postpath": ["apiary", "x"]},
+        )
+
+    async def test_default_gets_full_path(self) -> None:
+        self.assertEqual(
+            await self.get("/"), {"name": "default", "prepath": [], "postpath": [""]}
+        )
+        self.assertEqual(
+            await self.get("/a/b/"),
+            {"name": "default", "prepath": [], "postpath": ["a", "b", ""]},
+        )
+
+    async def test_absolute_form_refused(self) -> None:
+        raw = await self.raw(
+            b"GET http://example.com/api/x HTTP/1.1\r\nHost: example.com\r\n\r\n"
+        )
+        self.assertTrue(raw.startswith(b"HTTP/1.1 400 "), raw[:80])
+        self.assertIn(b"absolute-form targets and CONNECT are not served here", raw)
+
+    async def test_connect_refused(self) -> None:
+        raw = await self.raw(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")
+        self.assertTrue(raw.startswith(b"HTTP/1.1 400 "), raw[:80])

@@ -1,0 +1,248 @@
+"""The echo service over real loopback sockets (and one in-memory byte-by-byte run)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from twisted.internet import reactor as _reactor
+from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.interfaces import IHalfCloseableProtocol, IReactorTCP
+from twisted.internet.protocol import Protocol
+from twisted.internet.task import Clock, deferLater
+from twisted.internet.testing import StringTransport
+from twisted.logger import LogLevel, globalLogPublisher
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+from zope.interface import implementer
+
+from twisted_netlab.framing import encode
+from twisted_netlab.tcp.protocol import EchoFactory, EchoProtocol
+
+reactor: Any = _reactor
+
+
+@implementer(IHalfCloseableProtocol)
+class Collector(Protocol):
+    """A test peer: records what it reads; ``closed`` fires when the server is gone."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.closed: Deferred[None] = Deferred()
+        self.read_closed = False
+
+    def connectionMade(self) -> None:
+        host = self.transport.getHost()
+        self.name = f"{host.host}:{host.port}"  # what the server logs as the peer
+
+    def dataReceived(self, data: bytes) -> None:
+        self.data += data
+
+    def readConnectionLost(self) -> None:
+        self.read_closed = True
+        self.transport.loseConnection()
+
+    def writeConnectionLost(self) -> None:
+        pass
+
+    def connectionLost(self, reason: Failure | None = None) -> None:
+        self.closed.callback(None)
+
+
+async def wait_for(predicate: Callable[[], bool], what: str, limit: float = 10.0) -> None:
+    """Poll the real reactor; a bounded wait, never a timing assertion."""
+    for _ in range(int(limit / 0.01)):
+        if predicate():
+            return
+        await deferLater(reactor, 0.01, lambda: None)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
+class ServiceTestCase(TestCase):
+    def setUp(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        globalLogPublisher.addObserver(self.events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, self.events.append)
+
+    def serve(self, **kwargs: Any) -> EchoFactory:
+        kwargs.setdefault("clock", reactor)
+        factory = EchoFactory(**kwargs)
+        self.port = reactor.listenTCP(0, factory, interface="127.0.0.1")
+        self.addCleanup(self.port.stopListening)
+        return factory
+
+    async def connect(self) -> Collector:
+        endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", self.port.getHost().port)
+        peer = await connectProtocol(endpoint, Collector())
+
+        def close() -> Deferred[None]:
+            peer.transport.abortConnection()
+            return peer.closed
+
+        self.addCleanup(close)
+        return peer
+
+    def errors(self) -> list[dict[str, Any]]:
+        return [e for e in self.events if e.get("log_level") == LogLevel.error]
+
+
+class EchoTests(ServiceTestCase):
+    async def test_burst_of_separate_writes(self) -> None:
+        self.serve()
+        peer = await self.connect()
+        frames = [encode(str(i).encode(), i) for i in range(1, 6)]
+        for f in frames:
+            peer.transport.write(f)
+        expected = b"".join(frames)
+        await wait_for(lambda: len(peer.data) >= len(expected), "5 replies")
+        self.assertEqual(bytes(peer.data), expected)
+
+    async def test_byte_by_byte(self) -> None:
+        self.serve()
+        peer = await self.connect()
+        peer.transport.setTcpNoDelay(True)
+        stream = encode("你好张三".encode(), 1) + encode(b"", 2) + encode(b"x", -3)
+        for i in range(len(stream)):
+            peer.transport.write(stream[i : i + 1])
+            await deferLater(reactor, 0.001, lambda: None)
+        await wait_for(lambda: len(peer.data) >= len(stream), "replies")
+        self.assertEqual(bytes(peer.data), stream)
+
+    async def test_half_close_answered_then_closed(self) -> None:
+        factory = self.serve()
+        peer = await self.connect()
+        stream = b"".join(encode(b"m%d" % i, i) for i in range(100))
+        peer.transport.write(stream)
+        peer.transport.loseWriteConnection()
+        await peer.closed
+        self.assertEqual(bytes(peer.data), stream)
+        self.assertTrue(peer.read_closed)
+        await wait_for(lambda: not factory.connections, "server side closed")
+        self.assertEqual(self.errors(), [])
+
+    async def test_truncated_frame_at_eof(self) -> None:
+        self.serve()
+        peer = await self.connect()
+        whole = encode(b"ok", 7)
+        peer.transport.write(whole + encode(b"cut short", 8)[:6])
+        peer.transport.loseWriteConnection()
+        await peer.closed
+        self.assertEqual(bytes(peer.data), whole)
+        [event] = self.errors()
+        self.assertEqual(event["reason"], "truncated frame")
+        self.assertEqual(event["peer"], peer.name)
+
+    async def test_oversize_closes_only_that_connection(self) -> None:
+        factory = self.serve(max_frame=100)
+        good = await self.connect()
+        bad = await self.connect()
+        good.transport.write(encode(b"a" * 100, 1))
+        await wait_for(lambda: len(good.data) == 104, "first reply")
+        bad.transport.write(encode(b"fine", 2) + b"\x00\x03\x00\x65")  # length 101
+        await bad.closed
+        self.assertEqual(bytes(bad.data), encode(b"fine", 2))
+        [event] = self.errors()
+        self.assertEqual(event["reason"], "frame too large")
+        self.assertEqual(event["peer"], bad.name)
+        good.transport.write(encode(b"still here", 3))
+        await wait_for(lambda: len(good.data) == 104 + 14, "second reply")
+        self.assertEqual(bytes(good.data[104:]), encode(b"still here", 3))
+        self.assertEqual(len(factory.connections), 1)
+
+    async def test_negative_length_closes(self) -> None:
+        self.serve()
+        peer = await self.connect()
+        peer.transport.write(b"\x00\x01\xff\xfe")
+        await peer.closed
+        [event] = self.errors()
+        self.assertEqual(event["reason"], "invalid length")
+
+    async def test_unframed_echo(self) -> None:
+        self.serve(framing="none")
+        peer = await self.connect()
+        peer.transport.write(b"1")
+        peer.transport.write(b"234")
+        await wait_for(lambda: len(peer.data) >= 4, "echo")
+        self.assertEqual(bytes(peer.data), b"1234")
+
+    async def test_idle_timeout_with_fake_clock(self) -> None:
+        clock = Clock()
+        factory = self.serve(clock=clock, idle_timeout=30)
+        peer = await self.connect()
+        await wait_for(lambda: bool(factory.connections), "server side connected")
+        clock.advance(20)
+        peer.transport.write(encode(b"ping", 1))
+        await wait_for(lambda: len(peer.data) == 8, "reply")
+        clock.advance(20)  # 40 s since connect, 20 s since data: still open
+        self.assertEqual(len(factory.connections), 1)
+        self.assertEqual(len(clock.getDelayedCalls()), 1)
+        clock.advance(10)
+        await peer.closed
+        self.assertEqual(clock.getDelayedCalls(), [])
+        self.assertTrue(
+            any(e.get("log_format", "").startswith("timeout:") for e in self.events)
+        )
+
+    async def test_slow_reader_pauses_reading(self) -> None:
+        factory = self.serve(framing="len32", max_frame=1 << 20)
+        peer = await self.connect()
+        peer.transport.pauseProducing()  # the client does not read its replies
+        body = b"z" * 65532
+        chunk = encode(body, layout="len32") * 16  # 1 MiB per write
+        total = len(chunk) * 32
+        for _ in range(32):
+            peer.transport.write(chunk)
+        await wait_for(lambda: bool(factory.connections), "server side connected")
+        [server] = factory.connections
+        await wait_for(lambda: server.paused, "server to pause reading")
+        read_when_paused = server.bytes_received
+        await deferLater(reactor, 0.2, lambda: None)
+        self.assertTrue(server.paused)
+        self.assertEqual(server.bytes_received, read_when_paused)
+        self.assertLess(server.bytes_received, total)
+        # The client starts reading: everything comes back, nothing lost.
+        peer.transport.resumeProducing()
+        await wait_for(lambda: len(peer.data) >= total, "all replies", limit=30)
+        self.assertEqual(len(peer.data), total)
+        self.assertEqual(bytes(peer.data[: len(chunk)]), chunk)
+        self.assertGreaterEqual(server.pauses, 1)
+        self.assertFalse(server.paused)
+
+
+class InMemoryTests(SynchronousTestCase):
+    def build(self, **kwargs: Any) -> tuple[EchoProtocol, StringTransport]:
+        factory = EchoFactory(Clock(), **kwargs)
+        proto = factory.buildProtocol(None)
+        transport = StringTransport()
+        proto.makeConnection(transport)
+        return proto, transport
+
+    def test_byte_by_byte_exact(self) -> None:
+        proto, transport = self.build()
+        stream = encode(b"abc", 1) + encode(b"", 2)
+        writes = []
+        for i in range(len(stream)):
+            proto.dataReceived(stream[i : i + 1])
+            writes.append(transport.value())
+            transport.clear()
+        self.assertEqual(writes[6], encode(b"abc", 1))
+        self.assertEqual(writes[10], encode(b"", 2))
+        self.assertEqual(b"".join(writes), stream)
+
+    def test_one_write_per_read(self) -> None:
+        proto, transport = self.build()
+        calls: list[bytes] = []
+        proto._write = calls.append
+        stream = b"".join(encode(b"%d" % i, i) for i in range(50))
+        proto.dataReceived(stream)
+        self.assertEqual(calls, [stream])
+
+    def test_registered_as_streaming_producer(self) -> None:
+        proto, transport = self.build()
+        self.assertIs(transport.producer, proto)
+        self.assertTrue(transport.streaming)
+        proto.pauseProducing()
+        self.assertEqual(transport.producerState, "paused")
+        proto.resumeProducing()
+        self.assertEqual(transport.producerState, "producing")

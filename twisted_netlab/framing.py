@@ -1,0 +1,526 @@
+"""Length-prefixed frames on a byte stream: header layouts, encoder, incremental decoder.
+
+Sans-IO: nothing here touches a socket, a reactor or a logger. Adapters feed bytes in,
+get frames (or validated raw frame bytes) out, and turn the typed errors into a log
+line and a close.
+
+Why not ``IntNStringReceiver``: it concatenates its whole unprocessed buffer with every
+chunk, so a large frame arriving in many chunks costs quadratic time, and it checks no
+sign and reports no typed error.  This decoder keeps the chunks of a pending frame in a
+list (references, no copy) and joins them once when the frame is complete, so each byte
+is copied at most once; the length is checked against the limit as soon as the header
+is in, before any body byte is kept.
+
+Frames are ``(serial, body)`` tuples: plain tuples because the hot loop builds one per
+frame; ``serial`` is ``None`` for layouts without a serial field.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable
+from itertools import repeat
+from operator import itemgetter
+from dataclasses import dataclass
+
+from twisted_netlab.errors import FrameError, NetlabError
+
+__all__ = [
+    "DEFAULT_MAX_FRAME",
+    "LAYOUTS",
+    "Decoder",
+    "Encoder",
+    "Frame",
+    "DecodeError",
+    "FrameError",
+    "FrameTooLarge",
+    "InvalidLength",
+    "InvalidSerial",
+    "Layout",
+    "TruncatedFrame",
+    "UnknownLayout",
+    "encode",
+    "get_layout",
+]
+
+Frame = tuple["int | None", bytes]
+
+DEFAULT_MAX_FRAME = 1 << 20
+
+
+class DecodeError(FrameError):
+    """Bad input on the wire; ``reason`` is a short close reason for logs.
+
+    Raised by ``Decoder.feed``/``feed_raw``, it carries what was complete before the bad
+    input (``frames`` from ``feed``, ``raw`` bytes from ``feed_raw``) so an adapter can
+    still answer those before closing.
+    """
+
+    reason = "framing error"
+    frames: list[Frame] = []
+    raw: bytes = b""
+
+
+class FrameTooLarge(DecodeError):
+    """A header announced (or a caller offered) a body over the configured maximum."""
+
+    reason = "frame too large"
+
+    def __init__(self, length: int, limit: int) -> None:
+        super().__init__(f"frame too large: body of {length} bytes, limit {limit}")
+        self.length = length
+        self.limit = limit
+
+
+class InvalidLength(DecodeError):
+    """A length the layout cannot carry, e.g. a negative int16 on the ``seed`` wire."""
+
+    reason = "invalid length"
+
+    def __init__(self, length: int, layout: str) -> None:
+        super().__init__(f"invalid length {length} for layout {layout!r}")
+        self.length = length
+        self.layout = layout
+
+
+class TruncatedFrame(DecodeError):
+    """The stream ended inside a frame (header or body)."""
+
+    reason = "truncated frame"
+
+    def __init__(self, have: int, need: int | None) -> None:
+        wanted = "a complete header" if need is None else f"{need} bytes"
+        super().__init__(f"stream ended inside a frame: {have} bytes of {wanted}")
+        self.have = have
+        self.need = need
+
+
+class InvalidSerial(FrameError):
+    """A serial the layout cannot carry (encoding side only)."""
+
+    reason = "invalid serial"
+
+
+class UnknownLayout(NetlabError, ValueError):
+    """A framing name that is not in ``LAYOUTS``."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A header layout: big-endian fields, ``serial`` first when there is one."""
+
+    name: str
+    header: struct.Struct | None
+    has_serial: bool
+    serial_min: int
+    serial_max: int
+    length_max: int
+    description: str
+
+    @property
+    def header_size(self) -> int:
+        return 0 if self.header is None else self.header.size
+
+
+def _layout(name: str, fmt: str | None, serial_bits: int, length_max: int, doc: str) -> Layout:
+    half = 1 << (serial_bits - 1) if serial_bits else 0
+    return Layout(
+        name=name,
+        header=None if fmt is None else struct.Struct(fmt),
+        has_serial=bool(serial_bits),
+        serial_min=-half,
+        serial_max=half - 1,
+        length_max=length_max,
+        description=doc,
+    )
+
+
+# The length field is read unsigned: a negative int16 (Node's writeInt16BE of a
+# length > 32767 or < 0) then shows up as > length_max, so one compare per frame
+# catches both the limit and the sign.
+LAYOUTS: dict[str, Layout] = {
+    layout.name: layout
+    for layout in (
+        _layout("seed", ">hH", 16, 0x7FFF,
+                "course wire: int16 BE serial + int16 BE length (0..32767)"),
+        _layout("wide", ">iI", 32, 0xFFFFFFFF,
+                "int32 BE serial + uint32 BE length"),
+        _layout("len32", ">I", 0, 0xFFFFFFFF,
+                "uint32 BE length only (Int32StringReceiver's wire)"),
+        _layout("none", None, 0, 0, "raw stream, no framing"),
+    )
+}
+
+
+def get_layout(layout: Layout | str) -> Layout:
+    if isinstance(layout, Layout):
+        return layout
+    try:
+        return LAYOUTS[layout]
+    except KeyError:
+        raise UnknownLayout(
+            f"unknown framing {layout!r}; choose one of {', '.join(LAYOUTS)}"
+        ) from None
+
+
+def _effective_limit(layout: Layout, max_frame: int | None) -> int:
+    if max_frame is None:
+        return layout.length_max
+    if max_frame < 0:
+        raise ValueError(f"max_frame must be >= 0, not {max_frame}")
+    return min(max_frame, layout.length_max)
+
+
+def _length_error(layout: Layout, length: int, limit: int) -> DecodeError:
+    if length > layout.length_max:
+        # Only the seed wire can hold more than it allows: the int16 sign bit.
+        return InvalidLength(length - 0x10000, layout.name)
+    return FrameTooLarge(length, limit)
+
+
+def encode(
+    body: bytes,
+    serial: int | None = None,
+    layout: Layout | str = "seed",
+    max_frame: int | None = None,
+) -> bytes:
+    """One frame's bytes; ``serial`` defaults to 0 where the layout has one."""
+    lay = get_layout(layout)
+    if lay.header is None:
+        return bytes(body)
+    limit = _effective_limit(lay, max_frame)
+    if len(body) > limit:
+        raise FrameTooLarge(len(body), limit)
+    if lay.has_serial:
+        serial = 0 if serial is None else serial
+        if not lay.serial_min <= serial <= lay.serial_max:
+            raise InvalidSerial(
+                f"serial {serial} outside {lay.serial_min}..{lay.serial_max} "
+                f"for layout {lay.name!r}"
+            )
+        return lay.header.pack(serial, len(body)) + body
+    if serial is not None:
+        raise InvalidSerial(f"layout {lay.name!r} carries no serial")
+    return lay.header.pack(len(body)) + body
+
+
+class Encoder:
+    """Frames bodies; like the course encoder, the serial counts from 0 when not given.
+
+    The automatic serial wraps inside the layout's signed range (32767 -> -32768 on
+    ``seed``), as a signed int16 counter on the wire would.
+    """
+
+    def __init__(self, layout: Layout | str = "seed", max_frame: int | None = None) -> None:
+        self.layout = get_layout(layout)
+        self.max_frame = max_frame
+        self._next = 0
+
+    def encode(self, body: bytes, serial: int | None = None) -> bytes:
+        lay = self.layout
+        if serial is None and lay.has_serial:
+            serial = self._next
+            nxt = serial + 1
+            self._next = lay.serial_min if nxt > lay.serial_max else nxt
+        return encode(body, serial, lay, self.max_frame)
+
+    def encode_many(self, bodies: Iterable[bytes]) -> bytes:
+        return b"".join([self.encode(b) for b in bodies])
+
+
+_PROBE = 16
+_FIRST_PROBE = 1 << 30  # the first probe of a chunk may span it all: one C pass
+_MIN_RUN = 4
+_first = itemgetter(0)
+
+
+def _run_format(layout: Layout) -> str:
+    """struct format for one frame of a run, length left as ``{}``: fields minus length."""
+    if layout.header is None:
+        return ""
+    fmt = layout.header.format.lstrip(">")
+    pad = struct.calcsize(">" + fmt[-1])
+    return ">" + fmt[:-1] + f"{pad}x" + "{}s"
+
+
+class Decoder:
+    """Incremental decoder: ``feed`` chunks, get complete frames; ``finish`` at EOF.
+
+    Errors are raised from ``feed`` as soon as a bad header is complete; after an error
+    the decoder must not be fed again (the stream has lost its framing).
+    """
+
+    __slots__ = (
+        "layout", "max_frame", "_limit", "_unpack", "_hsize", "_serial_pos",
+        "_parts", "_have", "_need", "_serial", "_failed",
+        "_lensize", "_run_fmt", "_runs",
+    )
+
+    def __init__(
+        self, layout: Layout | str = "seed", max_frame: int | None = DEFAULT_MAX_FRAME
+    ) -> None:
+        lay = get_layout(layout)
+        self.layout = lay
+        self.max_frame = max_frame
+        self._limit = _effective_limit(lay, max_frame)
+        self._unpack = lay.header.unpack_from if lay.header is not None else None
+        self._hsize = lay.header_size
+        self._serial_pos = lay.has_serial
+        self._lensize = 0 if lay.header is None else struct.calcsize(">" + lay.header.format[-1])
+        self._run_fmt = _run_format(lay)
+        self._runs: dict[int, struct.Struct] = {}
+        # Pending partial frame: the chunks (memoryviews) from the frame's first byte,
+        # the byte count, the total frame size (0 while the header is incomplete).
+        self._parts: list[memoryview] = []
+        self._have = 0
+        self._need = 0
+        self._serial: int | None = None
+        self._failed = False
+
+    @property
+    def pending(self) -> int:
+        """Bytes held for a frame not complete yet."""
+        return self._have
+
+    def feed(self, data: bytes) -> list[Frame]:
+        """Return the frames ``data`` completes, in order."""
+        if self._unpack is None:
+            return [(None, bytes(data))] if data else []
+        if type(data) is not bytes:
+            data = bytes(data)
+        if self._have:
+            have = self._have + len(data)
+            if self._need and have < self._need:
+                # Most common case for a big frame: one more body chunk, no work.
+                self._parts.append(memoryview(data))
+                self._have = have
+                return []
+            return self._resume(data, raw=False)
+        return self._scan(data, 0, [])
+
+    def feed_raw(self, data: bytes) -> bytes:
+        """Validate ``data`` and return the bytes of the frames it completes, verbatim.
+
+        For relays and echoes: the reply to a frame with the same serial and body is
+        the frame's own bytes, so nothing is decoded into objects or re-encoded.
+        """
+        if self._unpack is None:
+            return bytes(data)
+        if type(data) is not bytes:
+            data = bytes(data)
+        if self._have:
+            have = self._have + len(data)
+            if self._need and have < self._need:
+                self._parts.append(memoryview(data))
+                self._have = have
+                return b""
+            return self._resume(data, raw=True)
+        end = self._skip(data, 0)
+        if end == len(data):
+            return data
+        return data[:end]
+
+    def finish(self) -> None:
+        """At EOF: raise ``TruncatedFrame`` if a frame was left incomplete."""
+        if self._have:
+            raise TruncatedFrame(self._have, self._need or None)
+
+    # -- internals -------------------------------------------------------------
+
+    def _fail(
+        self, error: DecodeError, frames: list[Frame] | None = None, raw: bytes = b""
+    ) -> DecodeError:
+        # What was complete before the bad header travels with the error, so an
+        # adapter can still answer it before closing.
+        error.frames = frames or []
+        error.raw = raw
+        self._failed = True
+        self._parts = []
+        self._have = 0
+        self._need = 0
+        return error
+
+    def _resume(self, data: bytes, raw: bool) -> object:
+        """Finish the pending frame with the head of ``data``, then scan the rest."""
+        if not self._need:
+            # Header still incomplete: it is shorter than a header, so prepending it to
+            # this chunk copies the chunk once, which keeps the total linear.
+            head = b"".join(self._parts)
+            self._parts = []
+            self._have = 0
+            data = head + data
+            if raw:
+                end = self._skip(data, 0)
+                return data if end == len(data) else data[:end]
+            return self._scan(data, 0, [])
+        take = self._need - self._have
+        parts = self._parts
+        parts.append(memoryview(data)[:take])
+        self._parts = []
+        self._have = 0
+        self._need = 0
+        if raw:
+            try:
+                end = self._skip(data, take)
+            except DecodeError as exc:
+                exc.raw = b"".join(parts) + exc.raw
+                raise
+            parts.append(memoryview(data)[take:end])
+            return b"".join(parts)
+        parts[0] = parts[0][self._hsize:]
+        frames: list[Frame] = [(self._serial, b"".join(parts))]
+        return self._scan(data, take, frames)  # errors carry ``frames``, first included
+
+    def _stash(self, data: bytes, off: int) -> None:
+        """Keep the incomplete tail ``data[off:]``; check its header if it is in."""
+        rest = len(data) - off
+        view = memoryview(data)[off:]
+        if rest >= self._hsize:
+            fields = self._unpack(data, off)
+            length = fields[-1]
+            if length > self._limit:
+                raise self._fail(_length_error(self.layout, length, self._limit))
+            self._serial = fields[0] if self._serial_pos else None
+            self._need = self._hsize + length
+        else:
+            view = memoryview(bytes(view))  # a few bytes; do not pin the whole chunk
+        self._parts = [view]
+        self._have = rest
+
+    # Runs of equal-sized frames (fixed-size messages are the common case) are found
+    # with strided byte slices and split by ``struct.iter_unpack``, both in C; other
+    # frames go through the plain loop.  The first probe of a chunk spans the chunk;
+    # after a miss the window drops to _PROBE frames and doubles while runs hold, so
+    # mixed sizes pay a bounded probe per _PROBE frames and the total stays linear.
+
+    def _run_length(self, data: bytes, off: int, size: int, window: int) -> int:
+        """How many frames of ``size`` bytes (same length field) start at ``off``."""
+        pos = off + self._hsize - self._lensize
+        stop = off + window * size
+        run = window
+        for j in range(pos, pos + self._lensize):
+            column = data[j:stop:size]
+            run = min(run, window - len(column.lstrip(data[j : j + 1])))
+            if run < _MIN_RUN:
+                break
+        return run
+
+    def _run_struct(self, length: int) -> struct.Struct:
+        cache = self._runs
+        st = cache.get(length)
+        if st is None:
+            if len(cache) > 64:
+                cache.clear()
+            st = cache[length] = struct.Struct(self._run_fmt.format(length))
+        return st
+
+    def _scan(self, data: bytes, off: int, frames: list[Frame]) -> list[Frame]:
+        if self._failed:
+            raise DecodeError("decoder used after a framing error")
+        n = len(data)
+        hsize = self._hsize
+        limit = self._limit
+        unpack = self._unpack
+        append = frames.append
+        with_serial = self._serial_pos
+        window = _FIRST_PROBE
+        while True:
+            end = off + hsize
+            if end > n:
+                break
+            fields = unpack(data, off)
+            length = fields[-1]
+            if length > limit:
+                raise self._fail(_length_error(self.layout, length, limit), frames)
+            size = hsize + length
+            fit = (n - off) // size
+            if fit >= _MIN_RUN:
+                run = self._run_length(data, off, size, min(fit, window))
+                if run >= _MIN_RUN:
+                    stop = off + run * size
+                    it = self._run_struct(length).iter_unpack(memoryview(data)[off:stop])
+                    if with_serial:
+                        frames.extend(it)
+                    else:
+                        frames.extend(zip(repeat(None), map(_first, it)))
+                    off = stop
+                    window = window * 2 if run == window else _PROBE
+                    continue
+            # Plain loop for up to _PROBE frames, then probe for a run again.
+            count = _PROBE
+            while count:
+                stop = end + length
+                if stop > n:
+                    break
+                append((fields[0] if with_serial else None, data[end:stop]))
+                off = stop
+                count -= 1
+                end = off + hsize
+                if end > n:
+                    break
+                fields = unpack(data, off)
+                length = fields[-1]
+                if length > limit:
+                    raise self._fail(_length_error(self.layout, length, limit), frames)
+            else:
+                continue
+            if end > n or end + length > n:
+                break
+        if off < n:
+            try:
+                self._stash(data, off)
+            except DecodeError as exc:
+                exc.frames = frames
+                raise
+        return frames
+
+    def _skip(self, data: bytes, off: int) -> int:
+        """Validate whole frames from ``off``; stash the tail; return where it starts."""
+        if self._failed:
+            raise DecodeError("decoder used after a framing error")
+        n = len(data)
+        hsize = self._hsize
+        limit = self._limit
+        unpack = self._unpack
+        start = off
+        window = _FIRST_PROBE
+        while True:
+            end = off + hsize
+            if end > n:
+                break
+            length = unpack(data, off)[-1]
+            if length > limit:
+                raise self._fail(_length_error(self.layout, length, limit), raw=data[start:off])
+            size = hsize + length
+            fit = (n - off) // size
+            if fit >= _MIN_RUN:
+                run = self._run_length(data, off, size, min(fit, window))
+                if run >= _MIN_RUN:
+                    off += run * size
+                    window = window * 2 if run == window else _PROBE
+                    continue
+            count = _PROBE
+            while count:
+                stop = end + length
+                if stop > n:
+                    break
+                off = stop
+                count -= 1
+                end = off + hsize
+                if end > n:
+                    break
+                length = unpack(data, off)[-1]
+                if length > limit:
+                    raise self._fail(
+                        _length_error(self.layout, length, limit), raw=data[start:off]
+                    )
+            else:
+                continue
+            break
+        if off < n:
+            try:
+                self._stash(data, off)
+            except DecodeError as exc:
+                exc.raw = data[start:off]
+                raise
+        return off

@@ -1,0 +1,219 @@
+"""Header rules for the reverse proxy, on plain ``(name, value)`` byte pairs.
+
+Lists of pairs, not dicts: repeated headers (``Set-Cookie``, ``Vary``, ``Via``) and
+their order survive. Names compare case-insensitively; values are passed through as
+bytes except where a rule has to read them. Nothing here knows about Twisted.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from twisted_netlab.http.proxymount import ProxyConfigError
+
+Pair = tuple[bytes, bytes]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+# RFC 9110 7.6.1 plus the de-facto ones (Keep-Alive, Proxy-Connection).
+HOP_BY_HOP: frozenset[bytes] = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"proxy-connection",
+    }
+)
+
+# Set by the proxy itself: incoming copies are dropped unless the peer is trusted.
+FORWARDING: frozenset[bytes] = frozenset(
+    {b"forwarded", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host"}
+)
+
+# The client library frames the body itself; Expect would make the upstream wait.
+REQUEST_FRAMING: frozenset[bytes] = frozenset({b"content-length", b"expect", b"host"})
+
+_TOKEN = re.compile(rb"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+
+def connection_tokens(pairs: Iterable[Pair]) -> frozenset[bytes]:
+    """Header names listed in ``Connection`` (lower-cased): hop-by-hop for this hop."""
+    names: set[bytes] = set()
+    for name, value in pairs:
+        if name.lower() == b"connection":
+            names.update(t.strip().lower() for t in value.split(b",") if t.strip())
+    return frozenset(names)
+
+
+def strip_hop_by_hop(
+    pairs: Sequence[Pair], extra: Iterable[bytes] = ()
+) -> list[Pair]:
+    """Drop hop-by-hop headers, those named in ``Connection`` and ``extra`` names."""
+    drop = HOP_BY_HOP | connection_tokens(pairs) | {e.lower() for e in extra}
+    return [(n, v) for n, v in pairs if n.lower() not in drop]
+
+
+@dataclass(frozen=True)
+class TrustedProxies:
+    """Peers whose ``X-Forwarded-*``/``Forwarded`` headers we extend instead of drop."""
+
+    networks: tuple[Network, ...] = ()
+
+    def __contains__(self, host: object) -> bool:
+        if not self.networks or not isinstance(host, str):
+            return False
+        try:
+            address = ipaddress.ip_address(host.split("%", 1)[0])
+        except ValueError:
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        return any(address in net for net in self.networks)
+
+
+def parse_trusted(values: Iterable[str]) -> TrustedProxies:
+    networks: list[Network] = []
+    for value in values:
+        try:
+            networks.append(ipaddress.ip_network(value.strip(), strict=False))
+        except ValueError as exc:
+            raise ProxyConfigError(f"invalid trusted proxy {value!r}: {exc}") from exc
+    return TrustedProxies(tuple(networks))
+
+
+@dataclass(frozen=True)
+class ClientHop:
+    """What the proxy knows about the hop it received a request on."""
+
+    peer: str  # the immediate peer's IP address
+    scheme: str  # "http" or "https" as seen by the proxy
+    host: bytes | None  # the Host the client asked for
+    version: bytes = b"1.1"  # the client's HTTP version, for Via
+
+
+def forwarded_element(hop: ClientHop) -> bytes:
+    """One RFC 7239 element: ``for=...;host=...;proto=...``."""
+    node = hop.peer
+    if ":" in node:
+        node = f"[{node}]"
+    parts = [b"for=" + _quoted(node.encode("ascii", "replace"))]
+    if hop.host:
+        parts.append(b"host=" + _quoted(hop.host))
+    parts.append(b"proto=" + hop.scheme.encode("ascii"))
+    return b";".join(parts)
+
+
+def _quoted(value: bytes) -> bytes:
+    if _TOKEN.match(value):
+        return value
+    return b'"' + value.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
+
+
+def via_value(version: bytes, pseudonym: str) -> bytes:
+    """``Via`` entry for one hop: ``1.1 netlab``."""
+    return version + b" " + pseudonym.encode("ascii")
+
+
+def request_headers(
+    pairs: Sequence[Pair],
+    hop: ClientHop,
+    *,
+    trusted: TrustedProxies,
+    upstream_host: bytes,
+    preserve_host: bool = False,
+    pseudonym: str = "netlab",
+) -> list[Pair]:
+    """Headers to send upstream for a client request carrying ``pairs``.
+
+    Hop-by-hop and framing headers are dropped; forwarding headers are extended when the
+    peer is trusted and replaced otherwise; ``Via`` gets our hop; ``Host`` is the
+    upstream's unless ``preserve_host``.
+    """
+    is_trusted = hop.peer in trusted
+    kept = strip_hop_by_hop(pairs, REQUEST_FRAMING | FORWARDING)
+    host = hop.host if preserve_host and hop.host else upstream_host
+    out: list[Pair] = [(b"Host", host), *kept]
+
+    incoming: dict[bytes, list[bytes]] = {}
+    if is_trusted:
+        for name, value in pairs:
+            low = name.lower()
+            if low in FORWARDING:
+                incoming.setdefault(low, []).append(value)
+
+    xff = b", ".join([*incoming.get(b"x-forwarded-for", []), hop.peer.encode("ascii")])
+    out.append((b"X-Forwarded-For", xff))
+    proto = incoming.get(b"x-forwarded-proto", [hop.scheme.encode("ascii")])[0]
+    out.append((b"X-Forwarded-Proto", proto))
+    fhost = incoming.get(b"x-forwarded-host", [hop.host] if hop.host else [])
+    if fhost:
+        out.append((b"X-Forwarded-Host", fhost[0]))
+    forwarded = b", ".join([*incoming.get(b"forwarded", []), forwarded_element(hop)])
+    out.append((b"Forwarded", forwarded))
+    out.append((b"Via", via_value(hop.version, pseudonym)))
+    return out
+
+
+@dataclass(frozen=True)
+class CookieRewrite:
+    """Dev-mode ``Set-Cookie`` rewriting so a browser on the proxy's origin keeps it."""
+
+    map_path: Callable[[str], str | None]  # upstream path -> client path, None outside
+    prefix: str  # the mount prefix, used when the upstream path is outside the mount
+    secure_client: bool  # False on plain http: Secure (and SameSite=None) must go
+
+
+def rewrite_set_cookie(value: bytes, rule: CookieRewrite) -> bytes:
+    """Drop ``Domain``; re-prefix ``Path``; on http drop ``Secure`` and ``SameSite=None``."""
+    first, *attrs = value.split(b";")
+    out = [first.strip()]
+    for attr in attrs:
+        key, _, raw = attr.strip().partition(b"=")
+        low = key.strip().lower()
+        if low == b"domain" or not low:
+            continue
+        if low == b"path":
+            path = raw.strip().decode("latin-1")
+            mapped = rule.map_path(path) if path.startswith("/") else None
+            attr = b"Path=" + (mapped or rule.prefix).encode("latin-1")
+        elif not rule.secure_client and (
+            low == b"secure" or (low == b"samesite" and raw.strip().lower() == b"none")
+        ):
+            continue
+        out.append(attr.strip())
+    return b"; ".join(out)
+
+
+def response_headers(
+    pairs: Sequence[Pair],
+    *,
+    version: bytes,
+    pseudonym: str = "netlab",
+    rewrite_location: Callable[[str], str] | None = None,
+    cookies: CookieRewrite | None = None,
+    drop_cors: bool = False,
+) -> list[Pair]:
+    """Headers to send the client for an upstream response carrying ``pairs``.
+
+    ``drop_cors``: another layer (the CORS wrapper) owns ``Access-Control-*``, so the
+    upstream's copies are dropped rather than doubled.
+    """
+    out: list[Pair] = []
+    for name, value in strip_hop_by_hop(pairs):
+        low = name.lower()
+        if drop_cors and low.startswith(b"access-control-"):
+            continue
+        if rewrite_location is not None and low in (b"location", b"content-location"):
+            value = rewrite_location(value.decode("latin-1")).encode("latin-1")
+        elif cookies is not None and low == b"set-cookie":
+            value = rewrite_set_cookie(value, cookies)
+        out.append((name, value))
+    out.append((b"Via", via_value(version, pseudonym)))
+    return out
