@@ -189,14 +189,14 @@ class RawClient(Protocol):
     def __init__(self, request: bytes, pause_after: int | None = None) -> None:
         self.request = request
         self.pause_after = pause_after
-        self.data = b""
-        self.connected: defer.Deferred[None] = defer.Deferred()
+        self.data = bytearray()  # += on bytes would be quadratic for big bodies
+        self.ready: defer.Deferred[None] = defer.Deferred()
         self.closed: defer.Deferred[Any] = defer.Deferred()
         self.paused = False
 
     def connectionMade(self) -> None:
         self.transport.write(self.request)
-        self.connected.callback(None)
+        self.ready.callback(None)
 
     def dataReceived(self, data: bytes) -> None:
         self.data += data
@@ -205,7 +205,8 @@ class RawClient(Protocol):
             self.transport.pauseProducing()
 
     def connectionLost(self, reason: Any) -> None:
-        self.closed.callback(reason)
+        self.reason = reason
+        self.closed.callback(None)
 
 
 class ProxyTestCase(TestCase):
@@ -252,7 +253,7 @@ class ProxyTestCase(TestCase):
         factory = ClientFactory.forProtocol(lambda: client)
         connector = reactor.connectTCP("127.0.0.1", self.proxy_port, factory)
         self.addCleanup(connector.disconnect)
-        await client.connected
+        await client.ready
         return client
 
     async def content(self, response: Any) -> bytes:

@@ -82,6 +82,12 @@ class SeedVectorTests(SynchronousTestCase):
         self.assertEqual(enc.encode(b"")[:2], b"\x7f\xff")
         self.assertEqual(enc.encode(b"")[:2], b"\x80\x00")
 
+    def test_accepts_any_bytes_like(self) -> None:
+        d = Decoder()
+        self.assertEqual(d.feed(bytearray(SEED_FRAME[:5])), [])
+        self.assertEqual(d.feed(memoryview(SEED_FRAME)[5:]), [(1, SEED_BODY)])
+        self.assertEqual(Decoder().feed_raw(bytearray(SEED_FRAME)), SEED_FRAME)
+
     def test_raw_returns_complete_frames_verbatim(self) -> None:
         d = Decoder()
         stream = SEED_FRAME * 3
@@ -227,3 +233,34 @@ class PropertyTests(SynchronousTestCase):
             self.assertRaises(TruncatedFrame, d.finish)
         else:  # the cut fell on a frame boundary
             self.assertEqual(len(b"".join(encode(b, s, name) for s, b in got)), len(stream) - cut)
+
+
+class ErrorPropertyTests(SynchronousTestCase):
+    @settings(max_examples=150, deadline=None)
+    @given(streams(), st.integers(0, 40), st.lists(st.integers(0, 2000), max_size=20))
+    def test_frames_before_bad_header_are_kept(
+        self, case: tuple[str, list, list[bytes]], where: int, cuts: list[int]
+    ) -> None:
+        name, frames, _ = case
+        where = min(where, len(frames))
+        lay = LAYOUTS[name]
+        good = b"".join(encode(b, s, name) for s, b in frames[:where])
+        bad = lay.header.pack(*([0] if lay.has_serial else []), 41)  # over max_frame=40
+        stream = good + bad + b"".join(encode(b, s, name) for s, b in frames[where:])
+        bounds = [0, *sorted(c % (len(stream) + 1) for c in cuts), len(stream)]
+        chunks = [stream[a:b] for a, b in zip(bounds, bounds[1:])]
+
+        got: list = []
+        d = Decoder(name, max_frame=40)
+        with self.assertRaises(FrameTooLarge) as ctx:
+            for chunk in chunks:
+                got.extend(d.feed(chunk))
+        got.extend(ctx.exception.frames)
+        self.assertEqual(got, frames[:where])
+
+        raw = b""
+        d = Decoder(name, max_frame=40)
+        with self.assertRaises(FrameTooLarge) as ctx:
+            for chunk in chunks:
+                raw += d.feed_raw(chunk)
+        self.assertEqual(raw + ctx.exception.raw, good)

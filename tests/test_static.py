@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 import os
 
-from tests.static_support import StaticTestCase, raw_header, status_of
+from twisted.python import usage
+from twisted.trial.unittest import SkipTest, SynchronousTestCase
+
+from tests.static_support import StaticTestCase, raw_header, status_of, write
+from twisted_netlab.web.options_static import StaticOptionsMixin
 from twisted_netlab.http.validators import http_date, make_etag
 
 OLD = 1_600_000_000  # a fixed mtime, far in the past
@@ -78,6 +82,14 @@ class BasicResponseTests(StaticTestCase):
     async def test_file_with_trailing_slash_is_404(self) -> None:
         self.file("data.txt", BODY)
         self.assertEqual((await self.request("/data.txt/")).code, 404)
+
+    async def test_unreadable_is_403(self) -> None:
+        if os.getuid() == 0:
+            raise SkipTest("root reads any file: cannot make one unreadable")
+        path = self.file("locked.txt", b"no")
+        os.chmod(path, 0)
+        self.addCleanup(os.chmod, path, 0o644)
+        self.assertEqual((await self.request("/locked.txt")).code, 403)
 
     async def test_missing_is_404(self) -> None:
         reply = await self.request("/nope.txt")
@@ -187,6 +199,28 @@ class ChangeOnDiskTests(StaticTestCase):
         self.file("tmp.bin", b"BBBB", mtime=OLD)  # same size and mtime, other inode
         os.replace(os.path.join(self.root, "tmp.bin"), os.path.join(self.root, "data.txt"))
         self.assertEqual((await self.request("/data.txt")).body, b"BBBB")
+
+    async def test_change_while_reading_retries(self) -> None:
+        from twisted_netlab.web import static
+
+        self.file("data.txt", b"AAAA", mtime=OLD)
+        real_read = static.read_body
+        calls: list[int] = []
+
+        def flaky(rep, cache):  # type: ignore[no-untyped-def]
+            calls.append(1)
+            return None if len(calls) == 1 else real_read(rep, cache)
+
+        self.patch(static, "read_body", flaky)
+        reply = await self.request("/data.txt", headers={"Range": "bytes=1-2"})
+        self.assertEqual((reply.code, reply.body), (206, b"AA"))
+        self.assertEqual(len(calls), 2)
+
+        self.patch(static, "read_body", lambda rep, cache: None)
+        reply = await self.request("/data.txt")
+        self.assertEqual(reply.code, 503)
+        self.assertIsNone(reply.header("etag"))
+        self.flushLoggedErrors()
 
     async def test_deleted_file_is_404(self) -> None:
         path = self.file("data.txt", b"AAAA")
@@ -311,3 +345,50 @@ class ExplainTests(StaticTestCase):
     async def test_off_by_default(self) -> None:
         self.file("data.txt", BODY)
         self.assertIsNone((await self.request("/data.txt")).header("x-netlab-explain"))
+
+
+class OptionsTests(SynchronousTestCase):
+    def parse(self, *args: str) -> usage.Options:
+        class Options(StaticOptionsMixin, usage.Options):
+            def postOptions(self) -> None:
+                self.post_options_static()
+
+        options = Options()
+        options.parseOptions(list(args))
+        return options
+
+    def test_defaults(self) -> None:
+        options = self.parse()
+        self.assertEqual(options["path"], os.path.abspath("."))
+        self.assertEqual(options["symlinks"], "inside")
+        self.assertEqual(options["max-ranges"], 16)
+        self.assertEqual(options["gzip-min-size"], 1024)
+        self.assertFalse(options["no-listing"])
+        self.assertFalse(options["explain"])
+
+    def test_values(self) -> None:
+        directory = os.path.abspath(self.mktemp())
+        os.makedirs(directory)
+        options = self.parse(
+            "--path", directory, "--symlinks", "deny", "--max-age", "60", "--max-ranges", "4",
+            "--no-listing", "--allow-dotfiles", "--spa", "--explain", "--dev",
+        )
+        self.assertEqual(
+            (options["path"], options["symlinks"], options["max-age"], options["max-ranges"]),
+            (directory, "deny", 60, 4),
+        )
+        for flag in ("no-listing", "allow-dotfiles", "spa", "explain", "dev"):
+            self.assertTrue(options[flag], flag)
+
+    def test_bad_values(self) -> None:
+        missing = os.path.abspath(self.mktemp())
+        file_path = write(os.path.abspath(self.mktemp()), b"x")
+        for args in (
+            ("--path", missing),
+            ("--path", file_path),
+            ("--symlinks", "sometimes"),
+            ("--max-age", "soon"),
+            ("--max-ranges", "0"),
+            ("--gzip-min-size", "-1"),
+        ):
+            self.assertRaises(usage.UsageError, self.parse, *args)

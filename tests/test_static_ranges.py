@@ -9,7 +9,18 @@ from __future__ import annotations
 import os
 import re
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from twisted.internet import reactor
+from twisted.internet.error import ConnectionDone
+from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase
+
 from tests.static_support import StaticTestCase
+from twisted_netlab.web.options_static import static_option_defaults
+from twisted_netlab.web.site import MountRoot, NetlabSite
+from twisted_netlab.web.static import build_static_resource
 from twisted_netlab.http.validators import http_date, make_etag
 
 OLD = 1_600_000_000
@@ -155,3 +166,73 @@ class RangeTests(StaticTestCase):
         self.assertEqual(reply.header("content-range"), "bytes */0")
         reply = await self.request("/empty.bin", headers={"Range": "bytes=-5"})
         self.assertEqual((reply.code, reply.body), (200, b""))
+
+
+class RangePropertyTests(SynchronousTestCase):
+    """Any Range header on an in-memory file: the bytes sent are the bytes named."""
+
+    def setUp(self) -> None:
+        root = os.path.abspath(self.mktemp())
+        os.makedirs(root)
+        self.data = bytes((i * 7 + 3) % 256 for i in range(1000))
+        with open(os.path.join(root, "f.bin"), "wb") as handle:
+            handle.write(self.data)
+        options = static_option_defaults()
+        options["path"] = root
+        self.site = NetlabSite(MountRoot(build_static_resource(options, reactor)))
+
+    def exchange(self, range_value: str) -> tuple[int, dict[bytes, bytes], bytes]:
+        proto = self.site.buildProtocol(None)
+        transport = StringTransport()
+        proto.makeConnection(transport)
+        proto.dataReceived(
+            b"GET /f.bin HTTP/1.1\r\nHost: x\r\nRange: " + range_value.encode() + b"\r\n\r\n"
+        )
+        raw = transport.value()
+        proto.connectionLost(Failure(ConnectionDone()))
+        head, _, body = raw.partition(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            headers[name.strip().lower()] = value.strip()
+        status = int(lines[0].split(b" ")[1])
+        if status != 416:  # the 416 error page is chunked
+            self.assertEqual(int(headers[b"content-length"]), len(body))
+        return status, headers, body
+
+    @settings(max_examples=200, deadline=None)
+    @given(
+        st.lists(
+            st.one_of(
+                st.tuples(st.integers(0, 1100), st.integers(0, 1100)).map(lambda t: f"{min(t)}-{max(t)}"),
+                st.integers(0, 1100).map(lambda a: f"{a}-"),
+                st.integers(0, 1100).map(lambda n: f"-{n}"),
+            ),
+            min_size=1,
+            max_size=5,
+        )
+    )
+    def test_bytes_match(self, specs: list[str]) -> None:
+        code, headers, body = self.exchange("bytes=" + ",".join(specs))
+        self.assertIn(code, (200, 206, 416))
+        if code == 200:
+            self.assertEqual(body, self.data)
+        elif code == 416:
+            self.assertEqual(headers[b"content-range"], b"bytes */1000")
+        elif headers[b"content-type"].startswith(b"multipart/byteranges"):
+            boundary = headers[b"content-type"].split(b"boundary=")[1].decode()
+            parts = parse_multipart(body, boundary)
+            self.assertGreater(len(parts), 1)
+            previous_end = -2
+            for part_headers, part in parts:
+                match = re.fullmatch(r"bytes (\d+)-(\d+)/1000", part_headers["content-range"])
+                assert match is not None
+                first, last = int(match.group(1)), int(match.group(2))
+                self.assertGreater(first, previous_end + 1)  # sorted, coalesced
+                previous_end = last
+                self.assertEqual(part, self.data[first : last + 1])
+        else:
+            match = re.fullmatch(rb"bytes (\d+)-(\d+)/1000", headers[b"content-range"])
+            assert match is not None
+            self.assertEqual(body, self.data[int(match.group(1)) : int(match.group(2)) + 1])

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
+import signal
 import sys
 from typing import Any
 
 from twisted.internet import reactor as _reactor
+from twisted.internet.defer import Deferred
+from twisted.internet.protocol import ProcessProtocol
 from twisted.internet.utils import getProcessOutputAndValue
+from twisted.python.failure import Failure
 from twisted.logger import globalLogPublisher
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase, TestCase
@@ -63,11 +68,40 @@ class OptionTests(SynchronousTestCase):
             tap.parse_tcp_settings("len32", 10, None), tap.TCPSettings("len32", 10, None)
         )
         self.assertRaises(usage.UsageError, tap.parse_tcp_settings, "seed", "x", None)
+        # None: "option not given" (the combined plugin's defaults)
+        self.assertEqual(
+            tap.parse_tcp_settings(None, None, None), tap.TCPSettings("seed", 32767, None)
+        )
+        self.assertEqual(
+            tap.parse_tcp_settings("wide", None, "0"), tap.TCPSettings("wide", 1 << 20, None)
+        )
 
     def test_framings_match_codec(self) -> None:
         from twisted_netlab.framing import LAYOUTS
 
         self.assertEqual(tuple(LAYOUTS), tap.FRAMINGS)
+
+
+class _Twistd(ProcessProtocol):
+    """Watch twistd's log for the listening line; ``ended`` fires with the exit code."""
+
+    def __init__(self) -> None:
+        self.output = b""
+        self.port: Deferred[int] = Deferred()
+        self.ended: Deferred[tuple[int | None, int | None]] = Deferred()
+
+    def outReceived(self, data: bytes) -> None:
+        self.output += data
+        match = re.search(rb"listening on 127\.0\.0\.1:(\d+)", self.output)
+        if match and not self.port.called:
+            self.port.callback(int(match.group(1)))
+
+    errReceived = outReceived
+
+    def processEnded(self, reason: Failure) -> None:
+        if not self.port.called:
+            self.port.errback(AssertionError(f"twistd exited: {self.output!r}"))
+        self.ended.callback((reason.value.exitCode, reason.value.signal))
 
 
 class ServiceTests(TestCase):
@@ -101,6 +135,33 @@ class ServiceTests(TestCase):
         )
         self.assertEqual(code, 0, err)
         self.assertRegex(out.decode(), r"(?m)^ +netlab-tcp +")
+
+    async def test_twistd_runs_the_plugin(self) -> None:
+        watcher = _Twistd()
+        process = reactor.spawnProcess(
+            watcher,
+            sys.executable,
+            [sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
+             "-n", "--pidfile=", "netlab-tcp", "--port", "tcp:0:interface=127.0.0.1"],
+            env=dict(os.environ),
+            path=self.tempdir(),
+        )
+
+        def stop() -> Deferred[tuple[int | None, int | None]]:
+            if process.pid is not None:
+                process.signalProcess("KILL")
+            return watcher.ended
+
+        self.addCleanup(stop)
+        port = await watcher.port.addTimeout(30, reactor)
+        result = await exchange(reactor, f"tcp:127.0.0.1:{port}", [b"hello"], burst=True)
+        self.assertEqual(result.replies, [(0, b"hello")])
+        process.signalProcess("TERM")
+        code, sig = await watcher.ended.addTimeout(30, reactor)
+        # twistd re-raises the signal that stopped it, so it "dies" of SIGTERM.
+        self.assertIn((code, sig), [(0, None), (None, signal.SIGTERM)], watcher.output)
+        self.assertIn(b"Server Shut Down.", watcher.output)
+        self.assertIn(b"connection from 127.0.0.1:", watcher.output)
 
     async def test_twistd_plugin_help(self) -> None:
         out, err, code = await getProcessOutputAndValue(

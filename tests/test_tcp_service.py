@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twisted.internet import reactor as _reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
@@ -246,3 +248,36 @@ class InMemoryTests(SynchronousTestCase):
         self.assertEqual(transport.producerState, "paused")
         proto.resumeProducing()
         self.assertEqual(transport.producerState, "producing")
+
+    def test_bad_frame_closes_and_ignores_the_rest(self) -> None:
+        events: list[dict[str, Any]] = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        proto, transport = self.build(max_frame=10)
+        good = encode(b"ok", 1)
+        proto.dataReceived(good + b"\x00\x02\x00\x0b")
+        self.assertEqual(transport.value(), good)  # answered before closing
+        self.assertTrue(transport.disconnecting)
+        self.assertIsNone(transport.producer)  # unregistered, so the close completes
+        proto.dataReceived(good)
+        self.assertEqual(transport.value(), good)
+        errors = [e for e in events if e.get("log_level") == LogLevel.error]
+        self.assertEqual([e["reason"] for e in errors], ["frame too large"])
+
+    @settings(max_examples=100, deadline=None)
+    @given(
+        st.sampled_from(["seed", "wide", "len32", "none"]),
+        st.lists(st.binary(max_size=50), max_size=30),
+        st.lists(st.integers(0, 3000), max_size=20),
+    )
+    def test_echo_is_the_input_under_any_chunking(
+        self, framing: str, bodies: list[bytes], cuts: list[int]
+    ) -> None:
+        proto, transport = self.build(framing=framing)
+        stream = b"".join(encode(b, layout=framing) for b in bodies)
+        bounds = [0, *sorted(c % (len(stream) + 1) for c in cuts), len(stream)]
+        for a, b in zip(bounds, bounds[1:]):
+            proto.dataReceived(stream[a:b])
+        self.assertEqual(transport.value(), stream)
+        proto.readConnectionLost()
+        self.assertTrue(transport.disconnecting)

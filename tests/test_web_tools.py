@@ -19,6 +19,7 @@ from twisted.web.pages import notFound
 
 from twisted_netlab.web.cors import wrap_cors
 from twisted_netlab.web.site import MountRoot, NetlabSite
+from twisted_netlab.web import tools
 from twisted_netlab.web.tools import ToolsResource, build_tool_mounts
 
 
@@ -130,6 +131,15 @@ class ToolsSiteTests(TestCase):
         out = await self.inspect("DELETE", "", data=b"hello", headers={"Content-Type": "x-weird/thing"})
         self.assertEqual(out["body"]["kind"], "raw")
         self.assertEqual(out["body"]["text"], "hello")
+
+    async def test_inspect_too_large_is_hashed(self) -> None:
+        self.patch(tools, "MAX_INSPECT_BODY", 10)
+        self.patch(tools, "_CHUNK", 7)
+        data = bytes(range(100))
+        out = await self.inspect("POST", "", data=data, headers={"Content-Type": "application/json"})
+        self.assertEqual(out["body"]["kind"], "too-large")
+        self.assertEqual(out["body"]["size"], 100)
+        self.assertEqual(out["body"]["sha256"], hashlib.sha256(data).hexdigest())
 
     async def test_status(self) -> None:
         response, body = await self.fetch("GET", "/status/418")

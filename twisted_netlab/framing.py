@@ -232,6 +232,7 @@ _PROBE = 16
 _FIRST_PROBE = 1 << 30  # the first probe of a chunk may span it all: one C pass
 _MIN_RUN = 4
 _first = itemgetter(0)
+_EMPTY = struct.Struct("")
 
 
 def _run_format(layout: Layout) -> str:
@@ -253,7 +254,7 @@ class Decoder:
     __slots__ = (
         "layout", "max_frame", "_limit", "_unpack", "_hsize", "_serial_pos",
         "_parts", "_have", "_need", "_serial", "_failed",
-        "_lensize", "_run_fmt", "_runs",
+        "_lensize", "_run_fmt", "_runs", "_passthrough",
     )
 
     def __init__(
@@ -263,7 +264,8 @@ class Decoder:
         self.layout = lay
         self.max_frame = max_frame
         self._limit = _effective_limit(lay, max_frame)
-        self._unpack = lay.header.unpack_from if lay.header is not None else None
+        self._passthrough = lay.header is None
+        self._unpack = (lay.header or _EMPTY).unpack_from
         self._hsize = lay.header_size
         self._serial_pos = lay.has_serial
         self._lensize = 0 if lay.header is None else struct.calcsize(">" + lay.header.format[-1])
@@ -271,7 +273,7 @@ class Decoder:
         self._runs: dict[int, struct.Struct] = {}
         # Pending partial frame: the chunks (memoryviews) from the frame's first byte,
         # the byte count, the total frame size (0 while the header is incomplete).
-        self._parts: list[memoryview] = []
+        self._parts: list[bytes | memoryview] = []
         self._have = 0
         self._need = 0
         self._serial: int | None = None
@@ -284,7 +286,7 @@ class Decoder:
 
     def feed(self, data: bytes) -> list[Frame]:
         """Return the frames ``data`` completes, in order."""
-        if self._unpack is None:
+        if self._passthrough:
             return [(None, bytes(data))] if data else []
         if type(data) is not bytes:
             data = bytes(data)
@@ -292,10 +294,10 @@ class Decoder:
             have = self._have + len(data)
             if self._need and have < self._need:
                 # Most common case for a big frame: one more body chunk, no work.
-                self._parts.append(memoryview(data))
+                self._parts.append(data)
                 self._have = have
                 return []
-            return self._resume(data, raw=False)
+            return self._resume_frames(data)
         return self._scan(data, 0, [])
 
     def feed_raw(self, data: bytes) -> bytes:
@@ -304,17 +306,17 @@ class Decoder:
         For relays and echoes: the reply to a frame with the same serial and body is
         the frame's own bytes, so nothing is decoded into objects or re-encoded.
         """
-        if self._unpack is None:
+        if self._passthrough:
             return bytes(data)
         if type(data) is not bytes:
             data = bytes(data)
         if self._have:
             have = self._have + len(data)
             if self._need and have < self._need:
-                self._parts.append(memoryview(data))
+                self._parts.append(data)
                 self._have = have
                 return b""
-            return self._resume(data, raw=True)
+            return self._resume_raw(data)
         end = self._skip(data, 0)
         if end == len(data):
             return data
@@ -340,36 +342,44 @@ class Decoder:
         self._need = 0
         return error
 
-    def _resume(self, data: bytes, raw: bool) -> object:
-        """Finish the pending frame with the head of ``data``, then scan the rest."""
-        if not self._need:
-            # Header still incomplete: it is shorter than a header, so prepending it to
-            # this chunk copies the chunk once, which keeps the total linear.
-            head = b"".join(self._parts)
-            self._parts = []
-            self._have = 0
-            data = head + data
-            if raw:
-                end = self._skip(data, 0)
-                return data if end == len(data) else data[:end]
-            return self._scan(data, 0, [])
-        take = self._need - self._have
-        parts = self._parts
-        parts.append(memoryview(data)[:take])
+    def _complete_pending(self, data: bytes) -> tuple[bytes, list[bytes | memoryview] | None, int]:
+        """Use the head of ``data`` for the pending frame.
+
+        Returns ``(data, None, 0)`` when the pending bytes were only part of a header:
+        they are prepended (a header is short, so this copies the chunk once and the
+        total stays linear).  Otherwise ``(data, parts, take)``: ``parts`` hold the
+        whole pending frame, which ends at ``data[take]``.
+        """
+        parts, have = self._parts, self._have
         self._parts = []
         self._have = 0
+        if not self._need:
+            return b"".join(parts) + data, None, 0
+        take = self._need - have
         self._need = 0
-        if raw:
-            try:
-                end = self._skip(data, take)
-            except DecodeError as exc:
-                exc.raw = b"".join(parts) + exc.raw
-                raise
-            parts.append(memoryview(data)[take:end])
-            return b"".join(parts)
-        parts[0] = parts[0][self._hsize:]
+        parts.append(memoryview(data)[:take])
+        return data, parts, take
+
+    def _resume_frames(self, data: bytes) -> list[Frame]:
+        data, parts, take = self._complete_pending(data)
+        if parts is None:
+            return self._scan(data, 0, [])
+        parts[0] = parts[0][self._hsize :]
         frames: list[Frame] = [(self._serial, b"".join(parts))]
         return self._scan(data, take, frames)  # errors carry ``frames``, first included
+
+    def _resume_raw(self, data: bytes) -> bytes:
+        data, parts, take = self._complete_pending(data)
+        if parts is None:
+            end = self._skip(data, 0)
+            return data if end == len(data) else data[:end]
+        try:
+            end = self._skip(data, take)
+        except DecodeError as exc:
+            exc.raw = b"".join(parts) + exc.raw
+            raise
+        parts.append(memoryview(data)[take:end])
+        return b"".join(parts)
 
     def _stash(self, data: bytes, off: int) -> None:
         """Keep the incomplete tail ``data[off:]``; check its header if it is in."""

@@ -155,7 +155,7 @@ async def exchange(
     if framing not in LAYOUTS:
         raise ClientError(f"unknown framing {framing!r}; choose one of {', '.join(LAYOUTS)}")
     d = Deferred.fromCoroutine(
-        _exchange(reactor, endpoint, list(messages), framing, burst, on_read)  # type: ignore[arg-type]
+        _exchange(reactor, endpoint, list(messages), framing, burst, on_read)
     )
     d.addTimeout(timeout, reactor)
     try:

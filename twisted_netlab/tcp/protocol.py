@@ -68,7 +68,7 @@ class EchoProtocol(Protocol):
         self._feed = self.decoder.feed_raw
         self._trace = factory.trace
         self._clock = factory.clock
-        self._idle = factory.idle_timeout
+        self._idle: float = factory.idle_timeout or 0.0  # 0: no idle timeout
         self.transport.registerProducer(self, True)
         factory.connections.add(self)
         if self._idle:
@@ -84,6 +84,8 @@ class EchoProtocol(Protocol):
         try:
             out = self._feed(data)
         except DecodeError as exc:
+            if self.closing:  # bytes already in flight after a bad frame: drop them
+                return
             if exc.raw:  # answer what was complete before the bad header
                 self._write(exc.raw)
             self._bad_input(exc)

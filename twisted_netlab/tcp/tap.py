@@ -35,9 +35,17 @@ class TCPSettings:
 
 
 def parse_tcp_settings(
-    framing: str, max_frame: str | int, idle_timeout: str | float | None
+    framing: str | None, max_frame: str | int | None, idle_timeout: str | float | None
 ) -> TCPSettings:
-    """Validate option values; raise ``UsageError`` saying which one is wrong and why."""
+    """Validate option values; raise ``UsageError`` saying which one is wrong and why.
+
+    ``None`` means "not given": the defaults apply (seed, 1 MiB capped to the layout,
+    no idle timeout).
+    """
+    if framing is None:
+        framing = DEFAULT_TCP_FRAMING
+    if max_frame is None:
+        max_frame = DEFAULT_TCP_MAX_FRAME
     if framing not in FRAMINGS:
         raise usage.UsageError(
             f"--framing must be one of {', '.join(FRAMINGS)}, not {framing!r}"
@@ -104,7 +112,7 @@ def build_tcp_services(ports: list[str], settings: TCPSettings) -> list[service.
     )
     services = listen_services(ports, factory)
     for svc, description in zip(services, ports):
-        svc.endpoint = _LoggingEndpoint(svc.endpoint, description)  # type: ignore[attr-defined]
+        svc.endpoint = _LoggingEndpoint(svc.endpoint, description)
     return services
 
 

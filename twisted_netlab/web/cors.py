@@ -57,18 +57,17 @@ class CorsResource(Resource):
     def render(self, request: IRequest) -> bytes | int:
         origin = _header(request, b"origin")
         method = request.method.decode("latin-1")
-        present = {
-            name: "" for name in ("Origin", "Access-Control-Request-Method")
-            if request.requestHeaders.hasHeader(name.encode("ascii"))
-        }
-        if is_preflight(method, present):
-            return self._preflight(request, origin)
+        wanted_method = _header(request, b"access-control-request-method")
+        present = {"Origin": origin, "Access-Control-Request-Method": wanted_method}
+        if is_preflight(method, {k: v for k, v in present.items() if v is not None}):
+            return self._preflight(request, origin, wanted_method)
         request.netlab_cors_managed = True
         _apply(request, actual_response_headers(self.policy, origin))
         return render_from(self.inner, request)
 
-    def _preflight(self, request: IRequest, origin: str | None) -> bytes | int:
-        wanted_method = _header(request, b"access-control-request-method")
+    def _preflight(
+        self, request: IRequest, origin: str | None, wanted_method: str | None
+    ) -> bytes | int:
         wanted_headers = _header(request, b"access-control-request-headers")
         headers = preflight_response(self.policy, origin, wanted_method, wanted_headers)
         if headers is None:

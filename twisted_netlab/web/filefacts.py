@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gzip
 import os
-import time
 from collections.abc import Callable, Hashable
 from typing import Any
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from twisted_netlab.web.fastheaders import canonical
 from twisted_netlab.web.fsinfo import ByteLRU, Resolver, StatKey, is_regular, stat_key
 
 try:  # brotli is an optional extra
-    import brotli as _brotli
+    import brotli as _brotli  # type: ignore[import-untyped]
 except ImportError:  # pragma: no cover - depends on the environment
     _brotli = None
 
@@ -114,6 +113,9 @@ class FileFacts:
     compressed: dict[str, Representation] = field(default_factory=dict)
     negotiation_memo: dict[bytes, str] = field(default_factory=dict)
     codings: list[str] = field(default_factory=lambda: ["identity"])
+    # The unresolved path a request names: stat'ing it (symlinks followed) each time
+    # notices a retargeted symlink or a replaced directory, not just a changed file.
+    lookup_path: str = ""
 
     def available(self, resolver: Resolver, now: float) -> list[str]:
         """Codings this file can be sent in, in server preference order; more than
@@ -216,7 +218,12 @@ class FileFacts:
 
 
 def build_facts(
-    path: str, st: os.stat_result, config: FactsConfig, *, cache_control_value: str | None = None
+    path: str,
+    st: os.stat_result,
+    config: FactsConfig,
+    *,
+    cache_control_value: str | None = None,
+    lookup_path: str | None = None,
 ) -> FileFacts:
     """Facts for a regular file (``cache_control_value`` overrides the policy)."""
     name = os.path.basename(path)
@@ -239,6 +246,7 @@ def build_facts(
         identity=None,  # type: ignore[arg-type]  # set just below
         compress_on_the_fly=compress,
         config=config,
+        lookup_path=lookup_path or path,
     )
     facts.identity = facts._representation(
         "identity", path, st.st_size, key, in_memory=st.st_size <= config.memory_file_max
@@ -256,6 +264,8 @@ def read_body(rep: Representation, cache: ByteLRU) -> bytes | None:
             if stat_key(os.fstat(handle.fileno())) != rep.key:
                 return None
             body = handle.read()
+    except PermissionError:
+        raise  # not a change on disk: the adapter answers 403
     except OSError:
         return None
     if len(body) != rep.size:
@@ -278,7 +288,3 @@ def compressed_body(facts: FileFacts, rep: Representation, cache: ByteLRU) -> by
         return None
     cache.put(rep.body_key, body)
     return body
-
-
-def monotonic() -> float:
-    return time.monotonic()

@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from twisted.internet.interfaces import IPullProducer
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.web.iweb import IRequest
-from zope.interface import implementer
+from twisted.web.server import Request
+from zope.interface import implementer  # type: ignore[import-untyped]
 
 __all__ = ["FileSpan", "PartsProducer", "CHUNK_SIZE"]
 
@@ -32,7 +32,7 @@ class PartsProducer:
 
     def __init__(
         self,
-        request: IRequest,
+        request: Request,
         fd: int,
         parts: Iterable[bytes | FileSpan],
         chunk_size: int = CHUNK_SIZE,

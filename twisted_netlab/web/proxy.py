@@ -23,15 +23,25 @@ from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web import http
+from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
+from twisted.internet.interfaces import IStreamClientEndpoint
 from twisted.web.client import (
+    URI,
     Agent,
+    BrowserLikePolicyForHTTPS,
     FileBodyProducer,
     HTTPConnectionPool,
     ResponseDone,
 )
 from twisted.web.http import PotentialDataLoss
 from twisted.web.http_headers import Headers
-from twisted.web.iweb import IBodyProducer, IRequest, IResponse
+from twisted.web.iweb import (
+    UNKNOWN_LENGTH,
+    IAgentEndpointFactory,
+    IBodyProducer,
+    IRequest,
+    IResponse,
+)
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import NOT_DONE_YET
 from zope.interface import implementer
@@ -67,6 +77,35 @@ class ProxySettings:
     dev: bool = False
 
 
+@implementer(IAgentEndpointFactory)
+class _CachedEndpoints:
+    """One endpoint per upstream origin, built once.
+
+    Agent's default factory builds a new ``HostnameEndpoint`` (IDNA-encoding the host)
+    for every request even when the pool then reuses a connection; for a handful of
+    configured upstreams that is pure per-request overhead.
+    """
+
+    def __init__(self, reactor: Any, connect_timeout: float) -> None:
+        self._reactor = reactor
+        self._timeout = connect_timeout
+        self._tls = BrowserLikePolicyForHTTPS()
+        self._cache: dict[tuple[bytes, bytes, int], IStreamClientEndpoint] = {}
+
+    def endpointForURI(self, uri: URI) -> IStreamClientEndpoint:
+        key = (uri.scheme, uri.host, uri.port)
+        endpoint = self._cache.get(key)
+        if endpoint is None:
+            endpoint = HostnameEndpoint(
+                self._reactor, uri.host, uri.port, timeout=self._timeout
+            )
+            if uri.scheme == b"https":
+                creator = self._tls.creatorForNetloc(uri.host, uri.port)
+                endpoint = wrapClientTLS(creator, endpoint)
+            self._cache[key] = endpoint
+        return endpoint
+
+
 class ProxyClient:
     """The shared Agent and its pool; ``close()`` drops the cached connections."""
 
@@ -75,8 +114,8 @@ class ProxyClient:
         self.pool.maxPersistentPerHost = settings.pool_size
         self.pool.cachedConnectionTimeout = settings.cached_connection_timeout
         self.pool.retryAutomatically = True
-        self.agent = Agent(
-            reactor, connectTimeout=settings.connect_timeout, pool=self.pool
+        self.agent = Agent.usingEndpointFactory(
+            reactor, _CachedEndpoints(reactor, settings.connect_timeout), pool=self.pool
         )
 
     def close(self) -> Deferred[None]:
@@ -167,9 +206,9 @@ class ProxyResource(Resource):
             request.setResponseCode(http.NOT_ALLOWED)
             request.setHeader(b"content-type", b"text/plain; charset=utf-8")
             return b"CONNECT is not proxied\n"
-        path, _, query = request.uri.partition(b"?")
+        path, sep, query = request.uri.partition(b"?")
         try:
-            target = self.mount.upstream_target(path, query if _ else None)
+            target = self.mount.upstream_target(path, query if sep else None)
         except ProxyPathError as exc:
             request.setResponseCode(exc.status)
             request.setHeader(b"content-type", b"text/plain; charset=utf-8")
@@ -234,7 +273,17 @@ class _ProxyCall(Protocol):
             settings.response_timeout, self._response_timed_out
         )
         request.notifyFinish().addErrback(self._client_lost)
-        d.addCallbacks(self._got_response, self._request_failed)
+        d.addCallbacks(self._got_response, self._request_failed).addErrback(self._bug)
+
+    def _bug(self, failure: Failure) -> None:
+        """Our own code failed: log it and never leave the client hanging."""
+        log.failure("proxy {target}: internal error", failure, target=self.target)
+        if self._client_gone or self._done:
+            return
+        if self.request.startedWriting:
+            self._abort_client()
+        else:
+            self._error_page(http.BAD_GATEWAY, "could not be relayed")
 
     def _response_timed_out(self) -> None:
         self._header_timer = None
@@ -289,6 +338,8 @@ class _ProxyCall(Protocol):
             for name, values in response.headers.getAllRawHeaders()
             for value in values
         ]
+        conn = _upstream_connection_headers(response)
+        pairs.extend((b"Connection", v) for v in conn.getRawHeaders(b"connection", ()))
         cookies = None
         if settings.dev:
             cookies = CookieRewrite(
@@ -305,6 +356,16 @@ class _ProxyCall(Protocol):
             drop_cors=bool(getattr(request, "netlab_cors_managed", False)),
         )
         _apply_headers(request, out)
+        # The client parser keeps Content-Length out of response.headers.
+        if response.code not in _NO_BODY_CODES:
+            if request.method == b"HEAD":
+                length = conn.getRawHeaders(b"content-length", ())
+                if len(length) == 1 and length[0].isdigit():
+                    request.responseHeaders.setRawHeaders(b"content-length", length)
+            elif response.length is not UNKNOWN_LENGTH:
+                request.responseHeaders.setRawHeaders(
+                    b"content-length", [b"%d" % response.length]
+                )
         response.deliverBody(self)
 
     # -- body pump (Protocol + IPushProducer) ----------------------------------
@@ -396,8 +457,11 @@ class _ProxyCall(Protocol):
         if transport is None:
             channel = getattr(self.request, "channel", None)
             transport = getattr(channel, "transport", None)
-        if transport is not None:
-            transport.abortConnection()
+        abort = getattr(transport, "abortConnection", None) or getattr(
+            transport, "loseConnection", None
+        )
+        if abort is not None:
+            abort()
 
     def _finish(self) -> None:
         self._done = True
@@ -420,6 +484,29 @@ class _Discard(Protocol):
 
     def connectionMade(self) -> None:
         self.transport.stopProducing()
+
+
+_NO_HEADERS = Headers()
+
+
+def _upstream_connection_headers(response: IResponse) -> Headers:
+    """The connection-control headers Agent keeps out of ``response.headers``.
+
+    Needed for the names listed in ``Connection`` (to drop them) and for the
+    Content-Length of a HEAD answer. Agent has no public API for them, so this walks
+    private attributes (transport -> protocol -> parser) and degrades to no headers.
+    """
+    node: Any = getattr(getattr(response, "_transport", None), "_producer", None)
+    for _ in range(4):
+        parser = getattr(node, "_parser", None)
+        if parser is not None and hasattr(parser, "connHeaders"):
+            return parser.connHeaders  # type: ignore[no-any-return]
+        node = (
+            getattr(node, "protocol", None)
+            or getattr(node, "_wrappedProtocol", None)
+            or getattr(node, "wrappedProtocol", None)
+        )
+    return _NO_HEADERS
 
 
 def _failure_text(reason: Failure) -> str:

@@ -28,9 +28,8 @@ from urllib.parse import quote
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.web import pages
-from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource, Resource
-from twisted.web.server import NOT_DONE_YET
+from twisted.web.server import NOT_DONE_YET, Request
 
 from twisted_netlab.errors import PathError
 from twisted_netlab.http.caching import CachePolicy, expires_header
@@ -56,7 +55,6 @@ from twisted_netlab.web.filefacts import (
 from twisted_netlab.web.fsinfo import (
     ByteLRU,
     Resolver,
-    SymlinkEscapeError,
     SymlinkPolicy,
     is_directory,
     is_regular,
@@ -128,7 +126,7 @@ def config_from_options(options: Any) -> StaticConfig:
 
 def build_static_resource(options: Any, reactor: IReactorTime) -> IResource:
     """The static resource for ``options`` (site.py wraps and mounts it)."""
-    return StaticResource(config_from_options(options), reactor)
+    return StaticResource(config_from_options(options), reactor)  # type: ignore[return-value]
 
 
 class _Restart(Exception):
@@ -149,20 +147,27 @@ class StaticResource(Resource):
 
     # -- methods -------------------------------------------------------------------
 
-    def render(self, request: IRequest) -> bytes | int:
+    def render(self, request: Request) -> bytes | int:
         method = request.method
         if method == b"GET" or method == b"HEAD":
             try:
-                return self._serve(request)
-            except _Restart:
-                pass
-            try:
-                return self._serve(request)
-            except _Restart:
-                return self._error(request, 503, "Service Unavailable", "The file is changing; retry.")
+                try:
+                    return self._serve(request)
+                except _Restart:
+                    _reset(request)
+                try:
+                    return self._serve(request)
+                except _Restart:
+                    _reset(request)
+                    self.log.warn("{path} kept changing while being served", path=request.path)
+                    return self._error(request, 503, "Service Unavailable", "The file is changing; retry.")
+            except PermissionError:
+                _reset(request)
+                return self._error(request, 403, "Forbidden", "Permission denied.")
         if method == b"OPTIONS":
             request.setResponseCode(204)
             request.setHeader(b"Allow", ALLOW)
+            request.setHeader(b"X-Content-Type-Options", b"nosniff")
             request.finish()
             return NOT_DONE_YET
         request.setHeader(b"Allow", ALLOW)
@@ -170,12 +175,12 @@ class StaticResource(Resource):
 
     # -- lookup --------------------------------------------------------------------
 
-    def _serve(self, request: IRequest) -> bytes | int:
-        key = tuple(request.postpath)
+    def _serve(self, request: Request) -> bytes | int:
+        key = tuple(request.postpath or ())
         facts = self.table.get(key)
         if facts is not None:
             try:
-                current = stat_key(os.stat(facts.path))
+                current = stat_key(os.stat(facts.lookup_path))
             except OSError:
                 current = None
             if current == facts.key:
@@ -183,7 +188,7 @@ class StaticResource(Resource):
             del self.table[key]
         return self._lookup(request, key)
 
-    def _lookup(self, request: IRequest, key: tuple[bytes, ...]) -> bytes | int:
+    def _lookup(self, request: Request, key: tuple[bytes, ...]) -> bytes | int:
         try:
             rpath = split_request_path(key, allow_dotfiles=self.config.allow_dotfiles)
             path = self.resolver.resolve(rpath.segments)
@@ -202,7 +207,7 @@ class StaticResource(Resource):
             return self._error(request, 404, "Not Found", "Not a regular file.")
         if rpath.trailing_slash and rpath.segments:
             return self._error(request, 404, "Not Found", "A file is not a directory.")
-        facts = build_facts(path, st, self.config.facts)
+        facts = build_facts(path, st, self.config.facts, lookup_path=self.resolver.join(rpath.segments))
         self._remember(key, facts)
         return self._respond(request, facts)
 
@@ -212,7 +217,7 @@ class StaticResource(Resource):
             del table[next(iter(table))]
         table[key] = facts
 
-    def _missing(self, request: IRequest, rpath: RequestPath) -> bytes | int:
+    def _missing(self, request: Request, rpath: RequestPath) -> bytes | int:
         config = self.config
         if (
             config.spa
@@ -229,7 +234,7 @@ class StaticResource(Resource):
         facts = self.table.get(_SPA_KEY)
         if facts is not None:
             try:
-                if stat_key(os.stat(facts.path)) == facts.key:
+                if stat_key(os.stat(facts.lookup_path)) == facts.key:
                     return facts
             except OSError:
                 pass
@@ -243,15 +248,21 @@ class StaticResource(Resource):
             return None
         if not is_regular(st):
             return None
-        facts = build_facts(path, st, self.config.facts, cache_control_value="no-cache")
+        facts = build_facts(
+            path,
+            st,
+            self.config.facts,
+            cache_control_value="no-cache",
+            lookup_path=os.path.join(self.resolver.root, "index.html"),
+        )
         self._remember(_SPA_KEY, facts)
         return facts
 
     def _directory(
-        self, request: IRequest, key: tuple[bytes, ...], rpath: RequestPath, path: str
+        self, request: Request, key: tuple[bytes, ...], rpath: RequestPath, path: str
     ) -> bytes | int:
         if not rpath.trailing_slash:
-            segments = [s.decode("utf-8", "surrogateescape") for s in request.prepath]
+            segments = [s.decode("utf-8", "surrogateescape") for s in request.prepath or ()]
             segments += rpath.segments
             location = "/" + "".join(quote(s, safe="") + "/" for s in segments)
             _, _, query = request.uri.partition(b"?")
@@ -261,7 +272,11 @@ class StaticResource(Resource):
             request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
             request.setHeader(b"X-Content-Type-Options", b"nosniff")
             self._explain(request, "301 directory: redirect to the trailing-slash URL")
-            return b"Moved to " + target + b"\n"
+            body = b"Moved to " + target + b"\n"
+            if request.method == b"HEAD":
+                request.setHeader(b"Content-Length", b"%d" % len(body))
+                return b""
+            return body
         index = self.resolver.child(path, "index.html")
         if index is not None:
             try:
@@ -269,14 +284,19 @@ class StaticResource(Resource):
             except OSError:
                 st = None
             if st is not None and is_regular(st):
-                facts = build_facts(index, st, self.config.facts)
+                facts = build_facts(
+                    index,
+                    st,
+                    self.config.facts,
+                    lookup_path=os.path.join(self.resolver.join(rpath.segments), "index.html"),
+                )
                 self._remember(key, facts)
                 return self._respond(request, facts)
         if not self.config.listing:
             return self._error(request, 404, "Not Found", "Directory listing is disabled.")
         return self._listing(request, rpath, path)
 
-    def _listing(self, request: IRequest, rpath: RequestPath, path: str) -> bytes | int:
+    def _listing(self, request: Request, rpath: RequestPath, path: str) -> bytes | int:
         try:
             entries = collect_entries(path, self.resolver, allow_dotfiles=self.config.allow_dotfiles)
         except PermissionError:
@@ -295,7 +315,7 @@ class StaticResource(Resource):
         request.setHeader(b"Content-Type", ctype)
         request.setHeader(b"X-Content-Type-Options", b"nosniff")
         request.setHeader(b"Cache-Control", b"no-cache")
-        add_vary(request, "Accept")
+        add_vary(request, "Accept")  # type: ignore[arg-type]
         self._explain(request, "200 directory listing")
         if request.method == b"HEAD":
             request.setHeader(b"Content-Length", b"%d" % len(body))
@@ -304,7 +324,7 @@ class StaticResource(Resource):
 
     # -- one file ------------------------------------------------------------------
 
-    def _respond(self, request: IRequest, facts: FileFacts, spa: bool = False) -> bytes | int:
+    def _respond(self, request: Request, facts: FileFacts, spa: bool = False) -> bytes | int:
         rep = facts.identity
         codings = facts.available(self.resolver, time.monotonic())
         negotiable = len(codings) > 1
@@ -354,7 +374,7 @@ class StaticResource(Resource):
                     if_unmodified_since=_text(if_unmodified),
                     if_range=_text(if_range),
                     has_range=range_header is not None,
-                    now=self.clock.seconds(),
+                    now=self._now(),
                 )
             if decision.outcome is Outcome.NOT_MODIFIED:
                 return self._not_modified(request, facts, rep, negotiable, decision.reason)
@@ -425,21 +445,21 @@ class StaticResource(Resource):
         return rep
 
     def _set_headers(
-        self, request: IRequest, facts: FileFacts, headers: Sequence[tuple[bytes, bytes]], negotiable: bool
+        self, request: Request, facts: FileFacts, headers: Sequence[tuple[bytes, bytes]], negotiable: bool
     ) -> None:
         response = request.responseHeaders
         set_headers(response, headers)
         if negotiable:
             if response.hasHeader(b"vary"):
-                add_vary(request, "Accept-Encoding")
+                add_vary(request, "Accept-Encoding")  # type: ignore[arg-type]
             else:
                 set_headers(response, _VARY_AE)
         if request.clientproto == b"HTTP/1.0":
-            expires = expires_header(self.clock.seconds(), facts.cache_control)
+            expires = expires_header(self._now(), facts.cache_control)
             response.setRawHeaders(b"Expires", [expires.encode("ascii")])
 
     def _not_modified(
-        self, request: IRequest, facts: FileFacts, rep: Representation, negotiable: bool, reason: str
+        self, request: Request, facts: FileFacts, rep: Representation, negotiable: bool, reason: str
     ) -> int:
         request.setResponseCode(304)
         self._set_headers(request, facts, rep.not_modified_headers, negotiable)
@@ -462,7 +482,7 @@ class StaticResource(Resource):
             if value is facts:
                 del self.table[key]
 
-    def _send_full(self, request: IRequest, facts: FileFacts, rep: Representation) -> bytes | int:
+    def _send_full(self, request: Request, facts: FileFacts, rep: Representation) -> bytes | int:
         if request.method == b"HEAD":
             request.setHeader(b"Content-Length", b"%d" % rep.size)
             return b""
@@ -471,7 +491,7 @@ class StaticResource(Resource):
         return self._stream(request, facts, rep, [(0, rep.size)], rep.size)
 
     def _send_ranges(
-        self, request: IRequest, facts: FileFacts, rep: Representation, ranges: Sequence[Any]
+        self, request: Request, facts: FileFacts, rep: Representation, ranges: Sequence[Any]
     ) -> bytes | int:
         request.setResponseCode(206)
         if len(ranges) == 1:
@@ -484,17 +504,14 @@ class StaticResource(Resource):
             if rep.in_memory:
                 return self._body(facts, rep)[only.start : only.end + 1]
             return self._stream(request, facts, rep, [(only.start, only.length)], only.length)
-        else:
-            layout = multipart_layout(
-                ranges, rep.size, facts.content_type.decode("latin-1"), make_boundary()
-            )
-            request.setHeader(b"Content-Type", layout.content_type.encode("ascii"))
-            parts = []
-            for preamble, part in layout.parts:
-                parts.append(preamble)
-                parts.append((part.start, part.length))
-            parts.append(layout.epilogue)
-            length = layout.content_length
+        layout = multipart_layout(ranges, rep.size, facts.content_type.decode("latin-1"), make_boundary())
+        request.setHeader(b"Content-Type", layout.content_type.encode("ascii"))
+        parts: list[bytes | tuple[int, int]] = []
+        for preamble, part in layout.parts:
+            parts.append(preamble)
+            parts.append((part.start, part.length))
+        parts.append(layout.epilogue)
+        length = layout.content_length
         if request.method == b"HEAD":
             request.setHeader(b"Content-Length", b"%d" % length)
             return b""
@@ -505,7 +522,7 @@ class StaticResource(Resource):
 
     def _stream(
         self,
-        request: IRequest,
+        request: Request,
         facts: FileFacts,
         rep: Representation,
         parts: Sequence[bytes | tuple[int, int]],
@@ -513,6 +530,8 @@ class StaticResource(Resource):
     ) -> int:
         try:
             fd = os.open(rep.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except PermissionError:
+            raise
         except OSError:
             self._forget(facts)
             raise _Restart() from None
@@ -526,12 +545,16 @@ class StaticResource(Resource):
 
     # -- small helpers ---------------------------------------------------------------
 
-    def _explain(self, request: IRequest, text: str) -> None:
+    def _now(self) -> float:
+        seconds: float = self.clock.seconds()  # type: ignore[misc]  # zope interface
+        return seconds
+
+    def _explain(self, request: Request, text: str) -> None:
         if self.config.explain:
             request.setHeader(EXPLAIN, text.encode("ascii", "replace"))
 
     def _error(
-        self, request: IRequest, status: int, brief: str, detail: str, explain: str | None = None
+        self, request: Request, status: int, brief: str, detail: str, explain: str | None = None
     ) -> bytes | int:
         """An HTML error page; never under a representation's Content-Encoding."""
         response = request.responseHeaders
@@ -539,8 +562,21 @@ class StaticResource(Resource):
         response.removeHeader(b"Content-Length")
         response.setRawHeaders(b"X-Content-Type-Options", [b"nosniff"])
         self._explain(request, f"{status} {explain if explain is not None else detail}")
-        result: bytes | int = pages.errorPage(status, brief, detail).render(request)  # type: ignore[assignment]
+        result: bytes | int = pages.errorPage(status, brief, detail).render(request)  # type: ignore[arg-type,assignment]
         return result
+
+
+_RESPONSE_HEADERS = (
+    b"Content-Type", b"Content-Encoding", b"Content-Range", b"Content-Length", b"ETag",
+    b"Last-Modified", b"Cache-Control", b"Expires", b"Accept-Ranges", EXPLAIN,
+)
+
+
+def _reset(request: Request) -> None:
+    """Forget a half-prepared response before trying again (nothing was written)."""
+    request.setResponseCode(200)
+    for name in _RESPONSE_HEADERS:
+        request.responseHeaders.removeHeader(name)
 
 
 def _last(raw: Mapping[bytes, Sequence[bytes]], name: bytes) -> bytes | None:
