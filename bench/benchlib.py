@@ -72,11 +72,15 @@ class Server:
         self.log_path = self.workdir / f"{self.name}.log"
         log = open(self.log_path, "wb")
         cmd = ["taskset", "-c", self.cpu, *self.argv] if have("taskset") else list(self.argv)
-        self.proc = subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            cwd=self.workdir,
-        )
-        log.close()
+        try:
+            self.proc = subprocess.Popen(
+                cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                cwd=self.workdir,
+            )
+        except OSError as exc:  # e.g. no twistd next to this Python
+            raise BenchError(f"{self.name}: cannot start {self.argv[0]}: {exc}") from exc
+        finally:
+            log.close()
         try:
             wait_port(self.port, self.proc, timeout)
         except BenchError as exc:

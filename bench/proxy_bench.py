@@ -165,6 +165,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="slow client's read rate in bytes/s (10000000)")
     parser.add_argument("--proxies", default=",".join(PROXIES),
                         help="comma-separated subset of " + ",".join(PROXIES))
+    parser.add_argument("--slow-anchor", action="store_true",
+                        help="also run the slow client through ReverseProxyResource, which "
+                             "buffers the whole body (its RSS grows by about --slow-size)")
     parser.add_argument("--no-slow", action="store_true", help="skip the slow download")
     args = parser.parse_args(argv)
     duration = args.duration or (2.0 if args.quick else 10.0)
@@ -172,6 +175,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = [p for p in args.proxies.split(",") if p]
     if set(names) - set(PROXIES):
         parser.error(f"unknown proxy: {', '.join(sorted(set(names) - set(PROXIES)))}")
+    if not Path(TWISTD).exists():
+        parser.error(f"no twistd next to {sys.executable}: run this with the venv's Python")
     if not have("wrk"):
         parser.error("wrk is not installed (Debian package wrk)")
 
@@ -220,7 +225,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{ratio(ours, results.get('reverse-proxy-resource'))} (target >= 4x); "
                 f"ours/nginx: {ratio(ours, results.get('nginx'))}")
             if not args.no_slow and "ours" in names:
-                slow_download(root, empty, work, upstream.port, slow_size, args.slow_rate, say)
+                slow_names = ["ours", "reverse-proxy-resource"] if args.slow_anchor else ["ours"]
+                slow_download(root, empty, work, upstream.port, slow_size, args.slow_rate, say,
+                              slow_names)
     except BenchError as exc:
         say(f"FAILED: {exc}")
         return 1
@@ -230,29 +237,38 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def slow_download(root: Path, empty: Path, work: Path, upstream: int, size: int,
-                  rate: float, say: Callable[[str], None]) -> None:
+                  rate: float, say: Callable[[str], None],
+                  names: Sequence[str] = ("ours",)) -> None:
     make_file(root / "p" / "big.bin", size, sparse=True)
     (root / "big.bin").symlink_to(root / "p" / "big.bin")
-    say(f"\n== slow client through ours: {size / (1 << 20):,.0f} MiB (sparse) at "
+    try:
+        for name in names:
+            slow_through(name, empty, work, upstream, size, rate, say)
+    finally:
+        (root / "p" / "big.bin").unlink(missing_ok=True)
+        (root / "big.bin").unlink(missing_ok=True)
+
+
+def slow_through(name: str, empty: Path, work: Path, upstream: int, size: int,
+                 rate: float, say: Callable[[str], None]) -> None:
+    say(f"\n== slow client through {name}: {size / (1 << 20):,.0f} MiB (sparse) at "
         f"{rate / 1e6:g} MB/s")
     port = free_port()
     try:
-        with Server("ours-slow", proxy_argv("ours", port, upstream, empty, work) or [],
+        with Server(f"{name}-slow", proxy_argv(name, port, upstream, empty, work) or [],
                     port, work) as proxy:
-            check("ours", port, "/p/1k.bin", {}, 200, SMALL)
+            check(name, port, "/p/1k.bin", {}, 200, SMALL)
             res = slow_read(port, "/p/big.bin", size, rate, proxy.pid,
                             timeout=size / rate * 2 + 60)
             if res["received"] < size:
                 raise BenchError(f"slow download stopped at {res['received']} of {size} "
                                  f"bytes (plus headers)")
-            say(f"ours: {res['received'] / res['seconds'] / 1e6:.1f} MB/s over "
+            say(f"{name}: {res['received'] / res['seconds'] / 1e6:.1f} MB/s over "
                 f"{res['seconds']:.0f}s; RSS {res['rss_before'] / 1024:.1f} MiB before, "
-                f"peak {res['rss_peak'] / 1024:.1f} MiB (VmHWM {res['hwm'] / 1024:.1f} MiB; "
-                f"target < 100 MiB)")
+                f"peak {res['rss_peak'] / 1024:.1f} MiB (VmHWM {res['hwm'] / 1024:.1f} MiB"
+                f"{'; target < 100 MiB' if name == 'ours' else ''})")
     except BenchError as exc:
-        say(f"[ours] slow download FAILED: {exc}")
-    finally:
-        (root / "p" / "big.bin").unlink(missing_ok=True)
+        say(f"[{name}] slow download FAILED: {exc}")
 
 
 if __name__ == "__main__":

@@ -54,6 +54,7 @@ from twisted_netlab.http.headers import (
     response_headers,
 )
 from twisted_netlab.http.proxymount import ProxyMount, ProxyPathError
+from twisted_netlab.web.vary import add_vary
 
 log = Logger()
 
@@ -522,8 +523,6 @@ def _peer_host(request: IRequest) -> str:
 
 def _apply_headers(request: IRequest, pairs: Sequence[tuple[bytes, bytes]]) -> None:
     """Set the upstream's headers, replacing ours (Date, Server) and merging Vary."""
-    from twisted_netlab.web.vary import add_vary
-
     grouped: dict[bytes, list[bytes]] = {}
     for name, value in pairs:
         grouped.setdefault(name.lower(), []).append(value)

@@ -1,0 +1,165 @@
+"""``twistd netlab-web`` and ``twistd netlab`` (both services in one reactor)."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from typing import Any
+
+import treq
+
+from twisted.internet import reactor as _reactor
+from twisted.internet.defer import Deferred
+from twisted.internet.protocol import ProcessProtocol
+from twisted.internet.utils import getProcessOutputAndValue
+from twisted.python import usage
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+from twisted.web.client import HTTPConnectionPool
+
+from twisted_netlab import tap as combined
+from twisted_netlab.tcp.client import exchange
+from twisted_netlab.tcp.tap import TCPSettings
+from twisted_netlab.web import tap as web
+
+reactor: Any = _reactor
+TWISTD = ["-c", "from twisted.scripts.twistd import run; run()"]
+
+
+class WebOptionsTests(SynchronousTestCase):
+    def test_defaults(self) -> None:
+        options = web.Options()
+        options.parseOptions(["--path", "."])
+        self.assertEqual(options["ports"], ["tcp:8080:interface=127.0.0.1"])
+        self.assertIsNone(options["access-log"])
+
+    def test_repeatable_ports(self) -> None:
+        options = web.Options()
+        options.parseOptions(
+            ["--port", "tcp:0:interface=127.0.0.1", "--port", "unix:/tmp/netlab-test.sock"]
+        )
+        self.assertEqual(
+            options["ports"], ["tcp:0:interface=127.0.0.1", "unix:/tmp/netlab-test.sock"]
+        )
+
+    def test_bad_values_are_usage_errors(self) -> None:
+        for argv, words in [
+            (["--port", "tcp:http"], "invalid endpoint 'tcp:http'"),
+            (["--path", "/no/such/dir"], "/no/such/dir"),
+        ]:
+            options = web.Options()
+            exc = self.assertRaises(usage.UsageError, options.parseOptions, argv)
+            self.assertIn(words, str(exc))
+
+
+class CombinedOptionsTests(SynchronousTestCase):
+    def test_defaults(self) -> None:
+        options = combined.Options()
+        options.parseOptions([])
+        self.assertEqual(options["web-ports"], ["tcp:8080:interface=127.0.0.1"])
+        self.assertEqual(options["tcp-ports"], ["tcp:9000:interface=127.0.0.1"])
+        self.assertEqual(options["tcp-settings"], TCPSettings("seed", 32767, None))
+
+    def test_each_service_has_its_own_options(self) -> None:
+        options = combined.Options()
+        options.parseOptions(
+            ["--web-port", "tcp:0:interface=127.0.0.1", "--tcp-port", "tcp:0:interface=127.0.0.1",
+             "--tcp-port", r"tcp:0:interface=\:\:1", "--tcp-framing", "wide",
+             "--tcp-max-frame", "100000", "--tcp-idle-timeout", "30", "--no-listing"]
+        )
+        self.assertEqual(len(options["tcp-ports"]), 2)
+        self.assertEqual(options["tcp-settings"], TCPSettings("wide", 100000, 30.0))
+        self.assertTrue(options["no-listing"])
+        self.assertEqual(len(list(combined.makeService(options))), 3)
+
+    def test_bad_tcp_option(self) -> None:
+        options = combined.Options()
+        exc = self.assertRaises(
+            usage.UsageError, options.parseOptions, ["--tcp-framing", "int24"]
+        )
+        self.assertIn("--framing must be one of seed, wide, len32, none", str(exc))
+
+
+class _Twistd(ProcessProtocol):
+    """Collect twistd's log; ``ports`` fires once both services report their port."""
+
+    def __init__(self) -> None:
+        self.output = b""
+        self.ports: Deferred[tuple[int, int]] = Deferred()
+        self.ended: Deferred[None] = Deferred()
+
+    def outReceived(self, data: bytes) -> None:
+        self.output += data
+        tcp = re.search(rb"listening on 127\.0\.0\.1:(\d+)", self.output)
+        http = re.search(rb"NetlabSite starting on (\d+)", self.output)
+        if tcp and http and not self.ports.called:
+            self.ports.callback((int(tcp.group(1)), int(http.group(1))))
+
+    errReceived = outReceived
+
+    def processEnded(self, reason: Failure) -> None:
+        if not self.ports.called:
+            self.ports.errback(AssertionError(f"twistd exited: {self.output!r}"))
+        self.ended.callback(None)
+
+
+class TwistdTests(TestCase):
+    def tempdir(self) -> str:
+        path = os.path.abspath(self.mktemp())
+        os.makedirs(path)
+        return path
+
+    async def test_help_lists_every_plugin(self) -> None:
+        out, err, code = await getProcessOutputAndValue(
+            sys.executable, [*TWISTD, "--help"], path=self.tempdir(), env=dict(os.environ)
+        )
+        self.assertEqual(code, 0, err)
+        for name in ("netlab-tcp", "netlab-web", "netlab"):
+            self.assertRegex(out.decode(), rf"(?m)^ +{name} +")
+
+    async def test_bad_option_is_a_usage_error_not_a_traceback(self) -> None:
+        out, err, code = await getProcessOutputAndValue(
+            sys.executable,
+            [*TWISTD, "-n", "--pidfile=", "netlab", "--web-port", "tcp:nope"],
+            path=self.tempdir(),
+            env=dict(os.environ),
+        )
+        self.assertEqual(code, 1)
+        self.assertIn(b"invalid endpoint 'tcp:nope'", out + err)
+        self.assertNotIn(b"Traceback", out + err)
+
+    async def test_one_process_serves_both(self) -> None:
+        root = self.tempdir()
+        with open(os.path.join(root, "hello.txt"), "wb") as f:
+            f.write(b"hello from netlab\n")
+        watcher = _Twistd()
+        process = reactor.spawnProcess(
+            watcher,
+            sys.executable,
+            [sys.executable, *TWISTD, "-n", "--pidfile=", "netlab",
+             "--web-port", "tcp:0:interface=127.0.0.1",
+             "--tcp-port", "tcp:0:interface=127.0.0.1", "--path", root],
+            env=dict(os.environ),
+            path=self.tempdir(),
+        )
+
+        def stop() -> Deferred[None]:
+            if process.pid is not None:
+                process.signalProcess("KILL")
+            return watcher.ended
+
+        self.addCleanup(stop)
+        tcp_port, http_port = await watcher.ports.addTimeout(30, reactor)
+
+        result = await exchange(reactor, f"tcp:127.0.0.1:{tcp_port}", [b"one", b"two"])
+        self.assertEqual(result.replies, [(0, b"one"), (1, b"two")])
+
+        pool = HTTPConnectionPool(reactor, persistent=False)
+        self.addCleanup(pool.closeCachedConnections)
+        response = await treq.get(f"http://127.0.0.1:{http_port}/hello.txt", pool=pool)
+        self.assertEqual(response.code, 200)
+        self.assertEqual(await treq.content(response), b"hello from netlab\n")
+        self.assertEqual(
+            response.headers.getRawHeaders(b"content-type"), [b"text/plain; charset=utf-8"]
+        )
