@@ -68,19 +68,18 @@ class Server:
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
 
-    def start(self, timeout: float = 20.0) -> "Server":
+    def start(self, timeout: float = 20.0) -> Server:
         self.log_path = self.workdir / f"{self.name}.log"
-        log = open(self.log_path, "wb")
         cmd = ["taskset", "-c", self.cpu, *self.argv] if have("taskset") else list(self.argv)
-        try:
-            self.proc = subprocess.Popen(
-                cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                cwd=self.workdir,
-            )
-        except OSError as exc:  # e.g. no twistd next to this Python
-            raise BenchError(f"{self.name}: cannot start {self.argv[0]}: {exc}") from exc
-        finally:
-            log.close()
+        # The child keeps its own copy of the descriptor; ours can close at once.
+        with open(self.log_path, "wb") as log:
+            try:
+                self.proc = subprocess.Popen(
+                    cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    cwd=self.workdir,
+                )
+            except OSError as exc:  # e.g. no twistd next to this Python
+                raise BenchError(f"{self.name}: cannot start {self.argv[0]}: {exc}") from exc
         try:
             wait_port(self.port, self.proc, timeout)
         except BenchError as exc:
@@ -109,7 +108,7 @@ class Server:
             self.proc.kill()
             self.proc.wait(timeout=10)
 
-    def __enter__(self) -> "Server":
+    def __enter__(self) -> Server:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -186,7 +185,7 @@ class WrkResult:
 
 def run_wrk(port: int, path: str, headers: Mapping[str, str], duration: float,
             connections: int = 32, cpu: str = CLIENT_CPU) -> WrkResult:
-    argv = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, int(round(duration)))}s",
+    argv = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s",
             "--timeout", "5s"]
     for name, value in headers.items():
         argv += ["-H", f"{name}: {value}"]
@@ -338,7 +337,7 @@ def table(rows: Sequence[Sequence[str]]) -> str:
     lines = []
     for n, row in enumerate(rows):
         lines.append("  ".join(str(c).rjust(w) if i else str(c).ljust(w)
-                               for i, (c, w) in enumerate(zip(row, widths))))
+                               for i, (c, w) in enumerate(zip(row, widths, strict=True))))
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)

@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FRAME_BODY = 60
@@ -81,16 +82,16 @@ def bench_decode(quick: bool) -> dict[str, float]:
         return [stream[i : i + 65536] for i in range(0, len(stream), 65536)], len(stream)
 
     out: dict[str, float] = {}
-    t_ours, n_ours = _best(lambda: ours(small), repeat)
-    t_theirs, n_theirs = _best(lambda: theirs(small), repeat)
+    t_ours, n_ours = _best(partial(ours, small), repeat)
+    t_theirs, n_theirs = _best(partial(theirs, small), repeat)
     assert n_ours == n_theirs == small_n, (n_ours, n_theirs)
     out["small_ours"] = small_n / t_ours
     out["small_theirs"] = small_n / t_theirs
     # 1 MiB (the target) and 8 MiB frames (to show the quadratic growth), 64 KiB chunks.
     for key, frame_size, count in (("big", 1 << 20, 4 if quick else 16), ("huge", 8 << 20, 2)):
         chunks, nbytes = chunked(frame_size, count)
-        t_ours, n_ours = _best(lambda: ours(chunks), repeat)
-        t_theirs, n_theirs = _best(lambda: theirs(chunks), 1 if key == "huge" else repeat)
+        t_ours, n_ours = _best(partial(ours, chunks), repeat)
+        t_theirs, n_theirs = _best(partial(theirs, chunks), 1 if key == "huge" else repeat)
         assert n_ours == n_theirs == count, (key, n_ours, n_theirs)
         out[f"{key}_ours"] = nbytes / t_ours / 1e6
         out[f"{key}_theirs"] = nbytes / t_theirs / 1e6

@@ -11,33 +11,14 @@ from typing import Any
 
 import treq
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred
-from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
-from twisted.internet.protocol import Protocol
-from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.http_headers import Headers
 
+from tests.raw_support import raw_exchange
 from twisted_netlab.web.options_static import static_option_defaults
 from twisted_netlab.web.site import MountRoot, NetlabSite
 from twisted_netlab.web.static import StaticResource, build_static_resource
-
-
-class Collect(Protocol):
-    def __init__(self, request: bytes) -> None:
-        self.request = request
-        self.data = b""
-        self.done: Deferred[bytes] = Deferred()
-
-    def connectionMade(self) -> None:
-        self.transport.write(self.request)  # type: ignore[union-attr]
-
-    def dataReceived(self, data: bytes) -> None:
-        self.data += data
-
-    def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
-        self.done.callback(self.data)
 
 
 class Reply:
@@ -110,10 +91,7 @@ class StaticTestCase(TestCase):
     async def raw(self, request: bytes) -> bytes:
         if self.port is None:
             self.serve()
-        endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", self.port.getHost().port)
-        proto = Collect(request)
-        await connectProtocol(endpoint, proto)
-        return await proto.done
+        return await raw_exchange(self.port.getHost().port, request)
 
     async def raw_get(
         self, target: bytes, extra: bytes = b"", version: bytes = b"HTTP/1.1", method: bytes = b"GET"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
@@ -200,7 +202,7 @@ def streams(draw: st.DrawFn) -> tuple[str, list[tuple[int | None, bytes]], list[
     stream = b"".join(encode(body, serial, name) for serial, body in frames)
     cuts = sorted(draw(st.lists(st.integers(0, len(stream)), max_size=30)))
     bounds = [0, *cuts, len(stream)]
-    chunks = [stream[a:b] for a, b in zip(bounds, bounds[1:])]
+    chunks = [stream[a:b] for a, b in pairwise(bounds)]
     return name, frames, chunks
 
 
@@ -248,7 +250,7 @@ class ErrorPropertyTests(SynchronousTestCase):
         bad = lay.header.pack(*([0] if lay.has_serial else []), 41)  # over max_frame=40
         stream = good + bad + b"".join(encode(b, s, name) for s, b in frames[where:])
         bounds = [0, *sorted(c % (len(stream) + 1) for c in cuts), len(stream)]
-        chunks = [stream[a:b] for a, b in zip(bounds, bounds[1:])]
+        chunks = [stream[a:b] for a, b in pairwise(bounds)]
 
         got: list = []
         d = Decoder(name, max_frame=40)

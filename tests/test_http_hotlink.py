@@ -277,7 +277,7 @@ class SignatureTests(SynchronousTestCase):
         )
 
     def test_prefix(self) -> None:
-        path, params = self.mint("/media/a.png", prefix="/media/")
+        _, params = self.mint("/media/a.png", prefix="/media/")
         self.assertEqual(params["prefix"], ["/media/"])
         self.assertEqual(self.verify("/media/deep/b.mp4", params), Verdict(True, "valid signature (prefix)"))
         self.assertEqual(self.verify("/other/b.png", params), Verdict(False, OUTSIDE_PREFIX))
@@ -294,7 +294,7 @@ class SignatureTests(SynchronousTestCase):
         self.assertEqual(self.verify("/media2/x.png", params), Verdict(False, OUTSIDE_PREFIX))
 
     def test_empty_segments_are_merged(self) -> None:
-        path, params = self.mint("/media/a.png")
+        _, params = self.mint("/media/a.png")
         self.assertTrue(self.verify("//media//a.png", params).ok)
         self.assertEqual(normalize_path("//a//b/"), "/a/b/")
         self.assertEqual(normalize_path(""), "/")

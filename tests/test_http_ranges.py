@@ -5,6 +5,7 @@ from __future__ import annotations
 import email.parser
 import email.policy
 import re
+from itertools import pairwise
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -216,7 +217,7 @@ class PropertyTests(SynchronousTestCase):
             self.assertTrue(ranges)
             for r in ranges:
                 self.assertTrue(0 <= r.start <= r.end < size)
-            for prev, nxt in zip(ranges, ranges[1:]):
+            for prev, nxt in pairwise(ranges):
                 self.assertGreater(nxt.start, prev.end + 1)  # sorted, disjoint, not adjacent
             covered = {i for r in ranges for i in range(r.start, r.end + 1)}
             self.assertEqual(covered, wanted)

@@ -8,7 +8,6 @@ import sys
 from typing import Any
 
 import treq
-
 from twisted.internet import reactor as _reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.protocol import ProcessProtocol

@@ -5,13 +5,10 @@ from __future__ import annotations
 import json
 
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred
-from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
-from twisted.internet.protocol import Protocol
-from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.resource import Resource
 
+from tests.raw_support import raw_exchange
 from twisted_netlab.web.site import MountRoot, NetlabSite, split_prefix
 
 
@@ -33,22 +30,6 @@ class Echo(Resource):
         return json.dumps(body).encode()
 
 
-class Collect(Protocol):
-    def __init__(self, request: bytes) -> None:
-        self.request = request
-        self.data = b""
-        self.done: Deferred[bytes] = Deferred()
-
-    def connectionMade(self) -> None:
-        self.transport.write(self.request)
-
-    def dataReceived(self, data: bytes) -> None:
-        self.data += data
-
-    def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
-        self.done.callback(self.data)
-
-
 class SplitPrefixTests(SynchronousTestCase):
     def test_segments(self) -> None:
         self.assertEqual(split_prefix("/api/v1/"), [b"api", b"v1"])
@@ -67,10 +48,7 @@ class MountRootTests(TestCase):
         self.addCleanup(self.port.stopListening)
 
     async def raw(self, request: bytes) -> bytes:
-        endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", self.port.getHost().port)
-        proto = Collect(request)
-        await connectProtocol(endpoint, proto)
-        return await proto.done
+        return await raw_exchange(self.port.getHost().port, request)
 
     async def get(self, path: str) -> dict[str, object]:
         raw = await self.raw(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())

@@ -9,8 +9,8 @@ from twisted.python import usage
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from tests.static_support import StaticTestCase, raw_header, status_of, write
-from twisted_netlab.web.options_static import StaticOptionsMixin
 from twisted_netlab.http.validators import http_date, make_etag
+from twisted_netlab.web.options_static import StaticOptionsMixin
 
 OLD = 1_600_000_000  # a fixed mtime, far in the past
 BODY = b"0123456789" * 100  # 1000 bytes, below the gzip threshold

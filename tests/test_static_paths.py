@@ -100,7 +100,7 @@ class SymlinkTests(StaticTestCase):
     async def test_deny(self) -> None:
         self.serve(symlinks="deny")
         for target in (b"/link-in.txt", b"/dir-in/inside.txt", b"/link-out.txt", b"/dir-out/secret.txt"):
-            status, body = await self.code_and_body(target)
+            status, _ = await self.code_and_body(target)
             self.assertEqual(status, 404, target)
         self.assertEqual(await self.code_and_body(b"/real/inside.txt"), (200, b"inside"))
 

@@ -18,10 +18,10 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.static_support import StaticTestCase
+from twisted_netlab.http.validators import http_date, make_etag
 from twisted_netlab.web.options_static import static_option_defaults
 from twisted_netlab.web.site import MountRoot, NetlabSite
 from twisted_netlab.web.static import build_static_resource
-from twisted_netlab.http.validators import http_date, make_etag
 
 OLD = 1_600_000_000
 SMALL = bytes(range(256)) * 4  # 1024 bytes
@@ -92,7 +92,7 @@ class RangeTests(StaticTestCase):
             size = len(data)
             expected = [(0, 9), (100, 109), (size - 5, size - 1)]
             self.assertEqual(len(parts), 3)
-            for (headers, body), (first, last) in zip(parts, expected):
+            for (headers, body), (first, last) in zip(parts, expected, strict=True):
                 self.assertEqual(headers["content-range"], f"bytes {first}-{last}/{size}")
                 self.assertEqual(headers["content-type"], "application/octet-stream")
                 self.assertEqual(body, data[first : last + 1])

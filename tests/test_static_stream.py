@@ -70,7 +70,7 @@ class StreamTests(StaticTestCase):
 
     async def test_http10_client(self) -> None:
         raw = await self.raw_get(b"/big.bin", version=b"HTTP/1.0")
-        head, _, body = raw.partition(b"\r\n\r\n")
+        _, _, body = raw.partition(b"\r\n\r\n")
         self.assertIsNone(raw_header(raw, b"transfer-encoding"))
         self.assertIsNotNone(raw_header(raw, b"expires"))
         self.assertEqual(body, self.data)
@@ -119,7 +119,7 @@ class FakeRequest:
         self.channel = self
 
     @property
-    def transport(self) -> "FakeRequest":
+    def transport(self) -> FakeRequest:
         return self
 
     def abortConnection(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import pairwise
 from typing import Any
 
 from hypothesis import given, settings
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 from twisted.internet import reactor as _reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
-from twisted.internet.interfaces import IHalfCloseableProtocol, IReactorTCP
+from twisted.internet.interfaces import IHalfCloseableProtocol
 from twisted.internet.protocol import Protocol
 from twisted.internet.task import Clock, deferLater
 from twisted.internet.testing import StringTransport
@@ -233,7 +234,7 @@ class InMemoryTests(SynchronousTestCase):
         self.assertEqual(b"".join(writes), stream)
 
     def test_one_write_per_read(self) -> None:
-        proto, transport = self.build()
+        proto, _ = self.build()
         calls: list[bytes] = []
         proto._write = calls.append
         stream = b"".join(encode(b"%d" % i, i) for i in range(50))
@@ -276,7 +277,7 @@ class InMemoryTests(SynchronousTestCase):
         proto, transport = self.build(framing=framing)
         stream = b"".join(encode(b, layout=framing) for b in bodies)
         bounds = [0, *sorted(c % (len(stream) + 1) for c in cuts), len(stream)]
-        for a, b in zip(bounds, bounds[1:]):
+        for a, b in pairwise(bounds):
             proto.dataReceived(stream[a:b])
         self.assertEqual(transport.value(), stream)
         proto.readConnectionLost()

@@ -114,7 +114,7 @@ class CorsSiteTests(TestCase):
         self.assertEqual(h.getRawHeaders(b"vary"), [b"Origin", b"Accept-Encoding"])
 
     async def test_disallowed_origin_gets_no_cors_headers(self) -> None:
-        base, inner = self.serve({"cors": [APP]})
+        base, _ = self.serve({"cors": [APP]})
         response, body = await self.request("GET", base + "/data", {"Origin": "http://evil.example"})
         self.assertEqual((response.code, body), (200, b'{"ok": true}'))
         for name in CORS_NAMES:
@@ -122,7 +122,7 @@ class CorsSiteTests(TestCase):
         self.assertEqual(response.headers.getRawHeaders(b"vary"), [b"Origin", b"Accept-Encoding"])
 
     async def test_star(self) -> None:
-        base, inner = self.serve({"cors": ["*"]})
+        base, _ = self.serve({"cors": ["*"]})
         response, _ = await self.request("GET", base + "/data", {"Origin": "http://any.example"})
         self.assertEqual(response.headers.getRawHeaders(b"access-control-allow-origin"), [b"*"])
         self.assertIsNone(response.headers.getRawHeaders(b"access-control-allow-credentials"))

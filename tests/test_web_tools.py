@@ -8,37 +8,16 @@ from typing import Any
 
 import treq
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred
-from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
-from twisted.internet.protocol import Protocol
-from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.http_headers import Headers
 from twisted.web.pages import notFound
 
+from tests.raw_support import raw_exchange
+from twisted_netlab.web import tools
 from twisted_netlab.web.cors import wrap_cors
 from twisted_netlab.web.site import MountRoot, NetlabSite
-from twisted_netlab.web import tools
 from twisted_netlab.web.tools import ToolsResource, build_tool_mounts
-
-
-class RawClient(Protocol):
-    """Send exact bytes (no client-side encoding) and collect the whole answer."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.received = b""
-        self.done: Deferred[bytes] = Deferred()
-
-    def connectionMade(self) -> None:
-        self.transport.write(self.data)
-
-    def dataReceived(self, data: bytes) -> None:
-        self.received += data
-
-    def connectionLost(self, reason: Failure) -> None:
-        self.done.callback(self.received)
 
 
 class ToolsSiteTests(TestCase):
@@ -65,10 +44,7 @@ class ToolsSiteTests(TestCase):
         return result
 
     async def raw(self, request: bytes) -> bytes:
-        endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", self.port.getHost().port)
-        proto = RawClient(request)
-        await connectProtocol(endpoint, proto)
-        return await proto.done
+        return await raw_exchange(self.port.getHost().port, request)
 
     async def test_inspect_json_and_request_facts(self) -> None:
         out = await self.inspect(
@@ -215,7 +191,7 @@ class ToolsSiteTests(TestCase):
             b"/_netlab/response-headers?X-Foo=%ff",
         ]:
             answer = await self.raw(b"GET " + target + b" HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-            head, _, body = answer.partition(b"\r\n\r\n")
+            head, _, _ = answer.partition(b"\r\n\r\n")
             self.assertTrue(head.startswith(b"HTTP/1.1 400 "), (target, head))
             self.assertNotIn(b"set-cookie", head.lower(), target)
             self.assertNotIn(b"x-foo", head.lower(), target)

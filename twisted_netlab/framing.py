@@ -19,19 +19,19 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable
+from dataclasses import dataclass
 from itertools import repeat
 from operator import itemgetter
-from dataclasses import dataclass
 
 from twisted_netlab.errors import FrameError, NetlabError
 
 __all__ = [
     "DEFAULT_MAX_FRAME",
     "LAYOUTS",
+    "DecodeError",
     "Decoder",
     "Encoder",
     "Frame",
-    "DecodeError",
     "FrameError",
     "FrameTooLarge",
     "InvalidLength",
@@ -252,9 +252,21 @@ class Decoder:
     """
 
     __slots__ = (
-        "layout", "max_frame", "_limit", "_unpack", "_hsize", "_serial_pos",
-        "_parts", "_have", "_need", "_serial", "_failed",
-        "_lensize", "_run_fmt", "_runs", "_passthrough",
+        "_failed",
+        "_have",
+        "_hsize",
+        "_lensize",
+        "_limit",
+        "_need",
+        "_parts",
+        "_passthrough",
+        "_run_fmt",
+        "_runs",
+        "_serial",
+        "_serial_pos",
+        "_unpack",
+        "layout",
+        "max_frame",
     )
 
     def __init__(
@@ -364,7 +376,7 @@ class Decoder:
         data, parts, take = self._complete_pending(data)
         if parts is None:
             return self._scan(data, 0, [])
-        parts[0] = parts[0][self._hsize :]
+        parts[0] = memoryview(parts[0])[self._hsize :]  # a view: the join is the one copy
         frames: list[Frame] = [(self._serial, b"".join(parts))]
         return self._scan(data, take, frames)  # errors carry ``frames``, first included
 
@@ -474,8 +486,7 @@ class Decoder:
                     raise self._fail(_length_error(self.layout, length, limit), frames)
             else:
                 continue
-            if end > n or end + length > n:
-                break
+            break  # the plain loop stopped at an incomplete header or body
         if off < n:
             try:
                 self._stash(data, off)
@@ -526,7 +537,7 @@ class Decoder:
                     )
             else:
                 continue
-            break
+            break  # the plain loop stopped at an incomplete header or body
         if off < n:
             try:
                 self._stash(data, off)

@@ -38,9 +38,10 @@ _BASE = re.compile(r"[A-Za-z0-9_]{8,128}")
 _RUNS = re.compile(r"[A-Za-z]+|[0-9]+")
 _WORD = re.compile(r"[a-z]{4}")
 _MAX_AGE = re.compile(r'^\s*max-age\s*=\s*(?:([0-9]+)|"([0-9]+)")\s*$', re.IGNORECASE)
-# Expires beyond this is pointless (RFC 9111 5.3 suggests at most a year) and would
-# overflow date formatting for absurd max-age values.
+# RFC 9111 1.2.2: larger delta-seconds count as 2**31.
 _DELTA_CAP = 2**31
+# An Expires further out than this tells an HTTP/1.0 cache nothing more (RFC 2616 even
+# advised at most a year), and absurd max-age values would overflow date formatting.
 _MAX_EXPIRES_DELTA = 10 * 365 * 24 * 3600
 
 

@@ -165,12 +165,16 @@ def evaluate(
         and exists
     ):
         date = parse_http_date(if_modified_since)
-        if date is not None and not (now is not None and date > now):
-            if _seconds(last_modified) <= _seconds(date):
-                return Decision(
-                    Outcome.NOT_MODIFIED,
-                    f"If-Modified-Since: not modified since {http_date(date)}",
-                )
+        # A date later than ``now`` cannot come from us: treat it as invalid, ignore it.
+        if (
+            date is not None
+            and not (now is not None and date > now)
+            and _seconds(last_modified) <= _seconds(date)
+        ):
+            return Decision(
+                Outcome.NOT_MODIFIED,
+                f"If-Modified-Since: not modified since {http_date(date)}",
+            )
 
     # Step 5: Range and If-Range.
     if not has_range:

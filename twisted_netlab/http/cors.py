@@ -53,9 +53,7 @@ def normalize_origin(text: str) -> str:
     """
     if text in ("*", "null"):
         return text
-    value = text.strip()
-    if value.endswith("/"):
-        value = value[:-1]
+    value = text.strip().removesuffix("/")
     scheme, sep, rest = value.partition("://")
     if not sep or not _SCHEME.fullmatch(scheme) or not rest:
         raise CorsConfigError(f"origin {text!r} is not scheme://host[:port]")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from twisted_netlab.http.proxymount import ProxyConfigError
@@ -100,14 +100,17 @@ class ClientHop:
 
 def forwarded_element(hop: ClientHop) -> bytes:
     """One RFC 7239 element: ``for=...;host=...;proto=...``."""
-    node = hop.peer
-    if ":" in node:
-        node = f"[{node}]"
-    parts = [b"for=" + _quoted(node.encode("ascii", "replace"))]
-    if hop.host:
-        parts.append(b"host=" + _quoted(hop.host))
-    parts.append(b"proto=" + hop.scheme.encode("ascii"))
-    return b";".join(parts)
+    return _forwarded_element(
+        hop.peer.encode("ascii", "replace"), hop.host, hop.scheme.encode("ascii")
+    )
+
+
+def _forwarded_element(peer: bytes, host: bytes | None, scheme: bytes) -> bytes:
+    node = b"[" + peer + b"]" if b":" in peer else peer
+    element = b"for=" + _quoted(node)
+    if host:
+        element += b";host=" + _quoted(host)
+    return element + b";proto=" + scheme
 
 
 def _quoted(value: bytes) -> bytes:
@@ -216,4 +219,126 @@ def response_headers(
             value = rewrite_set_cookie(value, cookies)
         out.append((name, value))
     out.append((b"Via", via_value(version, pseudonym)))
+    return out
+
+
+# -- grouped fast paths ----------------------------------------------------------------
+#
+# The proxy adapter holds headers the way Twisted's ``Headers`` keeps them: one entry per
+# name (names unique case-insensitively), each with its list of values. These two take
+# and return that shape, so a proxied request costs one pass over its headers and no
+# intermediate pair lists. Their results equal ``request_headers``/``response_headers``
+# grouped by name (tests/test_proxy_rules.py checks that with hypothesis).
+
+Grouped = Mapping[bytes, Sequence[bytes]]
+
+_REQUEST_DROP: frozenset[bytes] = HOP_BY_HOP | REQUEST_FRAMING | FORWARDING
+
+
+@dataclass(frozen=True)
+class ForwardRules:
+    """The request direction's per-mount constants, fixed at startup."""
+
+    trusted: TrustedProxies
+    upstream_host: bytes
+    preserve_host: bool = False
+    pseudonym: str = "netlab"
+
+
+def _tokens(values: Iterable[bytes]) -> set[bytes]:
+    return {t.strip().lower() for v in values for t in v.split(b",") if t.strip()}
+
+
+def forward_request_headers(
+    raw: Grouped, peer: str, scheme: str, version: bytes, rules: ForwardRules
+) -> dict[bytes, list[bytes]]:
+    """``request_headers`` for grouped headers; the client's Host is read from ``raw``.
+
+    Output names keep the input's spelling; ours are canonical (``X-Forwarded-For``).
+    """
+    is_trusted = peer in rules.trusted
+    host: bytes | None = None
+    named: set[bytes] | None = None
+    incoming: dict[bytes, list[bytes]] = {}
+    out: dict[bytes, list[bytes]] = {b"Host": []}  # first on the wire; filled below
+    via_name = b"Via"
+    for name, values in raw.items():
+        low = name.lower()
+        if low in _REQUEST_DROP:
+            if low == b"host":
+                if values:
+                    host = values[-1]
+            elif low == b"connection":
+                named = _tokens(values) if named is None else named | _tokens(values)
+            elif is_trusted and low in FORWARDING:
+                incoming.setdefault(low, []).extend(values)
+            continue
+        if low == b"via":
+            via_name = name
+        out[name] = list(values)
+    if named:
+        for name in [n for n in out if n != b"Host" and n.lower() in named]:
+            del out[name]
+    out[b"Host"].append(host if rules.preserve_host and host else rules.upstream_host)
+    peer_b = peer.encode("ascii")
+    scheme_b = scheme.encode("ascii")
+    if incoming:
+        xff = incoming.get(b"x-forwarded-for")
+        out[b"X-Forwarded-For"] = [b", ".join([*xff, peer_b]) if xff else peer_b]
+        out[b"X-Forwarded-Proto"] = [incoming.get(b"x-forwarded-proto", [scheme_b])[0]]
+        fhost = incoming.get(b"x-forwarded-host") or ([host] if host else None)
+        if fhost:
+            out[b"X-Forwarded-Host"] = [fhost[0]]
+        element = _forwarded_element(peer_b, host, scheme_b)
+        fwd = incoming.get(b"forwarded")
+        out[b"Forwarded"] = [b", ".join([*fwd, element]) if fwd else element]
+    else:
+        out[b"X-Forwarded-For"] = [peer_b]
+        out[b"X-Forwarded-Proto"] = [scheme_b]
+        if host:
+            out[b"X-Forwarded-Host"] = [host]
+        out[b"Forwarded"] = [_forwarded_element(peer_b, host, scheme_b)]
+    via = via_value(version, rules.pseudonym)
+    if via_name in out:
+        out[via_name].append(via)
+    else:
+        out[via_name] = [via]
+    return out
+
+
+def relay_response_headers(
+    raw: Grouped,
+    connection: Sequence[bytes] = (),
+    *,
+    via: bytes,
+    rewrite_location: Callable[[str], str] | None = None,
+    cookies: CookieRewrite | None = None,
+    drop_cors: bool = False,
+) -> list[tuple[bytes, list[bytes]]]:
+    """``response_headers`` for grouped headers.
+
+    ``connection``: the upstream's ``Connection`` values (Twisted's client keeps them
+    out of the response headers); ``via``: our ``Via`` entry, appended to the upstream's.
+    """
+    drop = HOP_BY_HOP | _tokens(connection) if connection else HOP_BY_HOP
+    out: list[tuple[bytes, list[bytes]]] = []
+    via_seen = False
+    for name, values in raw.items():
+        low = name.lower()
+        if low in drop or (drop_cors and low.startswith(b"access-control-")):
+            continue
+        if rewrite_location is not None and (
+            low == b"location" or low == b"content-location"
+        ):
+            kept = [rewrite_location(v.decode("latin-1")).encode("latin-1") for v in values]
+        elif cookies is not None and low == b"set-cookie":
+            kept = [rewrite_set_cookie(v, cookies) for v in values]
+        elif low == b"via":
+            kept = [*values, via]
+            via_seen = True
+        else:
+            kept = list(values)
+        out.append((name, kept))
+    if not via_seen:
+        out.append((b"Via", [via]))
     return out

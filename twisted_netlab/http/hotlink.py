@@ -30,7 +30,6 @@ signature cannot be replayed as a prefix signature and keys can rotate by id.
 from __future__ import annotations
 
 import base64
-import binascii
 import enum
 import fnmatch
 import hashlib
@@ -304,9 +303,9 @@ class RefererPolicy:
         if not ref.http:
             return False
         if ref.host:
-            if self.allow_server_names and ref.host in {
-                n.lower().rstrip(".") for n in server_names
-            }:
+            if self.allow_server_names and any(
+                ref.host == n.lower().rstrip(".") for n in server_names
+            ):
                 return True
             if any(rule.matches(ref.host, ref.rest) for rule in self.hosts):
                 return True
@@ -359,9 +358,12 @@ class RefererPolicy:
                 return Verdict(True, "origin whitelisted")
             return Verdict(False, "origin not allowed")
         verdict = self.check_referer(referer, server_names)
-        if not verdict.ok and origin_ref is not None:
-            if self._explicit_match(origin_ref, server_names):
-                return Verdict(True, "origin whitelisted")
+        if (
+            not verdict.ok
+            and origin_ref is not None
+            and self._explicit_match(origin_ref, server_names)
+        ):
+            return Verdict(True, "origin whitelisted")
         return verdict
 
 
@@ -598,7 +600,8 @@ class HotlinkPolicy:
         if not self.patterns.matches(path):
             return Decision(True, "unprotected path", protected=False, used_referer=False)
         signature: Verdict | None = None
-        if self.keys is not None:
+        # REFERER mode never looks at a signature: skip the HMAC even when keys exist.
+        if self.keys is not None and self.mode is not Mode.REFERER:
             signature = verify(path, params, keys=self.keys.keys, now=now, skew=self.skew)
             if signature.ok and self.mode in (Mode.SIGNED, Mode.EITHER):
                 return Decision(True, signature.reason, protected=True, used_referer=False)

@@ -23,8 +23,8 @@ from twisted_netlab.errors import PathError
 __all__ = [
     "BadPathError",
     "HiddenPathError",
-    "has_extension",
     "RequestPath",
+    "has_extension",
     "split_request_path",
 ]
 

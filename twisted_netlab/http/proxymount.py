@@ -48,7 +48,8 @@ class ProxyMount:
     host_header: bytes = field(init=False)
     origin: str = field(init=False)
     prefix_segments: int = field(init=False)
-    _target_root: bytes = field(init=False, repr=False)
+    origin_bytes: bytes = field(init=False, repr=False)
+    _path_root: bytes = field(init=False, repr=False)
     _upstream_root: str = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -70,7 +71,8 @@ class ProxyMount:
             "host_header": netloc.encode("ascii"),
             "origin": f"{url.scheme}://{netloc}",
             "prefix_segments": len([s for s in prefix.split("/") if s]),
-            "_target_root": f"{url.scheme}://{netloc}{base}{kept}".encode("ascii"),
+            "origin_bytes": f"{url.scheme}://{netloc}".encode("ascii"),
+            "_path_root": f"{base}{kept}".encode("ascii"),
             "_upstream_root": base + kept,
         }
         for name, value in values.items():
@@ -86,16 +88,19 @@ class ProxyMount:
         Raises ``ProxyPathError`` for ``.``/``..`` segments after the prefix, which an
         upstream would resolve outside the mounted base path.
         """
+        return self.origin_bytes + self.upstream_path(path, query)
+
+    def upstream_path(self, path: bytes, query: bytes | None) -> bytes:
+        """The origin-form request target (path and query) sent to the upstream."""
         rest = path.split(b"/")[1 + self.prefix_segments :]
         for segment in rest:
             if segment in _DOT_SEGMENTS or (
                 b"%" in segment and unquote_to_bytes(segment) in _DOT_SEGMENTS
             ):
                 raise ProxyPathError(f"dot segment in proxied path {path!r}")
-        tail = b"/" + b"/".join(rest) if rest else b""
-        target = self._target_root + tail
-        if not tail and not self._upstream_root:
-            target += b"/"
+        target = self._path_root + b"/" + b"/".join(rest) if rest else self._path_root
+        if not target:
+            target = b"/"
         if query is not None:
             target += b"?" + query
         return target

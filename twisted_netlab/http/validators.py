@@ -130,11 +130,11 @@ def parse_http_date(value: str) -> float | None:
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+        parsed = parsed.replace(tzinfo=datetime.UTC)
     try:
         timestamp = parsed.timestamp()
         # A zone offset can push 31 Dec 9999 past what http_date can format.
-        datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc)
+        datetime.datetime.fromtimestamp(timestamp, datetime.UTC)
     except (OverflowError, ValueError, OSError):
         return None
     return timestamp

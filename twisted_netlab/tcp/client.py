@@ -46,6 +46,7 @@ class _ExchangeProtocol(Protocol):
         self.encoder = Encoder(framing)
         self.decoder = Decoder(framing, max_frame=None)
         self.frames = [self.encoder.encode(m) for m in messages]
+        self.total_bytes = sum(map(len, self.frames))  # what an unframed echo returns
         self.burst = burst
         self.on_read = on_read
         self.result = ExchangeResult()
@@ -88,7 +89,7 @@ class _ExchangeProtocol(Protocol):
             complete = len(self.result.replies) >= len(self.frames)
         else:  # an echo gives back as many bytes as it got
             answered = self.received_bytes >= self.sent_bytes
-            complete = self.received_bytes >= sum(map(len, self.frames))
+            complete = self.received_bytes >= self.total_bytes
         if complete:
             if not self.framed:
                 self.result.replies = [(None, b"".join(self.result.reads))]
@@ -101,7 +102,7 @@ class _ExchangeProtocol(Protocol):
             got = (
                 f"{len(self.result.replies)} of {len(self.frames)} replies"
                 if self.framed
-                else f"{self.received_bytes} of {sum(map(len, self.frames))} bytes"
+                else f"{self.received_bytes} of {self.total_bytes} bytes"
             )
             self.finished = True
             self.done.errback(ClientError(f"server closed the connection after {got}"))

@@ -9,19 +9,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from twisted.application import service
-from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
-from twisted.internet.protocol import Factory
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IListeningPort, IProtocolFactory, IStreamServerEndpoint
 from twisted.logger import Logger
 from twisted.python import usage
 from zope.interface import implementer
 
 from twisted_netlab.endpoints import listen_services, validate_endpoint
+from twisted_netlab.framing import DEFAULT_MAX_FRAME, LAYOUTS
 
 DEFAULT_TCP_PORT = "tcp:9000:interface=127.0.0.1"
 DEFAULT_TCP_FRAMING = "seed"
-DEFAULT_TCP_MAX_FRAME = 1 << 20
-# Kept in sync with twisted_netlab.framing.LAYOUTS (not imported: twistd --help is lazy).
-FRAMINGS = ("seed", "wide", "len32", "none")
+DEFAULT_TCP_MAX_FRAME = DEFAULT_MAX_FRAME
+# framing is pure stdlib and cheap to import; ``twistd --help`` imports no tap module.
+FRAMINGS = tuple(LAYOUTS)
 
 log = Logger()
 
@@ -58,8 +59,9 @@ def parse_tcp_settings(
         ) from None
     if limit < 0:
         raise usage.UsageError(f"--max-frame must be >= 0, not {limit}")
-    if framing == "seed" and limit > 0x7FFF:
-        limit = 0x7FFF  # the seed wire cannot carry more (int16 length)
+    seed_max = LAYOUTS["seed"].length_max
+    if framing == "seed" and limit > seed_max:
+        limit = seed_max  # the seed wire cannot carry more (int16 length)
     timeout: float | None
     if idle_timeout is None or str(idle_timeout).strip().lower() in ("", "0", "off", "none"):
         timeout = None
@@ -85,7 +87,7 @@ class _LoggingEndpoint:
         self._inner = inner
         self._description = description
 
-    def listen(self, factory: Factory):  # type: ignore[no-untyped-def]
+    def listen(self, factory: IProtocolFactory) -> Deferred[IListeningPort]:
         def listening(port: IListeningPort) -> IListeningPort:
             host = port.getHost()
             log.info(
@@ -111,7 +113,7 @@ def build_tcp_services(ports: list[str], settings: TCPSettings) -> list[service.
         trace=settings.trace,
     )
     services = listen_services(ports, factory)
-    for svc, description in zip(services, ports):
+    for svc, description in zip(services, ports, strict=True):
         svc.endpoint = _LoggingEndpoint(svc.endpoint, description)
     return services
 

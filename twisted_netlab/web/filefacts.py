@@ -12,12 +12,12 @@ from __future__ import annotations
 import gzip
 import os
 from collections.abc import Callable, Hashable
-from typing import Any
 from dataclasses import dataclass, field
 
 from twisted_netlab.http.caching import CachePolicy, cache_control
 from twisted_netlab.http.encoding import SIDECARS, is_compressible
 from twisted_netlab.http.mediatypes import guess_type
+from twisted_netlab.http.ranges import RangeResult
 from twisted_netlab.http.validators import ETag, http_date, make_etag
 from twisted_netlab.web.fastheaders import canonical
 from twisted_netlab.web.fsinfo import ByteLRU, Resolver, StatKey, is_regular, stat_key
@@ -29,8 +29,8 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 __all__ = [
     "BROTLI_AVAILABLE",
-    "FileFacts",
     "FactsConfig",
+    "FileFacts",
     "Representation",
     "build_facts",
     "compressed_body",
@@ -93,13 +93,12 @@ class Representation:
     in_memory: bool  # small enough (or compressed) to be kept in the byte cache
     headers: list[Header]  # a full 200 minus Content-Length and Vary
     not_modified_headers: list[Header]  # what RFC 9110 15.4.5 keeps on a 304
-    range_memo: dict[bytes, Any] = field(default_factory=dict)  # Range -> RangeResult
+    range_memo: dict[bytes, RangeResult] = field(default_factory=dict)  # by Range value
 
 
 @dataclass(slots=True)
 class FileFacts:
     path: str
-    name: str
     key: StatKey
     size: int
     mtime: float
@@ -209,9 +208,8 @@ class FileFacts:
             self.compress_on_the_fly = False
             self._update_codings()
             return None
+        # Its ETag (and so its cache key) derives from the identity version plus the coding.
         rep = self._representation(coding, self.path, len(body), self.key, in_memory=True)
-        # Its ETag derives from the identity version plus the coding.
-        rep.body_key = (self.path, rep.etag.opaque)
         self.compressed[coding] = rep
         cache.put(rep.body_key, body)
         return rep
@@ -237,7 +235,6 @@ def build_facts(
     )
     facts = FileFacts(
         path=path,
-        name=name,
         key=key,
         size=st.st_size,
         mtime=st.st_mtime,

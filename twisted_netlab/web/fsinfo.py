@@ -1,12 +1,11 @@
-"""File-system facts for the static resource: symlink policy and bounded caches.
+"""File-system helpers for the static resource: stat identity, symlink policy, byte cache.
 
-Everything a response needs that depends only on the file (resolved path, stat identity,
-content type, validators, cache policy, the precomputed header list) is computed once
-per file version and kept in a bounded table. Each request revalidates with one
-``os.stat`` of the resolved path: a change of ``(st_mtime_ns, st_size, st_ino)``
-rebuilds the facts, so a file replaced on disk is never served stale. Small files and
-compressed bodies live in one byte-bounded LRU keyed by the version's ETag, so a stale
-body can never be found under a new ETag.
+``stat_key`` is what identifies one version of a file: the static resource keeps the
+per-version facts (``filefacts``) in a bounded table and revalidates them with one
+``os.stat`` per request, so a change of ``(st_mtime_ns, st_size, st_ino)`` rebuilds
+them and a file replaced on disk is never served stale. Small files and compressed
+bodies live in one byte-bounded LRU (``ByteLRU``) keyed by the version's ETag, so a
+stale body can never be found under a new ETag.
 
 Symlink policy (``deny`` | ``inside`` | ``follow``) is applied by ``Resolver`` to every
 lookup: request paths, ``index.html``, compression sidecars and listing entries.
@@ -28,6 +27,7 @@ __all__ = [
     "StatKey",
     "SymlinkEscapeError",
     "SymlinkPolicy",
+    "same_version",
     "stat_key",
 ]
 
@@ -37,6 +37,14 @@ StatKey = tuple[int, int, int]
 def stat_key(st: os.stat_result) -> StatKey:
     """What identifies one version of a file: mtime (ns), size, inode."""
     return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def same_version(path: str, key: StatKey) -> bool:
+    """Whether ``path`` still is the version ``key`` names (False once it is gone)."""
+    try:
+        return stat_key(os.stat(path)) == key
+    except OSError:
+        return False
 
 
 class SymlinkPolicy(Enum):
@@ -75,9 +83,12 @@ class Resolver:
             if real != candidate:
                 raise SymlinkEscapeError("symlinks are not served (--symlinks deny)")
             return real
-        if real != self.root and not real.startswith(self._prefix):
+        if not self._inside(real):
             raise SymlinkEscapeError("symlink target is outside the served root")
         return real
+
+    def _inside(self, real: str) -> bool:
+        return real == self.root or real.startswith(self._prefix)
 
     def child(self, directory: str, name: str) -> str | None:
         """``directory/name`` if the policy allows it, else None (for index/sidecars)."""
@@ -94,8 +105,7 @@ class Resolver:
             return False
         if self.policy is SymlinkPolicy.FOLLOW:
             return True
-        real = os.path.realpath(entry.path)
-        return real == self.root or real.startswith(self._prefix)
+        return self._inside(os.path.realpath(entry.path))
 
 
 def is_directory(st: os.stat_result) -> bool:
@@ -134,11 +144,6 @@ class ByteLRU:
             _key, evicted = self._items.popitem(last=False)
             self.total -= len(evicted)
         return True
-
-    def discard(self, key: Hashable) -> None:
-        old = self._items.pop(key, None)
-        if old is not None:
-            self.total -= len(old)
 
     def __len__(self) -> int:
         return len(self._items)

@@ -12,7 +12,7 @@ from typing import Any
 
 from twisted.python import usage
 
-_DEFAULT_SKEW = 30.0
+from twisted_netlab.http.hotlink import DEFAULT_SKEW
 
 
 class HotlinkOptionsMixin:
@@ -25,7 +25,7 @@ class HotlinkOptionsMixin:
         ["sign-key-file", None, None,
          "Read KID=SECRET lines from this file (keeps secrets out of ps)."],
         ["sign-active", None, None, "The key id that mints links (default: the first key)."],
-        ["sign-skew", None, _DEFAULT_SKEW,
+        ["sign-skew", None, DEFAULT_SKEW,
          "Seconds a signed link stays valid past its expiry (clock skew).", float],
     ]  # fmt: skip
 

@@ -26,16 +26,21 @@ _INTEGER_OPTIONS: dict[str, tuple[int, int]] = {
 }
 
 
+def _default(name: str) -> str:
+    # A string, like a value from the command line: post_options_static converts both.
+    return str(_INTEGER_OPTIONS[name][0])
+
+
 class StaticOptionsMixin:
     optParameters = [
         ["path", None, ".", "Directory to serve (default: the current directory)."],
         ["symlinks", None, "inside", "Symlink policy: deny, inside (target must stay under --path) or follow."],
-        ["max-age", None, "0", "max-age in seconds for files that are neither HTML nor fingerprinted (0: no-cache)."],
-        ["max-ranges", None, "16", "Most ranges honoured in one Range header; more gets the full 200."],
-        ["gzip-min-size", None, "1024", "Compress compressible files on the fly from this size (bytes)."],
-        ["compress-max-size", None, str(4 * 1024 * 1024), "Never compress on the fly files larger than this (bytes)."],
-        ["memory-cache-size", None, str(64 * 1024 * 1024), "Byte budget of the in-memory cache (small files and compressed bodies)."],
-        ["memory-file-max", None, str(64 * 1024), "Files up to this size are kept in memory (bytes)."],
+        ["max-age", None, _default("max-age"), "max-age in seconds for files that are neither HTML nor fingerprinted (0: no-cache)."],
+        ["max-ranges", None, _default("max-ranges"), "Most ranges honoured in one Range header; more gets the full 200."],
+        ["gzip-min-size", None, _default("gzip-min-size"), "Compress compressible files on the fly from this size (bytes)."],
+        ["compress-max-size", None, _default("compress-max-size"), "Never compress on the fly files larger than this (bytes)."],
+        ["memory-cache-size", None, _default("memory-cache-size"), "Byte budget of the in-memory cache (small files and compressed bodies)."],
+        ["memory-file-max", None, _default("memory-file-max"), "Files up to this size are kept in memory (bytes)."],
     ]
     optFlags = [
         ["no-listing", None, "Do not list directories without index.html (answer 404)."],

@@ -18,7 +18,7 @@ from twisted.python.failure import Failure
 from twisted.web.server import Request
 from zope.interface import implementer  # type: ignore[import-untyped]
 
-__all__ = ["FileSpan", "PartsProducer", "CHUNK_SIZE"]
+__all__ = ["CHUNK_SIZE", "FileSpan", "PartsProducer"]
 
 CHUNK_SIZE = 256 * 1024
 
@@ -96,9 +96,9 @@ class PartsProducer:
         self.done = True
         self._close()
         self.request.unregisterProducer()
-        transport = getattr(self.request, "channel", None)
-        if transport is not None and transport.transport is not None:
-            transport.transport.abortConnection()
+        channel = getattr(self.request, "channel", None)
+        if channel is not None and channel.transport is not None:
+            channel.transport.abortConnection()
 
     def _close(self) -> None:
         if self.fd is not None:

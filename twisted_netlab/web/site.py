@@ -73,9 +73,34 @@ class NetlabSite(Site):
     def log(self, request: Request) -> None:
         if self._access_log is None:
             return
-        line = self._logFormatter(self._logDateTime, request)
+        line = combined_log_line(self._logDateTime, request)
         self._access_log.write(line.encode("utf-8", "replace") + b"\n")
         self._access_log.flush()
+
+
+def _escape(value: bytes | str) -> str:
+    # nginx's escaping: log analysers split on quotes, so no raw quote or control byte.
+    raw = value.encode("utf-8", "replace") if isinstance(value, str) else value
+    return "".join(
+        chr(b) if 0x20 <= b < 0x7F and b not in (0x22, 0x5C) else f"\\x{b:02X}" for b in raw
+    )
+
+
+def combined_log_line(timestamp: str, request: Request) -> str:
+    """One line of the combined log format, as nginx and Apache write it.
+
+    Twisted's own formatter quotes the client address, which log analysers reject.
+    """
+    client = request.getClientAddress()
+    host = getattr(client, "host", None) or "-"
+    length = request.sentLength or "-"
+    return (
+        f"{host} - - {timestamp} "
+        f'"{_escape(request.method)} {_escape(request.uri)} {_escape(request.clientproto)}" '
+        f"{request.code} {length} "
+        f'"{_escape(request.getHeader(b"referer") or b"-")}" '
+        f'"{_escape(request.getHeader(b"user-agent") or b"-")}"'
+    )
 
 
 def open_access_log(target: str | None) -> IO[bytes] | None:

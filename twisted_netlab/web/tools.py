@@ -34,6 +34,7 @@ from twisted_netlab.http.respspec import (
     validate_header_value,
     validate_redirect,
 )
+from twisted_netlab.web.options_tools import DEFAULT_TOOLS_PREFIX
 from twisted_netlab.web.site import split_prefix
 from twisted_netlab.web.vary import add_vary
 
@@ -105,12 +106,13 @@ def _read_body(request: IRequest, content_type: str | None) -> dict[str, Any]:
 def inspect_request(request: IRequest) -> dict[str, Any]:
     """Everything the inspector reports, as JSON-able values."""
     content_type = request.getHeader(b"content-type")
+    query_raw = _raw_query(request)
     return {
         "method": _text(request.method),
         "uri": _text(request.uri),
         "path": _text(request.path),
-        "query_raw": _raw_query(request),
-        "query": parse_query(_raw_query(request)),
+        "query_raw": query_raw,
+        "query": parse_query(query_raw),
         "headers": [
             [_text(name), _text(value)]
             for name, values in request.requestHeaders.getAllRawHeaders()
@@ -194,7 +196,7 @@ class ToolsResource(Resource):
             return NOT_DONE_YET
         request.setHeader(b"content-type", b"text/plain; charset=utf-8")
         phrase = http.RESPONSES.get(code, b"").decode("latin-1")
-        return f"{code} {phrase}\n".encode("utf-8")
+        return f"{code} {phrase}\n".encode()
 
     def response_headers(self, request: IRequest, rest: list[bytes]) -> bytes:
         query = _strict_query(request)
@@ -202,7 +204,7 @@ class ToolsResource(Resource):
             validate_header_name(name): [validate_header_value(v) for v in values]
             for name, values in query.items()
         }
-        body = _json(request, {name: values for name, values in query.items()})
+        body = _json(request, query)
         for name, raw_values in validated.items():
             _set_header(request, name, raw_values, replace=True)
         return body
@@ -249,9 +251,10 @@ class ToolsResource(Resource):
         request.setHeader(b"content-type", spec.content_type)
         return spec.body
 
+
 def build_tool_mounts(options: Mapping[str, Any]) -> list[tuple[list[bytes], IResource]]:
     """The tools mount, or nothing with ``--no-tools``."""
     if options.get("no-tools"):
         return []
-    prefix = options.get("tools-prefix") or "/_netlab/"
+    prefix = options.get("tools-prefix") or DEFAULT_TOOLS_PREFIX
     return [(split_prefix(prefix), ToolsResource())]
