@@ -9,6 +9,11 @@ keepalive pool (when installed). The upstream is nginx when installed, else stat
 in a quiet Site. Only two cores: the proxy is pinned to CPU 0, wrk and the upstream
 share CPU 1.
 
+Context row ``twisted-floor``: the same server and client stack as ours (twisted.web
+``Site``, ``HTTPConnectionPool``, ``HTTP11ClientProtocol``) with no proxy rules at all
+(no header filtering, timeouts, CORS or error mapping): the ceiling any proxy built on
+this stack reaches here, so the gap between it and ``ours`` is the cost of our rules.
+
 Slow client: a client reading a large upstream body (``--slow-size``, 1 GiB; 100 MiB
 with ``--quick``) at about 10 MB/s through our proxy, while the proxy's RSS is polled;
 its peak (VmHWM) must stay bounded (target < 100 MiB) because the proxy pauses the
@@ -28,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import (  # noqa: E402
+from benchlib import (
     CLIENT_CPU,
     PY_QUIET_FILE,
     PY_REVERSE_PROXY,
@@ -51,10 +56,58 @@ from benchlib import (  # noqa: E402
     table,
     temp_dir,
 )
-from web_bench import parse_size  # noqa: E402
+from web_bench import parse_size
 
 SMALL = 1024
-PROXIES = ("ours", "reverse-proxy-resource", "nginx")
+PROXIES = ("ours", "reverse-proxy-resource", "nginx", "twisted-floor")
+
+PY_TWISTED_FLOOR = r"""
+import sys
+from twisted.internet import endpoints, reactor
+from twisted.internet.protocol import Protocol
+from twisted.web._newclient import Request
+from twisted.web.client import HTTPConnectionPool
+from twisted.web.http_headers import Headers
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET, Site
+
+upstream = int(sys.argv[2])
+pool = HTTPConnectionPool(reactor, persistent=True)
+pool.maxPersistentPerHost = 32
+key = (b"http", b"127.0.0.1", upstream)
+endpoint = endpoints.HostnameEndpoint(reactor, "127.0.0.1", upstream)
+host = b"127.0.0.1:%d" % upstream
+
+class Body(Protocol):
+    def __init__(self, request):
+        self.request = request
+    def dataReceived(self, data):
+        self.request.write(data)
+    def connectionLost(self, reason):
+        self.request.finish()
+
+class Floor(Resource):
+    isLeaf = True
+    def render(self, request):
+        headers = Headers({b"Host": [host]})
+        sent = Request(request.method, request.uri[2:], headers, None, persistent=True)
+        d = pool.getConnection(key, endpoint).addCallback(lambda p: p.request(sent))
+        d.addCallback(self.relay, request)
+        return NOT_DONE_YET
+    def relay(self, response, request):
+        request.setResponseCode(response.code)
+        request.responseHeaders.setRawHeaders(b"content-length", [b"%d" % response.length])
+        response.deliverBody(Body(request))
+
+class QuietSite(Site):
+    def log(self, request):
+        pass
+
+root = Resource()
+root.putChild(b"p", Floor())
+endpoints.serverFromString(reactor, sys.argv[1]).listen(QuietSite(root))
+reactor.run()
+"""
 
 
 def upstream_server(root: Path, work: Path) -> Server:
@@ -79,6 +132,9 @@ def proxy_argv(name: str, port: int, upstream: int, empty: Path, work: Path) -> 
                 "--path", str(empty), "--proxy", f"/p=http://127.0.0.1:{upstream}"]
     if name == "reverse-proxy-resource":
         return [PYTHON, str(python_script(work, "reverse_proxy", PY_REVERSE_PROXY)),
+                endpoint(port), str(upstream)]
+    if name == "twisted-floor":
+        return [PYTHON, str(python_script(work, "twisted_floor", PY_TWISTED_FLOOR)),
                 endpoint(port), str(upstream)]
     if name == "nginx":
         if not have("nginx"):
@@ -224,6 +280,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             say(f"ours/ReverseProxyResource: "
                 f"{ratio(ours, results.get('reverse-proxy-resource'))} (target >= 4x); "
                 f"ours/nginx: {ratio(ours, results.get('nginx'))}")
+            if "twisted-floor" in results:
+                say(f"twisted-floor/ReverseProxyResource: "
+                    f"{ratio(results['twisted-floor'], results.get('reverse-proxy-resource'))}"
+                    f" (the stack's ceiling); ours/twisted-floor: "
+                    f"{ratio(ours, results['twisted-floor'])}")
             if not args.no_slow and "ours" in names:
                 slow_names = ["ours", "reverse-proxy-resource"] if args.slow_anchor else ["ours"]
                 slow_download(root, empty, work, upstream.port, slow_size, args.slow_rate, say,

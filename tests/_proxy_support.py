@@ -29,6 +29,8 @@ from twisted_netlab.web.proxy import (
 )
 from twisted_netlab.web.site import MountRoot, NetlabSite
 
+NO_TRUSTED_PROXIES = TrustedProxies()
+
 
 class Recorded:
     def __init__(self, request: Any) -> None:
@@ -231,7 +233,7 @@ class ProxyTestCase(TestCase):
         self,
         mounts: list[ProxyMount],
         *,
-        trusted: TrustedProxies = TrustedProxies(),
+        trusted: TrustedProxies = NO_TRUSTED_PROXIES,
         **settings: Any,
     ) -> str:
         self.settings = ProxySettings(trusted=trusted, **settings)

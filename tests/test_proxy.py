@@ -107,6 +107,14 @@ class ForwardingTests(ProxyTestCase):
             self.assertTrue(client.data.startswith(b"HTTP/1.1 400 "), client.data[:40])
         self.assertEqual(self.recorded, [])
 
+    async def test_control_character_in_target_is_400(self) -> None:
+        self.start_proxy([self.mount()])
+        client = await self.raw(b"GET /api/a\x7fb HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        await client.closed
+        self.assertTrue(client.data.startswith(b"HTTP/1.1 400 "), client.data[:40])
+        self.assertTrue(client.data.endswith(b"\r\n\r\ninvalid character in the request target\n"))
+        self.assertEqual(self.recorded, [])
+
     async def test_unmounted_path_is_not_proxied(self) -> None:
         base = self.start_proxy([self.mount()])
         response = await self.http.get(base + "/apix/y")
@@ -139,7 +147,7 @@ class ForwardingTests(ProxyTestCase):
 
 class HeaderTests(ProxyTestCase):
     async def test_hop_by_hop_removed_request_direction(self) -> None:
-        base = self.start_proxy([self.mount()])
+        self.start_proxy([self.mount()])
         client = await self.raw(
             b"GET /api/h HTTP/1.1\r\nHost: front.test\r\nConnection: keep-alive, X-Secret\r\n"
             b"X-Secret: s\r\nKeep-Alive: 5\r\nTE: trailers\r\nProxy-Authorization: basic x\r\n"

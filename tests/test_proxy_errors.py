@@ -10,6 +10,8 @@ from twisted.logger import globalLogPublisher
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 from twisted.web._newclient import ResponseNeverReceived
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET
 
 from twisted_netlab.http.proxymount import ProxyMount
 from twisted_netlab.web.proxy import _describe
@@ -227,3 +229,51 @@ class InternalErrorTests(ProxyTestCase):
         body = await self.content(response)
         self.assertTrue(body.endswith(b"could not be relayed\n"), body)
         self.assertEqual(len(self.flushLoggedErrors(ValueError)), 1)
+
+
+class _DropSecondRequest(Resource):
+    """Answers the first request on each connection and drops the second unanswered,
+    as an upstream closing an idle keep-alive connection just as a request arrives."""
+
+    isLeaf = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.per_channel: dict[Any, int] = {}
+        self.dropped = 0
+
+    def render(self, request: Any) -> bytes | int:
+        count = self.per_channel[request.channel] = self.per_channel.get(request.channel, 0) + 1
+        if count == 2:
+            self.dropped += 1
+            request.transport.abortConnection()
+            return NOT_DONE_YET
+        return b"ok"
+
+
+class StaleConnectionTests(LoggedTestCase):
+    """The pool's retry-once for idempotent requests holds without Agent in between."""
+
+    async def test_idempotent_request_retried_on_a_new_connection(self) -> None:
+        drop = _DropSecondRequest()
+        self.upstream_root.putChild(b"drop", drop)
+        base = self.start_proxy([self.mount("/d", "/drop")])
+        for _ in range(2):
+            response = await self.http.get(base + "/d/x")
+            self.assertEqual((response.code, await self.content(response)), (200, b"ok"))
+        self.assertEqual(drop.dropped, 1)
+        self.assertEqual(self.upstream_site.connections, 2)
+        self.assertEqual(self.proxy_log(), [])
+
+    async def test_post_is_not_retried(self) -> None:
+        drop = _DropSecondRequest()
+        self.upstream_root.putChild(b"drop", drop)
+        base = self.start_proxy([self.mount("/d", "/drop")])
+        response = await self.http.post(base + "/d/x", data=b"1")
+        self.assertEqual((response.code, await self.content(response)), (200, b"ok"))
+        response = await self.http.post(base + "/d/x", data=b"2")
+        self.assertEqual(response.code, 502)
+        body = await self.content(response)
+        self.assertTrue(body.endswith(b" connection closed before a response\n"), body)
+        self.assertEqual(drop.dropped, 1)
+        self.assertEqual(self.upstream_site.connections, 1)

@@ -249,6 +249,35 @@ def _tokens(values: Iterable[bytes]) -> set[bytes]:
     return {t.strip().lower() for v in values for t in v.split(b",") if t.strip()}
 
 
+# Small memo tables for values that repeat on every request (``Connection:
+# keep-alive`` from an upstream, the Forwarded element of a client); cleared when full
+# so a stream of distinct values cannot grow them.
+_MEMO_SIZE = 1024
+_named_memo: dict[tuple[bytes, ...], frozenset[bytes]] = {}
+_element_memo: dict[tuple[bytes, bytes | None, bytes], bytes] = {}
+
+
+def _named_extra(values: Sequence[bytes]) -> frozenset[bytes]:
+    """Names listed in ``Connection`` beyond the fixed hop-by-hop set."""
+    key = tuple(values)
+    named = _named_memo.get(key)
+    if named is None:
+        if len(_named_memo) >= _MEMO_SIZE:
+            _named_memo.clear()
+        named = _named_memo[key] = frozenset(_tokens(values) - HOP_BY_HOP)
+    return named
+
+
+def _element(peer: bytes, host: bytes | None, scheme: bytes) -> bytes:
+    key = (peer, host, scheme)
+    element = _element_memo.get(key)
+    if element is None:
+        if len(_element_memo) >= _MEMO_SIZE:
+            _element_memo.clear()
+        element = _element_memo[key] = _forwarded_element(peer, host, scheme)
+    return element
+
+
 def forward_request_headers(
     raw: Grouped, peer: str, scheme: str, version: bytes, rules: ForwardRules
 ) -> dict[bytes, list[bytes]]:
@@ -256,7 +285,7 @@ def forward_request_headers(
 
     Output names keep the input's spelling; ours are canonical (``X-Forwarded-For``).
     """
-    is_trusted = peer in rules.trusted
+    is_trusted = bool(rules.trusted.networks) and peer in rules.trusted
     host: bytes | None = None
     named: set[bytes] | None = None
     incoming: dict[bytes, list[bytes]] = {}
@@ -289,7 +318,7 @@ def forward_request_headers(
         fhost = incoming.get(b"x-forwarded-host") or ([host] if host else None)
         if fhost:
             out[b"X-Forwarded-Host"] = [fhost[0]]
-        element = _forwarded_element(peer_b, host, scheme_b)
+        element = _element(peer_b, host, scheme_b)
         fwd = incoming.get(b"forwarded")
         out[b"Forwarded"] = [b", ".join([*fwd, element]) if fwd else element]
     else:
@@ -297,7 +326,7 @@ def forward_request_headers(
         out[b"X-Forwarded-Proto"] = [scheme_b]
         if host:
             out[b"X-Forwarded-Host"] = [host]
-        out[b"Forwarded"] = [_forwarded_element(peer_b, host, scheme_b)]
+        out[b"Forwarded"] = [_element(peer_b, host, scheme_b)]
     via = via_value(version, rules.pseudonym)
     if via_name in out:
         out[via_name].append(via)
@@ -320,12 +349,16 @@ def relay_response_headers(
     ``connection``: the upstream's ``Connection`` values (Twisted's client keeps them
     out of the response headers); ``via``: our ``Via`` entry, appended to the upstream's.
     """
-    drop = HOP_BY_HOP | _tokens(connection) if connection else HOP_BY_HOP
+    named = _named_extra(connection) if connection else None
     out: list[tuple[bytes, list[bytes]]] = []
     via_seen = False
     for name, values in raw.items():
         low = name.lower()
-        if low in drop or (drop_cors and low.startswith(b"access-control-")):
+        if (
+            low in HOP_BY_HOP
+            or (named and low in named)
+            or (drop_cors and low.startswith(b"access-control-"))
+        ):
             continue
         if rewrite_location is not None and (
             low == b"location" or low == b"content-location"

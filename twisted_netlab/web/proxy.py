@@ -8,8 +8,9 @@ request; a mount's upstream is fixed at startup, so its pool key and endpoint ar
 computed once and each request goes straight to ``pool.getConnection`` and
 ``HTTP11ClientProtocol.request``. The pool still wraps a reused connection in
 ``_RetryingHTTP11ClientProtocol``, so an idempotent request that meets a connection the
-upstream just closed is retried once, exactly as under Agent. Measured: about 15% more
-requests/s than going through ``Agent.request`` (see bench/proxy_bench.py).
+upstream just closed is retried once, exactly as under Agent. Measured with
+``wrk -t1 -c32`` and a 1 KiB upstream file: 7-16% less proxy CPU per request than the
+same code calling ``Agent.request`` (with its endpoints already cached).
 
 Per request, one ``_ProxyCall`` object is the whole state machine: it sends the
 request, turns the response head into ours (rules in ``twisted_netlab.http.headers``),
@@ -25,6 +26,7 @@ tick late; the tick is a tenth of the shortest timeout (at most 1 s).
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -341,11 +343,22 @@ class ProxyResource(Resource):
         try:
             target = self.mount.upstream_path(path, query if sep else None)
         except ProxyPathError as exc:
-            request.setResponseCode(exc.status)
-            request.setHeader(b"content-type", b"text/plain; charset=utf-8")
-            return f"{exc}\n".encode("utf-8", "replace")
+            return _refuse(request, exc.status, str(exc))
+        if not _VALID_TARGET.match(target):
+            # twisted.web lets DEL and similar through; the client library refuses them.
+            return _refuse(request, http.BAD_REQUEST, "invalid character in the request target")
         _ProxyCall(self, request, target).start()
         return NOT_DONE_YET
+
+
+# What the HTTP client accepts as a request target (Twisted's _newclient rule).
+_VALID_TARGET = re.compile(rb"\A[\x21-\x7e]+\Z")
+
+
+def _refuse(request: IRequest, status: int, reason: str) -> bytes:
+    request.setResponseCode(status)
+    request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+    return f"{reason}\n".encode("utf-8", "replace")
 
 
 # _ProxyCall phases, for the deadline sweep.
@@ -417,13 +430,16 @@ class _ProxyCall(Protocol):
 
     def check_deadline(self, now: float) -> None:
         """Called by the sweep: the response-head and idle-body timeouts."""
-        if self._phase == _HEAD:
-            if now >= self._deadline:
-                self._response_timed_out()
-        elif self._phase == _BODY:
+        phase = self._phase
+        if phase == _HEAD and now >= self._deadline:
+            self._response_timed_out()
+        elif (
+            phase == _BODY
             # A paused upstream is the client's doing, not the upstream's.
-            if not self._paused and now - self._last >= self.settings.idle_timeout:
-                self._idle_timed_out()
+            and not self._paused
+            and now - self._last >= self.settings.idle_timeout
+        ):
+            self._idle_timed_out()
 
     def _response_timed_out(self) -> None:
         self._phase = _NONE
@@ -479,7 +495,7 @@ class _ProxyCall(Protocol):
             cookies = resource.cookie_rules[bool(request.isSecure())]
         relayed = relay_response_headers(
             _raw(response.headers),
-            conn.getRawHeaders(b"connection", ()),
+            _raw(conn).get(b"Connection", ()),
             via=resource.via_for(response.version),
             rewrite_location=self.mount.client_location,
             cookies=cookies,
@@ -519,7 +535,7 @@ class _ProxyCall(Protocol):
         if self._done or self._client_gone:
             return
         self.request.unregisterProducer()
-        if reason.check(ResponseDone, PotentialDataLoss):
+        if isinstance(reason.value, (ResponseDone, PotentialDataLoss)):
             # PotentialDataLoss: a body delimited by the connection close, which is
             # how HTTP/1.0-style upstreams end a body; there is nothing to compare.
             self._finish()
