@@ -25,6 +25,25 @@ def validate_endpoint(description: str) -> str:
     return description
 
 
+class PortOptionMixin:
+    """A repeatable ``--port``/``-p`` endpoint option for a ``usage.Options``.
+
+    Subclasses set ``default_port``; it is used only when no ``--port`` was given.
+    """
+
+    default_port: str
+
+    def opt_port(self, description: str) -> None:
+        """Listen on this endpoint (repeatable), e.g. tcp:PORT:interface=127.0.0.1"""
+        self.setdefault("ports", []).append(validate_endpoint(description))  # type: ignore[attr-defined]
+
+    opt_p = opt_port
+
+    def post_options_ports(self) -> None:
+        if not self.get("ports"):  # type: ignore[attr-defined]
+            self["ports"] = [validate_endpoint(self.default_port)]  # type: ignore[index]
+
+
 def listen_services(
     descriptions: Iterable[str], factory: IProtocolFactory
 ) -> list[IService]:

@@ -15,7 +15,7 @@ from twisted.logger import Logger
 from twisted.python import usage
 from zope.interface import implementer
 
-from twisted_netlab.endpoints import listen_services, validate_endpoint
+from twisted_netlab.endpoints import PortOptionMixin, listen_services
 from twisted_netlab.framing import DEFAULT_MAX_FRAME, LAYOUTS
 
 DEFAULT_TCP_PORT = "tcp:9000:interface=127.0.0.1"
@@ -118,7 +118,7 @@ def build_tcp_services(ports: list[str], settings: TCPSettings) -> list[service.
     return services
 
 
-class Options(usage.Options):
+class Options(PortOptionMixin, usage.Options):
     synopsis = "[netlab-tcp options]"
     longdesc = (
         "A framed TCP echo: every frame comes back with the same serial and body. "
@@ -137,19 +137,10 @@ class Options(usage.Options):
         ["trace", None, "Log every read at debug level (floods the log under load)."],
     ]
 
-    def __init__(self) -> None:
-        super().__init__()
-        self["ports"] = []
-
-    def opt_port(self, description: str) -> None:
-        """Listen on this endpoint (repeatable), e.g. tcp:9000:interface=127.0.0.1"""
-        self["ports"].append(validate_endpoint(description))
-
-    opt_p = opt_port
+    default_port = DEFAULT_TCP_PORT
 
     def postOptions(self) -> None:
-        if not self["ports"]:
-            self["ports"].append(validate_endpoint(DEFAULT_TCP_PORT))
+        self.post_options_ports()
         settings = parse_tcp_settings(
             self["framing"], self["max-frame"], self["idle-timeout"]
         )

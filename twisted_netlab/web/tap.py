@@ -10,7 +10,7 @@ from __future__ import annotations
 from twisted.application import service
 from twisted.python import usage
 
-from twisted_netlab.endpoints import listen_services, validate_endpoint
+from twisted_netlab.endpoints import PortOptionMixin, listen_services
 from twisted_netlab.web.options_hotlink import HotlinkOptionsMixin
 from twisted_netlab.web.options_proxy import ProxyOptionsMixin
 from twisted_netlab.web.options_static import StaticOptionsMixin
@@ -35,7 +35,7 @@ class WebOptionsMixin(
         self.post_options_tools()
 
 
-class Options(WebOptionsMixin, usage.Options):
+class Options(PortOptionMixin, WebOptionsMixin, usage.Options):
     synopsis = "[netlab-web options]"
     longdesc = (
         "Serve a directory correctly (validators, ranges, compression, hotlink "
@@ -43,19 +43,10 @@ class Options(WebOptionsMixin, usage.Options):
         "request-inspection tools under /_netlab/."
     )
 
-    def __init__(self) -> None:
-        super().__init__()
-        self["ports"] = []
-
-    def opt_port(self, description: str) -> None:
-        """Listen on this endpoint (repeatable), e.g. tcp:8080:interface=127.0.0.1"""
-        self["ports"].append(validate_endpoint(description))
-
-    opt_p = opt_port
+    default_port = DEFAULT_WEB_PORT
 
     def postOptions(self) -> None:
-        if not self["ports"]:
-            self["ports"].append(validate_endpoint(DEFAULT_WEB_PORT))
+        self.post_options_ports()
         self.post_options_web()
 
 
