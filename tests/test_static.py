@@ -10,6 +10,7 @@ from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from tests.static_support import StaticTestCase, raw_header, status_of, write
 from twisted_netlab.http.validators import http_date, make_etag
+from twisted_netlab.web import filefacts
 from twisted_netlab.web.options_static import StaticOptionsMixin
 
 OLD = 1_600_000_000  # a fixed mtime, far in the past
@@ -90,6 +91,24 @@ class BasicResponseTests(StaticTestCase):
         os.chmod(path, 0)
         self.addCleanup(os.chmod, path, 0o644)
         self.assertEqual((await self.request("/locked.txt")).code, 403)
+
+    async def test_permission_error_is_403(self) -> None:
+        # Runs as root too: the OS's EACCES is injected where the file is opened.
+        self.file("locked.txt", b"no")
+
+        def denied(path: str, *args: object, **kwargs: object) -> object:
+            raise PermissionError(13, "Permission denied", path)
+
+        filefacts.open = denied  # type: ignore[attr-defined]  # shadows the builtin
+        try:
+            reply = await self.request("/locked.txt")
+        finally:
+            del filefacts.open  # type: ignore[attr-defined]
+        self.assertEqual(reply.code, 403)
+        self.assertIn(b"Permission denied.", reply.body)
+        # Nothing was cached from the failed read: the next request reads the file.
+        reply = await self.request("/locked.txt")
+        self.assertEqual((reply.code, reply.body), (200, b"no"))
 
     async def test_missing_is_404(self) -> None:
         reply = await self.request("/nope.txt")
