@@ -46,10 +46,25 @@ class WebOptionsTests(SynchronousTestCase):
         for argv, words in [
             (["--port", "tcp:http"], "invalid endpoint 'tcp:http'"),
             (["--path", "/no/such/dir"], "/no/such/dir"),
+            (
+                ["--proxy", "/_netlab/api=http://127.0.0.1:9"],
+                "--proxy /_netlab/api lies under the tools prefix /_netlab/",
+            ),
         ]:
             options = web.Options()
             exc = self.assertRaises(usage.UsageError, options.parseOptions, argv)
             self.assertIn(words, str(exc))
+
+
+    def test_proxy_beside_tools(self) -> None:
+        for argv in (
+            ["--proxy", "/_netlab2=http://127.0.0.1:9"],
+            ["--proxy", "/_netlab/api=http://127.0.0.1:9", "--no-tools"],
+            ["--proxy", "/_netlab/api=http://127.0.0.1:9", "--tools-prefix", "/_tools/"],
+        ):
+            options = web.Options()
+            options.parseOptions(argv)
+            self.assertEqual(len(options["proxy-mounts"]), 1)
 
 
 class CombinedOptionsTests(SynchronousTestCase):

@@ -15,6 +15,7 @@ from twisted_netlab.web.options_hotlink import HotlinkOptionsMixin
 from twisted_netlab.web.options_proxy import ProxyOptionsMixin
 from twisted_netlab.web.options_static import StaticOptionsMixin
 from twisted_netlab.web.options_tools import ToolsOptionsMixin
+from twisted_netlab.web.site import split_prefix
 
 DEFAULT_WEB_PORT = "tcp:8080:interface=127.0.0.1"
 
@@ -33,6 +34,20 @@ class WebOptionsMixin(
         self.post_options_hotlink()
         self.post_options_proxy()
         self.post_options_tools()
+        self.check_mounts_apart()
+
+    def check_mounts_apart(self) -> None:
+        """A proxy mount inside the tools prefix would be shadowed (or shadow) silently."""
+        if self["no-tools"]:  # type: ignore[index]
+            return
+        tools = split_prefix(self["tools-prefix"])  # type: ignore[index]
+        for mount in self["proxy-mounts"]:  # type: ignore[index]
+            if split_prefix(mount.prefix)[: len(tools)] == tools:
+                raise usage.UsageError(
+                    f"--proxy {mount.prefix} lies under the tools prefix "
+                    f"{self['tools-prefix']}; move the tools with --tools-prefix "  # type: ignore[index]
+                    "or turn them off with --no-tools"
+                )
 
 
 class Options(PortOptionMixin, WebOptionsMixin, usage.Options):
