@@ -40,7 +40,7 @@ def _header(request: IRequest, name: bytes) -> str | None:
 def _apply(request: IRequest, headers: list[tuple[str, str]]) -> None:
     for name, value in headers:
         if name.lower() == "vary":
-            add_vary(request, *(t.strip() for t in value.split(",") if t.strip()))
+            add_vary(request, value)
         else:
             request.responseHeaders.setRawHeaders(name.encode("ascii"), [value.encode("latin-1")])
 

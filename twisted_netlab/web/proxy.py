@@ -52,7 +52,7 @@ from twisted.web.client import (
     HTTPConnectionPool,
     ResponseDone,
 )
-from twisted.web.http import PotentialDataLoss
+from twisted.web.http import NO_BODY_CODES, PotentialDataLoss
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer, IRequest, IResponse
 from twisted.web.resource import IResource, Resource
@@ -75,7 +75,6 @@ log = Logger()
 # Bodies up to this size are read into memory and written in one go (no cooperator
 # round trip); larger ones (already a temp file in twisted.web) stream from the file.
 _INLINE_BODY = 64 * 1024
-_NO_BODY_CODES = (204, 304)
 
 PoolKey = tuple[bytes, bytes, int]
 
@@ -504,7 +503,7 @@ class _ProxyCall(Protocol):
         _apply_headers(request, relayed)
         # The client parser keeps Content-Length out of response.headers; passing it
         # on also keeps twisted.web from chunking a body of known length.
-        if response.code not in _NO_BODY_CODES:
+        if response.code not in NO_BODY_CODES:
             if request.method == b"HEAD":
                 length = conn.getRawHeaders(b"content-length", ())
                 if len(length) == 1 and length[0].isdigit():
@@ -671,16 +670,7 @@ def _apply_headers(request: IRequest, relayed: Iterable[tuple[bytes, list[bytes]
     raw = target._rawHeaders if _DIRECT else None
     for name, values in relayed:
         if name == b"Vary":
-            tokens = [
-                t.strip()
-                for v in values
-                for t in v.decode("latin-1").split(",")
-                if t.strip()
-            ]
-            if "*" in tokens:
-                target.setRawHeaders(b"vary", [b"*"])
-            else:
-                add_vary(request, *tokens)
+            add_vary(request, *values)
         elif raw is not None:
             raw[name] = values
         else:  # pragma: no cover
@@ -705,19 +695,23 @@ def make_proxy_mounts(
     ]
 
 
+_DEFAULT_SETTINGS = ProxySettings()
+
+
 def settings_from_options(options: Any) -> ProxySettings:
     from twisted_netlab.http.headers import parse_trusted
 
     trusted = options.get("proxy-trusted")
     if not isinstance(trusted, TrustedProxies):
         trusted = parse_trusted(options.get("trusted-proxy") or [])
+    default = _DEFAULT_SETTINGS
     return ProxySettings(
-        pool_size=int(options.get("proxy-pool-size") or 32),
-        connect_timeout=float(options.get("proxy-connect-timeout") or 10.0),
-        response_timeout=float(options.get("proxy-response-timeout") or 60.0),
-        idle_timeout=float(options.get("proxy-idle-timeout") or 60.0),
+        pool_size=int(options.get("proxy-pool-size") or default.pool_size),
+        connect_timeout=float(options.get("proxy-connect-timeout") or default.connect_timeout),
+        response_timeout=float(options.get("proxy-response-timeout") or default.response_timeout),
+        idle_timeout=float(options.get("proxy-idle-timeout") or default.idle_timeout),
         trusted=trusted,
-        pseudonym=str(options.get("proxy-via") or "netlab"),
+        pseudonym=str(options.get("proxy-via") or default.pseudonym),
         dev=bool(options.get("proxy-dev")),
     )
 

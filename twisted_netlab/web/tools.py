@@ -129,8 +129,7 @@ def inspect_request(request: IRequest) -> dict[str, Any]:
 def _set_header(request: IRequest, name: str, values: list[bytes], *, replace: bool) -> None:
     """Set a requested header; ``Vary`` is merged so the CORS layer's token survives."""
     if name.lower() == "vary":
-        for value in values:
-            add_vary(request, *(t.strip() for t in value.decode("utf-8").split(",") if t.strip()))
+        add_vary(request, *values)
     elif replace:
         request.responseHeaders.setRawHeaders(name.encode("ascii"), values)
     else:

@@ -1,7 +1,7 @@
 """Add tokens to ``Vary`` without clobbering what another layer put there.
 
-The static resource, the CORS wrapper and the proxy all vary responses; each adds its
-own token and none overwrites the others.
+The static resource, the CORS wrapper, the setter and the proxy all vary responses;
+each adds its own field values and none overwrites the others.
 """
 
 from __future__ import annotations
@@ -9,15 +9,28 @@ from __future__ import annotations
 from twisted.web.iweb import IRequest
 
 
-def add_vary(request: IRequest, *tokens: str) -> None:
-    current: list[str] = []
-    for value in request.responseHeaders.getRawHeaders(b"vary", []):
+def _tokens(values: tuple[str | bytes, ...] | list[str | bytes]) -> list[str]:
+    out: list[str] = []
+    for value in values:
         text = value.decode("latin-1") if isinstance(value, bytes) else value
-        current.extend(t.strip() for t in text.split(",") if t.strip())
+        out.extend(t.strip() for t in text.split(",") if t.strip())
+    return out
+
+
+def add_vary(request: IRequest, *values: str | bytes) -> None:
+    """Merge ``values`` (tokens or whole comma-separated field values) into ``Vary``.
+
+    ``*`` anywhere wins: the response varies on everything (RFC 9110 12.5.5).
+    """
+    current = _tokens(request.responseHeaders.getRawHeaders(b"vary", []))
     if "*" in current:
         return
+    new = _tokens(values)
+    if "*" in new:
+        request.responseHeaders.setRawHeaders(b"vary", [b"*"])
+        return
     lowered = {t.lower() for t in current}
-    for token in tokens:
+    for token in new:
         if token.lower() not in lowered:
             current.append(token)
             lowered.add(token.lower())
