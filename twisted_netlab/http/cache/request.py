@@ -28,6 +28,7 @@ class Reuse:
     kind: ReuseKind
     reason: str
     staleness: float = 0.0
+    by_request: bool = False
 
 
 def evaluate_reuse(
@@ -38,12 +39,21 @@ def evaluate_reuse(
     if response.no_cache:
         return Reuse(ReuseKind.VALIDATE, "response no-cache", staleness)
     if request.no_cache:
-        return Reuse(ReuseKind.VALIDATE, "request no-cache", staleness)
+        return Reuse(ReuseKind.VALIDATE, "request no-cache", staleness, by_request=True)
     if request.max_age is not None and age > request.max_age:
-        return Reuse(ReuseKind.VALIDATE, f"older than request max-age={request.max_age}", staleness)
+        return Reuse(
+            ReuseKind.VALIDATE,
+            f"older than request max-age={request.max_age}",
+            staleness,
+            by_request=True,
+        )
     if lifetime > age:
         if request.min_fresh is not None and lifetime - age < request.min_fresh:
-            return Reuse(ReuseKind.VALIDATE, f"fresh for less than min-fresh={request.min_fresh}")
+            return Reuse(
+                ReuseKind.VALIDATE,
+                f"fresh for less than min-fresh={request.min_fresh}",
+                by_request=True,
+            )
         return Reuse(ReuseKind.FRESH, "fresh")
     if response.forbids_stale:
         return Reuse(ReuseKind.VALIDATE, "stale and the response forbids serving it stale", staleness)
