@@ -227,3 +227,23 @@ class ReuseTests(SynchronousTestCase):
             evaluate_reuse(1, 2, RequestDirectives(), parse_response_directives([])).kind,
             ReuseKind.FRESH,
         )
+
+
+class CookieRequestTests(SynchronousTestCase):
+    cookie = (("Cookie", "sid=alice"),)
+
+    def test_cookie_request_refused_unless_public_s_maxage_or_vary_cookie(self) -> None:
+        self.assertEqual(
+            _store(request=self.cookie),
+            StoreVerdict(False, "request carried Cookie without public, s-maxage or Vary: Cookie"),
+        )
+        for response in (
+            (("Cache-Control", "public, max-age=5"),),
+            (("Cache-Control", "s-maxage=5"),),
+            (("Cache-Control", "max-age=5"), ("Vary", "Accept, COOKIE")),
+        ):
+            self.assertTrue(_store(200, response, self.cookie).store, response)
+
+    def test_cookie_request_policy_opt_in(self) -> None:
+        policy = StorePolicy(cookie_requests=True)
+        self.assertTrue(_store(request=self.cookie, policy=policy).store)

@@ -142,7 +142,7 @@ Lookup = Hit | Stale | Revalidate | Forward | GatewayTimeout
 
 
 def _response_directives(meta: EntryMeta) -> ResponseDirectives:
-    return parse_response_directives(field_values(meta.headers, "cache-control"))
+    return meta.directives
 
 
 def _request_directives(headers: Fields) -> RequestDirectives:

@@ -10,10 +10,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from twisted_netlab.http.cache.age import AgeInputs
+from twisted_netlab.http.cache.directives import ResponseDirectives, parse_response_directives
+from twisted_netlab.http.cache.fields import field_values
 from twisted_netlab.http.cache.vary import SecondaryKey
 
 __all__ = ["EntryMeta", "Stored", "primary_key"]
@@ -58,6 +61,11 @@ class EntryMeta:
     age: AgeInputs
     lifetime: float
 
+    @cached_property
+    def directives(self) -> ResponseDirectives:
+        """The stored Cache-Control, parsed once per entry (lookups are the hot path)."""
+        return parse_response_directives(field_values(self.headers, "cache-control"))
+
     def to_json(self) -> dict[str, Any]:
         return {
             "format": _FORMAT,
@@ -78,12 +86,14 @@ class EntryMeta:
     def from_json(cls, data: Mapping[str, Any]) -> EntryMeta:
         """Rebuild from ``to_json`` output; ValueError for anything not exactly that."""
         try:
-            if data["format"] != _FORMAT:
+            if type(data["format"]) is not int or data["format"] != _FORMAT:
                 raise ValueError("unknown metadata format")
             key, status, lifetime = data["key"], data["status"], data["lifetime"]
-            date_value, age_value, request_time, response_time = data["age"]
-            headers = tuple((_text(n), _text(v)) for n, v in data["headers"])
-            vary = tuple((_text(n), None if v is None else _text(v)) for n, v in data["vary"])
+            date_value, age_value, request_time, response_time = _list(data["age"], 4)
+            headers = tuple((_text(n), _text(v)) for n, v in _pairs(data["headers"]))
+            vary = tuple(
+                (_text(n), None if v is None else _text(v)) for n, v in _pairs(data["vary"])
+            )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"malformed cache metadata: {exc}") from exc
         if not isinstance(key, str) or type(status) is not int or not 100 <= status <= 999:
@@ -101,6 +111,16 @@ class EntryMeta:
             age=AgeInputs(float(date_value), age_value, float(request_time), float(response_time)),
             lifetime=float(lifetime),
         )
+
+
+def _list(value: object, length: int | None = None) -> list[Any]:
+    if not isinstance(value, list) or (length is not None and len(value) != length):
+        raise ValueError("malformed cache metadata: expected a list")
+    return value
+
+
+def _pairs(value: object) -> list[list[Any]]:
+    return [_list(item, 2) for item in _list(value)]
 
 
 def _text(value: object) -> str:

@@ -15,6 +15,10 @@ answer to another or serve something it cannot reproduce exactly:
 - ``Set-Cookie`` refuses storage by default (``SetCookiePolicy.REFUSE``); ``STRIP``
   stores the response without it, ``STORE`` keeps it (the RFC's own default, opt-in
   because it replays one user's cookie to everybody).
+- a response to a request carrying ``Cookie`` is stored only when it says ``public``
+  or ``s-maxage`` or varies on Cookie (``StorePolicy.cookie_requests`` lifts this):
+  origins that personalise on a session cookie but forget ``private`` are common, and
+  Varnish's default makes the same choice.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ class SetCookiePolicy(Enum):
 @dataclass(frozen=True)
 class StorePolicy:
     set_cookie: SetCookiePolicy = SetCookiePolicy.REFUSE
+    cookie_requests: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,8 +101,15 @@ def may_store(
         response.public or response.s_maxage is not None or response.must_revalidate
     ):
         return _no("request carried Authorization without public, s-maxage or must-revalidate")
-    if "*" in split_list(field_values(response_headers, "vary")):
+    varies = {name.lower() for name in split_list(field_values(response_headers, "vary"))}
+    if "*" in varies:
         return _no("Vary: * can never be reused")
+    if (
+        has_field(request_headers, "cookie")
+        and not policy.cookie_requests
+        and not (response.public or response.s_maxage is not None or "cookie" in varies)
+    ):
+        return _no("request carried Cookie without public, s-maxage or Vary: Cookie")
     explicit = (
         response.public
         or response.max_age is not None
