@@ -8,7 +8,12 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from twisted_netlab.http.cache.cache_status import CacheStatus, FwdReason
 from twisted_netlab.http.cache.decision import admit
-from twisted_netlab.http.cache.serve import client_conditional, forwarded_status, status_fields
+from twisted_netlab.http.cache.serve import (
+    client_conditional,
+    forwarded_status,
+    status_fields,
+    validated_status,
+)
 from twisted_netlab.http.validators import http_date
 
 T0 = 1_700_000_000.0
@@ -74,4 +79,14 @@ class StatusFieldTests(SynchronousTestCase):
                 ("Cache-Status", "edge; hit; ttl=5"),
                 ("X-Netlab-Explain", "Served from the cache; fresh for 5 more s."),
             ),
+        )
+
+
+class ValidatedStatusTests(SynchronousTestCase):
+    def test_rfc9211_2_4_validated_response_reports_304(self) -> None:
+        admission = admit(KEY, "GET", [], 200, _meta_headers(), T0, T0)
+        assert admission.meta is not None
+        self.assertEqual(
+            status_fields(validated_status(FwdReason.STALE, admission.meta, T0 + 20)),
+            (("Cache-Status", "netlab; fwd=stale; fwd-status=304; ttl=40; stored"),),
         )

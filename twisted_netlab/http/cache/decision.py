@@ -112,8 +112,11 @@ class Stale:
 class Revalidate:
     """Go upstream adding ``conditional`` (replacing the client's own conditionals).
 
-    A 304 -> ``freshen(candidates, ...)`` and serve the updated entry; a 200 ->
-    ``admit``; a failure -> ``stale_on_error(candidates[0], ...)``.
+    A 304 -> ``freshen(candidates, ...)``, ``store.update`` each result and serve it
+    (``serve.validated_status``); if ``freshen`` selects nothing, repeat the request
+    without our conditionals. Any other response -> ``admit``; when it is not stored,
+    remove the candidates (they are outdated). A failure or 5xx ->
+    ``stale_on_error(candidates[0], ...)``, else relay the error (or 504).
     """
 
     candidates: tuple[Stored, ...]

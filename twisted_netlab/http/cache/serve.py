@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from twisted_netlab.http.cache.age import corrected_initial_age
+from twisted_netlab.http.cache.age import corrected_initial_age, current_age
 from twisted_netlab.http.cache.cache_status import CacheStatus, FwdReason, explain, serialise
 from twisted_netlab.http.cache.decision import Admission
 from twisted_netlab.http.cache.entry import EntryMeta
@@ -23,7 +23,13 @@ from twisted_netlab.http.cache.freshness import single_date
 from twisted_netlab.http.conditional import Decision, evaluate
 from twisted_netlab.http.validators import parse_etag_list
 
-__all__ = ["EXPLAIN_HEADER", "client_conditional", "forwarded_status", "status_fields"]
+__all__ = [
+    "EXPLAIN_HEADER",
+    "client_conditional",
+    "forwarded_status",
+    "status_fields",
+    "validated_status",
+]
 
 EXPLAIN_HEADER = "X-Netlab-Explain"
 
@@ -72,6 +78,12 @@ def forwarded_status(
         ttl=ttl,
         collapsed=collapsed,
     )
+
+
+def validated_status(fwd: FwdReason, meta: EntryMeta, now: float) -> CacheStatus:
+    """A stored response served after a 304 from upstream (RFC 9211 2.2 ``fwd-status``)."""
+    ttl = int(meta.lifetime - current_age(meta.age, now))
+    return CacheStatus(fwd=fwd, fwd_status=304, ttl=ttl, stored=True)
 
 
 def status_fields(
