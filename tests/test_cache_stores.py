@@ -182,6 +182,15 @@ class DiskStoreTests(StoreContract, SynchronousTestCase):
         reader.close()
         self.assertEqual(second.size, first.size)
 
+    def test_metadata_update_survives_restart(self) -> None:
+        directory = self.mktemp()
+        store = DiskStore(directory, 1 << 20)
+        stored = _put(store, _meta(), b"abc")
+        newer = Stored(stored.ident, EntryMeta(
+            "http://o/a", 200, (("ETag", '"2"'),), (), AgeInputs(T0, 0, T0 + 9, T0 + 9), 7.0))
+        self.assertTrue(store.update(newer))
+        self.assertEqual(DiskStore(directory, 1 << 20).entries("http://o/a"), [newer])
+
     def test_restart_discards_corrupt_and_partial_files(self) -> None:
         directory = Path(self.mktemp())
         store = DiskStore(directory, 1 << 20)
@@ -237,6 +246,15 @@ class DiskStoreTests(StoreContract, SynchronousTestCase):
         reader = store.open(stored.ident)
         store.remove(stored.ident)
         self.assertEqual(_body(reader), b"abc")
+
+    def test_unwritable_directory_discards_write_without_raising(self) -> None:
+        directory = Path(self.mktemp())
+        store = DiskStore(directory, 1 << 20)
+        (directory / "tmp").rmdir()
+        writer = store.begin(_meta())
+        self.assertFalse(writer.append(b"abc"))
+        self.assertIsNone(writer.commit())
+        self.assertEqual(store.entries("http://o/a"), [])
 
     def test_fsync_option_writes(self) -> None:
         store = DiskStore(self.mktemp(), 1 << 20, fsync=True)

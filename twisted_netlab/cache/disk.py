@@ -74,8 +74,14 @@ class DiskWriter:
         self._generation = generation
         self._ident = secrets.token_hex(16)
         self._temp = store.directory / "tmp" / f"{self._ident}.body"
-        self._file: BinaryIO | None = open(self._temp, "wb")  # noqa: SIM115
         self._length = 0
+        self._file: BinaryIO | None
+        try:
+            self._file = open(self._temp, "wb")  # noqa: SIM115
+        except OSError:
+            # Disk full, directory gone, permissions: the response still streams to
+            # the client, it just is not stored (append/commit report that).
+            self._file = None
 
     def append(self, chunk: bytes) -> bool:
         if self._file is None:
