@@ -280,10 +280,13 @@ class TieredStoreTests(StoreContract, SynchronousTestCase):
         self.assertEqual(store.invalidate("http://o/large"), 1)
         self.assertEqual(disk.entries("http://o/large"), [])
 
-    def test_threshold_must_fit_memory_entry_limit(self) -> None:
-        with self.assertRaises(ValueError):
-            TieredStore(MemoryStore(1000, max_entry_bytes=10), DiskStore(self.mktemp(), 1000),
-                        spill_threshold=11)
+    def test_threshold_clamped_to_memory_entry_limit(self) -> None:
+        memory = MemoryStore(1000, max_entry_bytes=10)
+        disk = DiskStore(self.mktemp(), 1000)
+        store = TieredStore(memory, disk, spill_threshold=500)
+        self.assertEqual(store.spill_threshold, 10)
+        stored = _put(store, _meta(), b"x" * 11)
+        self.assertEqual(disk.entries("http://o/a"), [stored])
 
 
 class CollapserTests(SynchronousTestCase):

@@ -68,11 +68,10 @@ class TieredStore:
     ) -> None:
         if spill_threshold < 0:
             raise ValueError("spill_threshold must be >= 0")
-        if disk is not None and spill_threshold > memory.max_entry_bytes:
-            raise ValueError("spill_threshold must not exceed the memory store's max_entry_bytes")
         self.memory = memory
         self.disk = disk
-        self.spill_threshold = spill_threshold
+        # A body the memory store would refuse goes to disk whatever the threshold says.
+        self.spill_threshold = min(spill_threshold, memory.max_entry_bytes)
 
     @property
     def size(self) -> int:
