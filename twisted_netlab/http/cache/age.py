@@ -12,9 +12,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from twisted_netlab.http.cache.directives import parse_delta
-from twisted_netlab.http.cache.fields import split_list
+from twisted_netlab.http.cache.fields import Fields, field_values, split_list
+from twisted_netlab.http.cache.freshness import single_date
 
-__all__ = ["AgeInputs", "corrected_initial_age", "current_age", "parse_age"]
+__all__ = ["AgeInputs", "age_inputs", "corrected_initial_age", "current_age", "parse_age"]
 
 
 def parse_age(values: Iterable[str]) -> int | None:
@@ -55,3 +56,15 @@ def current_age(inputs: AgeInputs, now: float) -> float:
     """corrected_initial_age + resident_time; never negative if the clock steps back."""
     resident_time = max(0.0, now - inputs.response_time)
     return corrected_initial_age(inputs) + resident_time
+
+
+def age_inputs(headers: Fields, request_time: float, response_time: float) -> AgeInputs:
+    """AgeInputs for a response received at ``response_time`` (Date absent/invalid:
+    the receive time stands in, as RFC 9110 6.6.1 lets a recipient assume)."""
+    date, valid = single_date(headers, "date")
+    return AgeInputs(
+        date_value=date if date is not None and valid else response_time,
+        age_value=parse_age(field_values(headers, "age")) or 0,
+        request_time=request_time,
+        response_time=response_time,
+    )

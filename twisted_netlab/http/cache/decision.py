@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from twisted_netlab.http.cache.age import AgeInputs, current_age, parse_age
+from twisted_netlab.http.cache.age import age_inputs, current_age
 from twisted_netlab.http.cache.cache_status import CacheStatus, FwdReason
 from twisted_netlab.http.cache.directives import (
     RequestDirectives,
@@ -31,7 +31,7 @@ from twisted_netlab.http.cache.directives import (
 )
 from twisted_netlab.http.cache.entry import EntryMeta, Stored, primary_key
 from twisted_netlab.http.cache.fields import Fields, field_values, split_list, without_fields
-from twisted_netlab.http.cache.freshness import HeuristicPolicy, freshness_lifetime, single_date
+from twisted_netlab.http.cache.freshness import HeuristicPolicy, freshness_lifetime
 from twisted_netlab.http.cache.invalidation import invalidated_uris
 from twisted_netlab.http.cache.request import ReuseKind, evaluate_reuse
 from twisted_netlab.http.cache.storable import StorePolicy, may_store
@@ -223,7 +223,7 @@ def lookup(
     if request.only_if_cached:
         return GatewayTimeout(CacheStatus(fwd=fwd, detail="only-if-cached"), reuse.reason)
     if method == "HEAD":
-        # A conditional HEAD could only freshen (4.3.5); a plain HEAD upstream is simpler.
+        # Forward the HEAD as is; its 200 can still freshen us (head.freshen_from_head).
         return Forward(fwd, reuse.reason)
     return Revalidate((chosen,), conditional, fwd, reuse.reason)
 
@@ -251,18 +251,6 @@ def _keys(uris: Sequence[str]) -> list[str]:
 def _stored_headers(response_headers: Fields, omit: frozenset[str]) -> tuple[tuple[str, str], ...]:
     connection = {n.lower() for n in split_list(field_values(response_headers, "connection"))}
     return without_fields(response_headers, _NOT_STORED | connection | omit)
-
-
-def _age_inputs(
-    headers: Fields, request_time: float, response_time: float
-) -> AgeInputs:
-    date, valid = single_date(headers, "date")
-    return AgeInputs(
-        date_value=date if date is not None and valid else response_time,
-        age_value=parse_age(field_values(headers, "age")) or 0,
-        request_time=request_time,
-        response_time=response_time,
-    )
 
 
 def admit(
@@ -294,7 +282,7 @@ def admit(
     vary = secondary_key(names, request_headers)
     if vary is None:
         return Admission(False, "Vary: * can never be reused", None, invalidate)
-    age = _age_inputs(response_headers, request_time, response_time)
+    age = age_inputs(response_headers, request_time, response_time)
     freshness = freshness_lifetime(
         status, response_headers, response, age.date_value, config.heuristic
     )
@@ -336,7 +324,7 @@ def freshen(
         response = parse_response_directives(field_values(headers, "cache-control"))
         if response.no_store or response.private:
             continue
-        age = _age_inputs(response_headers, request_time, response_time)
+        age = age_inputs(response_headers, request_time, response_time)
         freshness = freshness_lifetime(
             stored.meta.status, headers, response, age.date_value, config.heuristic
         )
