@@ -177,6 +177,15 @@ class AdmitTests(SynchronousTestCase):
         kept = admit(KEY, "GET", [], 200, [("Cache-Control", "max-age=0"), ("ETag", '"e"')], T0, T0)
         self.assertTrue(kept.store)
 
+    def test_no_cache_without_validator_not_stored(self) -> None:
+        got = admit(KEY, "GET", [], 200, [("Cache-Control", "max-age=60, no-cache")], T0, T0)
+        self.assertEqual(
+            got.reason, "no-cache without a validator: every reuse would be a full fetch"
+        )
+        kept = admit(KEY, "GET", [], 200,
+                     [("Cache-Control", "max-age=60, no-cache"), ("ETag", '"e"')], T0, T0)
+        self.assertTrue(kept.store)
+
     def test_rfc9111_4_4_unsafe_method_invalidates(self) -> None:
         got = admit(KEY, "POST", [], 303, [("Location", "/other"), ("Content-Location", "//evil/x")],
                     T0, T0)

@@ -291,6 +291,11 @@ def admit(
     stale_allowed = (
         response.stale_if_error is not None or response.stale_while_revalidate is not None
     )
+    if response.no_cache and not has_validator:
+        return Admission(
+            False, "no-cache without a validator: every reuse would be a full fetch", None,
+            invalidate,
+        )
     if freshness.lifetime <= 0 and not has_validator and not stale_allowed:
         return Admission(False, "stale on arrival and no validator to revalidate it", None,
                          invalidate)
