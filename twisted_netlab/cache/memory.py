@@ -1,0 +1,201 @@
+"""An in-memory store: LRU, bounded in bytes (bodies plus metadata estimate).
+
+Limits, all in bytes: ``max_bytes`` for committed entries; ``max_entry_bytes`` for one
+body (a bigger response streams to the client uncached); ``max_pending_bytes`` for all
+writes in progress together, so many concurrent cold misses cannot exceed memory either.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from twisted_netlab.cache.store import meta_size
+from twisted_netlab.http.cache.entry import EntryMeta, Stored
+
+__all__ = ["MemoryReader", "MemoryStore", "MemoryWriter"]
+
+
+@dataclass
+class _Entry:
+    stored: Stored
+    chunks: tuple[bytes, ...]
+    length: int
+
+    @property
+    def charge(self) -> int:
+        return self.length + meta_size(self.stored.meta)
+
+
+class MemoryReader:
+    """Chunks of a committed body; holds references, so eviction mid-read is harmless."""
+
+    def __init__(self, chunks: tuple[bytes, ...], length: int) -> None:
+        self._chunks = chunks
+        self.length = length
+
+    def chunks(self, size: int = 65536) -> Iterator[bytes]:
+        if size <= 0:
+            raise ValueError("chunk size must be positive")
+        for chunk in self._chunks:
+            for start in range(0, len(chunk), size):
+                yield chunk[start : start + size]
+
+    def close(self) -> None:
+        self._chunks = ()
+
+
+class MemoryWriter:
+    def __init__(self, store: MemoryStore, meta: EntryMeta, generation: int) -> None:
+        self._store = store
+        self._meta = meta
+        self._generation = generation
+        self._chunks: list[bytes] = []
+        self._length = 0
+        self._open = True
+
+    def append(self, chunk: bytes) -> bool:
+        if not self._open:
+            return False
+        if self._store._reserve(len(chunk), self._length):
+            self._chunks.append(bytes(chunk))
+            self._length += len(chunk)
+            return True
+        self.abort()
+        return False
+
+    def commit(self) -> Stored | None:
+        if not self._open:
+            return None
+        self._open = False
+        self._store._release(self._length)
+        chunks, self._chunks = tuple(self._chunks), []
+        return self._store._commit(self._meta, chunks, self._length, self._generation)
+
+    def drain(self) -> list[bytes]:
+        """Discard the write and hand back its chunks (to spill them elsewhere)."""
+        chunks = self._chunks
+        self.abort()
+        return chunks
+
+    def abort(self) -> None:
+        if self._open:
+            self._open = False
+            self._store._release(self._length)
+            self._chunks = []
+
+
+class MemoryStore:
+    def __init__(
+        self,
+        max_bytes: int,
+        *,
+        max_entry_bytes: int | None = None,
+        max_pending_bytes: int | None = None,
+    ) -> None:
+        if max_bytes <= 0:
+            raise ValueError("max_bytes must be positive")
+        self.max_bytes = max_bytes
+        self.max_entry_bytes = max_bytes // 4 if max_entry_bytes is None else max_entry_bytes
+        self.max_pending_bytes = max_bytes if max_pending_bytes is None else max_pending_bytes
+        self._lru: OrderedDict[str, _Entry] = OrderedDict()
+        self._by_key: dict[str, set[str]] = {}
+        self._generations: dict[str, int] = {}
+        self._size = 0
+        self._pending = 0
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    @property
+    def pending(self) -> int:
+        return self._pending
+
+    def __len__(self) -> int:
+        return len(self._lru)
+
+    def entries(self, key: str) -> list[Stored]:
+        return [self._lru[ident].stored for ident in sorted(self._by_key.get(key, ()))]
+
+    def begin(self, meta: EntryMeta) -> MemoryWriter:
+        return MemoryWriter(self, meta, self._generations.get(meta.key, 0))
+
+    def open(self, ident: str) -> MemoryReader | None:
+        entry = self._lru.get(ident)
+        if entry is None:
+            return None
+        self._lru.move_to_end(ident)
+        return MemoryReader(entry.chunks, entry.length)
+
+    def update(self, stored: Stored) -> bool:
+        entry = self._lru.get(stored.ident)
+        if entry is None or entry.stored.meta.key != stored.meta.key:
+            return False
+        self._size -= entry.charge
+        entry.stored = stored
+        self._size += entry.charge
+        self._lru.move_to_end(stored.ident)
+        self._evict()
+        return True
+
+    def remove(self, ident: str) -> None:
+        entry = self._lru.pop(ident, None)
+        if entry is None:
+            return
+        self._size -= entry.charge
+        key = entry.stored.meta.key
+        idents = self._by_key.get(key)
+        if idents is not None:
+            idents.discard(ident)
+            if not idents:
+                del self._by_key[key]
+
+    def invalidate(self, key: str) -> int:
+        self._generations[key] = self._generations.get(key, 0) + 1
+        idents = list(self._by_key.get(key, ()))
+        for ident in idents:
+            self.remove(ident)
+        return len(idents)
+
+    def clear(self) -> None:
+        for key in list(self._by_key):
+            self.invalidate(key)
+
+    # Writer callbacks.
+
+    def _reserve(self, extra: int, current: int) -> bool:
+        if current + extra > self.max_entry_bytes:
+            return False
+        if self._pending + extra > self.max_pending_bytes:
+            return False
+        self._pending += extra
+        return True
+
+    def _release(self, amount: int) -> None:
+        self._pending -= amount
+
+    def _commit(
+        self, meta: EntryMeta, chunks: tuple[bytes, ...], length: int, generation: int
+    ) -> Stored | None:
+        if generation != self._generations.get(meta.key, 0):
+            return None
+        stored = Stored(secrets.token_hex(16), meta)
+        entry = _Entry(stored, chunks, length)
+        if entry.charge > self.max_bytes:
+            return None
+        for old in self.entries(meta.key):
+            if old.meta.vary == meta.vary:
+                self.remove(old.ident)
+        self._lru[stored.ident] = entry
+        self._by_key.setdefault(meta.key, set()).add(stored.ident)
+        self._size += entry.charge
+        self._evict()
+        return stored
+
+    def _evict(self) -> None:
+        while self._size > self.max_bytes and self._lru:
+            ident = next(iter(self._lru))
+            self.remove(ident)
