@@ -152,6 +152,11 @@ class ContentTests(SynchronousTestCase):
         self.assertIn('href="bad%FF%FE.txt"', page)
         self.assertIn('href="%C3%A9t%C3%A9"', page)
 
+    def test_dates_match_http_date(self) -> None:
+        for when in (0.0, 951782400.0, WHEN + 0.9, 4102444799.0, 1234567890.5):
+            page = render_page("/", [ListingEntry("x", False, 1, when)], has_parent=False).decode()
+            self.assertIn(f'title="{http_date(when)}"', page)
+
     def test_unrepresentable_time(self) -> None:
         page = render_page("/", [ListingEntry("x", False, 1, 1e20)], has_parent=False).decode()
         self.assertIn('<td class="num mod">-</td>', page)
