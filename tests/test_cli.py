@@ -26,13 +26,16 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted_netlab.cli import (
     HINT,
     NetlabCommand,
+    StartupError,
     TCPCommand,
     WebCommand,
     main_netlab,
     main_tcp,
     main_web,
     port_description,
+    start,
 )
+from twisted_netlab.tcp import tap as tcp_tap
 
 RUN_TIMEOUT = 60.0
 MAINS = {"netlab-web": main_web, "netlab-tcp": main_tcp, "netlab": main_netlab}
@@ -75,9 +78,9 @@ class PortVocabularyTests(SynchronousTestCase):
         options = WebCommand()
         options.parseOptions(["-p", "8081", "-p", "unix:/tmp/x.sock", "-a", "0.0.0.0"])
         self.assertEqual(options["ports"], ["tcp:8081:interface=0.0.0.0", "unix:/tmp/x.sock"])
-        options = TCPCommand()
-        options.parseOptions(["--address", "::1"])
-        self.assertEqual(options["ports"], ["tcp:9000:interface=\\:\\:1"])
+        tcp = TCPCommand()
+        tcp.parseOptions(["--address", "::1"])
+        self.assertEqual(tcp["ports"], ["tcp:9000:interface=\\:\\:1"])
 
     def test_folder_argument(self) -> None:
         folder = os.path.abspath(self.mktemp())
@@ -86,11 +89,11 @@ class PortVocabularyTests(SynchronousTestCase):
         options.parseOptions([folder, "--no-listing"])
         self.assertEqual(options["path"], folder)
         self.assertTrue(options["no-listing"])
-        options = NetlabCommand()
-        options.parseOptions([folder, "--web-port", "8081", "--tcp-port", "9001"])
-        self.assertEqual(options["path"], folder)
-        self.assertEqual(options["web-ports"], ["tcp:8081:interface=127.0.0.1"])
-        self.assertEqual(options["tcp-ports"], ["tcp:9001:interface=127.0.0.1"])
+        both = NetlabCommand()
+        both.parseOptions([folder, "--web-port", "8081", "--tcp-port", "9001"])
+        self.assertEqual(both["path"], folder)
+        self.assertEqual(both["web-ports"], ["tcp:8081:interface=127.0.0.1"])
+        self.assertEqual(both["tcp-ports"], ["tcp:9001:interface=127.0.0.1"])
 
     def test_help_lists_the_new_options(self) -> None:
         text = str(WebCommand())
@@ -155,6 +158,39 @@ class StartupFailureTests(SynchronousTestCase):
         )
 
 
+class StartTests(TestCase):
+    """``start`` in-process: real ports for a banner, and no listener left on failure."""
+
+    async def test_reports_real_ports(self) -> None:
+        options = TCPCommand()
+        options.parseOptions(["-p", "0", "-p", "tcp:0:interface=127.0.0.1"])
+        top = tcp_tap.makeService(options)
+        listening = start(top, options["ports"])
+        self.addCleanup(top.stopService)
+        self.assertEqual([d for d, _ in listening], options["ports"])
+        ports = [p.getHost().port for _, p in listening]  # type: ignore[attr-defined]
+        self.assertEqual(len(set(ports)), 2)
+        self.assertNotIn(0, ports)
+
+    async def test_failure_closes_the_listeners_already_open(self) -> None:
+        holder = socket.socket()
+        self.addCleanup(holder.close)
+        holder.bind(("127.0.0.1", 0))
+        holder.listen(1)
+        taken = holder.getsockname()[1]
+        options = TCPCommand()
+        options.parseOptions(["-p", "0", "-p", str(taken)])
+        top = tcp_tap.makeService(options)
+        with self.assertRaises(StartupError) as caught:
+            start(top, options["ports"])
+        self.assertEqual(
+            str(caught.exception),
+            f"cannot listen on tcp:{taken}:interface=127.0.0.1: address already in use",
+        )
+        first = next(iter(top))
+        self.assertFalse(first.running)
+
+
 class _Output(ProcessProtocol):
     def __init__(self) -> None:
         self.out = b""
@@ -200,7 +236,12 @@ class ForegroundRunTests(TestCase):
 
         watchdog = reactor.callLater(RUN_TIMEOUT, kill)
         self.addCleanup(kill)
-        self.addCleanup(lambda: watchdog.active() and watchdog.cancel())
+
+        def disarm() -> None:
+            if watchdog.active():
+                watchdog.cancel()
+
+        self.addCleanup(disarm)
         port = await proto.ready
         response = await treq.get(f"http://127.0.0.1:{port}/hello.txt", persistent=False)
         self.assertEqual((response.code, await response.content()), (200, b"hello\n"))

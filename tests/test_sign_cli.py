@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from contextlib import redirect_stderr, redirect_stdout
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import treq
@@ -138,7 +139,7 @@ class MintedLinkServedTests(TestCase):
                 handle.write(b"PNG:" + name.encode())
         options = WebOptions()
         options.parseOptions(["--path", root, "--sign-key", KEY])
-        port = reactor.listenTCP(0, build_site(options, reactor), interface="127.0.0.1")
+        port: Any = reactor.listenTCP(0, build_site(options, reactor), interface="127.0.0.1")  # type: ignore[arg-type]
         self.addCleanup(port.stopListening)
         base = f"http://127.0.0.1:{port.getHost().port}"
         for argv, name in (

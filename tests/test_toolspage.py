@@ -100,14 +100,14 @@ class RenderTests(SynchronousTestCase):
 class _ToolsSite(TestCase):
     def setUp(self) -> None:
         site = NetlabSite(MountRoot(notFound(), [([b"_netlab"], ToolsResource())]))
-        self.port = reactor.listenTCP(0, site, interface="127.0.0.1")
-        self.addCleanup(self.port.stopListening)
-        self.base = f"http://127.0.0.1:{self.port.getHost().port}"
+        port: Any = reactor.listenTCP(0, site, interface="127.0.0.1")  # type: ignore[arg-type]
+        self.addCleanup(port.stopListening)
+        self.base = f"http://127.0.0.1:{port.getHost().port}"
 
 
 class ToolsOverHttpTests(_ToolsSite):
     async def get(self, path: str, accept: str | None, method: str = "GET") -> tuple[Any, bytes]:
-        headers = {} if accept is None else {"Accept": [accept]}
+        headers: dict[bytes | str, list[bytes | str]] = {} if accept is None else {"Accept": [accept]}
         response = await treq.request(method, self.base + path, headers=headers, persistent=False)
         return response, await response.content()
 

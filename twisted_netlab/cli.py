@@ -37,19 +37,31 @@ from typing import Any, TextIO
 
 from twisted.application import service
 from twisted.application.internet import StreamServerEndpointService
+from twisted.internet.defer import Deferred
 from twisted.internet.error import CannotListenError
+from twisted.internet.interfaces import IListeningPort, IProtocolFactory, IStreamServerEndpoint
 from twisted.logger import globalLogBeginner, textFileLogObserver
 from twisted.python import usage
+from zope.interface import implementer
 
 from twisted_netlab import tap as netlab_tap
 from twisted_netlab.tcp import tap as tcp_tap
 from twisted_netlab.web import tap as web_tap
 
 __all__ = [
-    "check_endpoint", "main_netlab", "main_tcp", "main_web", "port_description", "run",
+    "Listening",
+    "StartupError",
+    "check_endpoint",
+    "main_netlab",
+    "main_tcp",
+    "main_web",
+    "port_description",
+    "run",
+    "start",
 ]
 
 HINT = "run with --help for the options"
+Listening = list[tuple[str, IListeningPort]]
 DEFAULT_ADDRESS = "127.0.0.1"
 
 
@@ -242,30 +254,50 @@ def _reason(exc: BaseException) -> str:
     return text.rstrip(".").lower() if text[:1].isupper() and text[1:2].islower() else text.rstrip(".")
 
 
-def start(top: service.IService, descriptions: Sequence[str]) -> None:
-    """Start every service now; a listener that fails raises ``StartupError``.
+@implementer(IStreamServerEndpoint)
+class _Recording:
+    """Wraps a listener's endpoint to keep the port it opens (the real one for tcp:0)."""
+
+    def __init__(self, inner: IStreamServerEndpoint, description: str, into: Listening) -> None:
+        self._inner = inner
+        self._description = description
+        self._into = into
+
+    def listen(self, factory: IProtocolFactory) -> Deferred[IListeningPort]:
+        def keep(port: IListeningPort) -> IListeningPort:
+            self._into.append((self._description, port))
+            return port
+
+        return self._inner.listen(factory).addCallback(keep)
+
+
+def start(top: service.IService, descriptions: Sequence[str]) -> Listening:
+    """Start every service now and return ``(description, port)`` per listener.
 
     ``descriptions`` are the endpoints in the order the plugin created its listeners,
-    so the message can name the one that failed.
+    so a message can name the one that failed (``StartupError``) and a banner can
+    show the real address of each. Listeners already opened are closed on failure.
     """
+    listening: Listening = []
     listeners = 0
     started: list[service.IService] = []
     for leaf in _leaves(top):
+        is_listener = isinstance(leaf, StreamServerEndpointService)
+        where = descriptions[listeners] if is_listener and listeners < len(descriptions) else None
+        if isinstance(leaf, StreamServerEndpointService) and where is not None:
+            leaf.endpoint = _Recording(leaf.endpoint, where, listening)
         try:
             leaf.privilegedStartService()  # type: ignore[no-untyped-call]
         except Exception as exc:  # any listen error: CannotListenError, OverflowError ...
             for done in reversed(started):
                 if isinstance(done, StreamServerEndpointService):
                     done.stopService()  # type: ignore[no-untyped-call]
-            if isinstance(leaf, StreamServerEndpointService) and listeners < len(descriptions):
-                where = descriptions[listeners]
-            else:
-                where = getattr(exc, "interface", None) or "the endpoint"
-            raise StartupError(f"cannot listen on {where}: {_reason(exc)}") from exc
+            place = where or getattr(exc, "interface", None) or "the endpoint"
+            raise StartupError(f"cannot listen on {place}: {_reason(exc)}") from exc
         started.append(leaf)
-        if isinstance(leaf, StreamServerEndpointService):
-            listeners += 1
+        listeners += is_listener
     top.startService()  # type: ignore[no-untyped-call]
+    return listening
 
 
 def run(
@@ -277,6 +309,7 @@ def run(
     prog: str,
     stderr: TextIO | None = None,
     reactor: Any = None,
+    on_started: Callable[[Any, Listening], None] | None = None,
 ) -> int:
     """Parse, build, start, run the reactor; return the exit status."""
     err = sys.stderr if stderr is None else stderr
@@ -295,10 +328,12 @@ def run(
     if reactor is None:
         from twisted.internet import reactor
     try:
-        start(top, descriptions(options))
+        listening = start(top, descriptions(options))
     except StartupError as exc:
         print(f"{prog}: {_one_line(str(exc))}", file=err)
         return 1
+    if on_started is not None:  # the place for a banner (URLs with real ports)
+        on_started(options, listening)
     reactor.addSystemEventTrigger("before", "shutdown", top.stopService)
     globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stdout)], redirectStandardIO=False)
     reactor.run()
