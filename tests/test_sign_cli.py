@@ -6,13 +6,19 @@ import io
 import os
 import subprocess
 import sys
+import time
 from contextlib import redirect_stderr, redirect_stdout
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from twisted.trial.unittest import SynchronousTestCase
+import treq
+from twisted.internet import reactor
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from twisted_netlab.http.hotlink import Verdict, verify
 from twisted_netlab.web.sign_cli import main
+from twisted_netlab.web.site import build_site
+from twisted_netlab.web.tap import Options as WebOptions
 
 KEY = "k1=0123456789abcdef-secret"
 KEYS = {"k1": b"0123456789abcdef-secret"}
@@ -95,3 +101,58 @@ class SignCliTests(SynchronousTestCase):
         )  # fmt: skip
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertTrue(check(result.stdout.strip(), now=1_900_000_000).ok)
+
+
+class EncodedPathTests(SynchronousTestCase):
+    def test_encoded_and_plain_paths_mint_the_same_link(self) -> None:
+        _, plain, _ = run("--key", KEY, "/media/a b.png")
+        _, encoded, _ = run("--key", KEY, "/media/a%20b.png")
+        self.assertEqual(encoded, plain)
+        self.assertTrue(encoded.startswith("http://127.0.0.1:8080/media/a%20b.png?"), encoded)
+        _, percent, _ = run("--key", KEY, "/100%.png")  # a bare '%' is a literal '%'
+        self.assertTrue(percent.startswith("http://127.0.0.1:8080/100%25.png?"), percent)
+        _, literal, _ = run("--key", KEY, "--prefix", "/m%C3%A9dia/", "/m%C3%A9dia/x%2541.png")
+        self.assertTrue(literal.startswith("http://127.0.0.1:8080/m%C3%A9dia/x%2541.png?"), literal)
+        self.assertEqual(check(literal.strip(), now=0, path="/m\u00e9dia/other.png").reason,
+                         "valid signature (prefix)")
+
+    def test_bad_escapes_are_one_line_usage_errors(self) -> None:
+        for path, message in (
+            ("/a%FFb.png", "netlab-sign: PATH '/a%FFb.png': percent-escapes are not UTF-8"),
+            ("/a%2Fb.png", "netlab-sign: PATH '/a%2Fb.png': %2F (an encoded '/') cannot name a file"),
+            ("/a%00.png", "netlab-sign: PATH '/a%00.png': contains a NUL or a backslash"),
+        ):
+            self.assertEqual(
+                run("--key", KEY, path),
+                (2, "", f"{message}; run with --help for the options\n"),
+            )
+
+
+class MintedLinkServedTests(TestCase):
+    """The README's examples against a real netlab-web holding the same key."""
+
+    async def test_readme_examples_are_served(self) -> None:
+        root = os.path.abspath(self.mktemp())
+        os.makedirs(os.path.join(root, "media"))
+        for name in ("a b.png", "cat.png"):
+            with open(os.path.join(root, "media", name), "wb") as handle:
+                handle.write(b"PNG:" + name.encode())
+        options = WebOptions()
+        options.parseOptions(["--path", root, "--sign-key", KEY])
+        port: Any = reactor.listenTCP(0, build_site(options, reactor), interface="127.0.0.1")  # type: ignore[arg-type]
+        self.addCleanup(port.stopListening)
+        base = f"http://127.0.0.1:{port.getHost().port}"
+        for argv, name in (
+            (["--expires-in", "3600", "/media/cat.png"], "cat.png"),
+            (["--expires-at", "1900000000", "--prefix", "/media/", "/media/cat.png"], "cat.png"),
+            (["/media/a%20b.png"], "a b.png"),
+            (["/media/a b.png"], "a b.png"),
+        ):
+            code, out, err = run("--key", KEY, "--base-url", base, *argv, now=time.time())
+            self.assertEqual((code, err), (0, ""))
+            response = await treq.get(out.strip(), persistent=False)
+            body = await response.content()
+            self.assertEqual((response.code, body), (200, b"PNG:" + name.encode()), argv)
+        unsigned = await treq.get(base + "/media/a%20b.png", persistent=False)
+        await unsigned.content()
+        self.assertEqual(unsigned.code, 403)

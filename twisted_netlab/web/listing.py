@@ -7,25 +7,25 @@ a listing must not reveal what a direct request would not serve.
 
 from __future__ import annotations
 
-import html
 import json
 import os
 import stat as stat_module
-from dataclasses import dataclass
-from urllib.parse import quote
 
 from twisted_netlab.http.validators import http_date
 from twisted_netlab.web.fsinfo import Resolver
+from twisted_netlab.web.listing_page import ListingEntry, entry_href, render_page
 
 __all__ = ["ListingEntry", "collect_entries", "render_html", "render_json"]
 
 
-@dataclass(frozen=True, slots=True)
-class ListingEntry:
-    name: str
-    is_dir: bool
-    size: int
-    mtime: float
+
+def _is_utf8(name: str) -> bool:
+    """False for names holding undecodable bytes (``os`` gives them as surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def collect_entries(
@@ -40,6 +40,8 @@ def collect_entries(
                 continue
             if "\\" in name or any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
                 continue  # the path rules would refuse a request for it anyway
+            if not _is_utf8(name):
+                continue  # paths are decoded as UTF-8: a request could never reach it
             if not resolver.listable(entry):
                 continue
             try:
@@ -54,39 +56,15 @@ def collect_entries(
     return entries
 
 
-def _human(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"  # pragma: no cover
+def render_html(
+    url_path: str, entries: list[ListingEntry], *, has_parent: bool, query: bytes = b""
+) -> bytes:
+    """The browsable page; ``url_path`` is the decoded path (escaped here).
 
-
-def _href(entry: ListingEntry) -> str:
-    return quote(entry.name, safe="") + ("/" if entry.is_dir else "")
-
-
-def render_html(url_path: str, entries: list[ListingEntry], *, has_parent: bool) -> bytes:
-    """``url_path`` is the decoded path shown as the title (escaped here)."""
-    title = html.escape(f"Index of {url_path}")
-    rows: list[str] = []
-    if has_parent:
-        rows.append('<tr><td><a href="../">../</a></td><td></td><td></td></tr>')
-    for entry in entries:
-        label = html.escape(entry.name + ("/" if entry.is_dir else ""))
-        size = "-" if entry.is_dir else html.escape(_human(entry.size))
-        rows.append(
-            f'<tr><td><a href="{html.escape(_href(entry), quote=True)}">{label}</a></td>'
-            f'<td>{size}</td><td>{html.escape(http_date(entry.mtime))}</td></tr>'
-        )
-    page = (
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
-        f"<title>{title}</title></head><body><h1>{title}</h1>\n"
-        "<table><thead><tr><th>Name</th><th>Size</th><th>Last modified</th></tr></thead>"
-        "<tbody>\n" + "\n".join(rows) + "\n</tbody></table></body></html>\n"
-    )
-    return page.encode("utf-8")
+    ``query`` is the request's raw query string: ``sort`` and ``order`` in it choose
+    the order (see ``listing_page.parse_sort``); anything else is ignored.
+    """
+    return render_page(url_path, entries, has_parent=has_parent, query=query)
 
 
 def render_json(url_path: str, entries: list[ListingEntry], *, has_parent: bool) -> bytes:
@@ -99,7 +77,7 @@ def render_json(url_path: str, entries: list[ListingEntry], *, has_parent: bool)
                 "type": "directory" if e.is_dir else "file",
                 "size": e.size,
                 "modified": http_date(e.mtime),
-                "href": _href(e),
+                "href": entry_href(e),
             }
             for e in entries
         ],

@@ -3,6 +3,12 @@
     netlab-sign --key KID=SECRET [--base-url http://127.0.0.1:8080]
                 [--expires-in 3600 | --expires-at UNIX] [--prefix /media/] PATH
 
+PATH (and ``--prefix``) is a URL path: it may be typed as the file is named
+(``/media/a b.png``) or as it appears in a URL (``/media/a%20b.png``). Either way it is
+percent-decoded exactly once, as the server decodes a request, and re-encoded
+canonically in the printed link; so a name with a literal ``%`` followed by two hex
+digits must be written encoded (``100%2541.txt`` for ``100%41.txt``).
+
 The key may also come from ``--key-file FILE`` (``KID=SECRET`` lines; ``--key-id``
 picks one, default the first) or the ``NETLAB_SIGN_KEY`` environment variable, so the
 secret need not show in ``ps``. Prints the URL; exit status 2 on a usage error.
@@ -15,6 +21,8 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from typing import NoReturn
+from urllib.parse import unquote
 
 import hyperlink
 
@@ -25,8 +33,19 @@ __all__ = ["main"]
 DEFAULT_BASE_URL = "http://127.0.0.1:8080"
 
 
+HINT = "run with --help for the options"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (no usage block), with the --help hint."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"{self.prog}: {message}; {HINT}", file=sys.stderr)
+        sys.exit(2)
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="netlab-sign", description="Mint a signed, expiring URL for netlab-web."
     )
     p.add_argument("path", metavar="PATH", help="URL path of the file, e.g. /media/a.png")
@@ -59,6 +78,26 @@ def _load_key(args: argparse.Namespace) -> tuple[str, bytes]:
     return parse_key_spec(spec)
 
 
+def decode_path(option: str, text: str) -> str:
+    """``text`` percent-decoded once as UTF-8, as the server decodes a request path.
+
+    Minting from the decoded form is what makes ``/media/a%20b.png`` and
+    ``/media/a b.png`` the same link (the encoded form used to be encoded again, to
+    ``a%2520b.png``, which the server looked up as a file named ``a%20b.png``).
+    """
+    try:
+        decoded = unquote(text, errors="strict")
+    except UnicodeDecodeError:
+        raise HotlinkConfigError(f"{option} {text!r}: percent-escapes are not UTF-8") from None
+    if "\x00" in decoded or "\\" in decoded:
+        raise HotlinkConfigError(f"{option} {text!r}: contains a NUL or a backslash")
+    if "/" in text and decoded.count("/") != text.count("/"):
+        raise HotlinkConfigError(
+            f"{option} {text!r}: %2F (an encoded '/') cannot name a file"
+        )
+    return decoded
+
+
 def _base(text: str) -> str:
     try:
         url = hyperlink.URL.from_text(text)
@@ -88,13 +127,12 @@ def main(
             if lifetime <= 0:
                 raise HotlinkConfigError("--expires-in must be a positive number of seconds")
             expires_at = int(now()) + lifetime
-        link = mint_url(
-            args.path, key_id=kid, secret=secret, expires_at=expires_at, prefix=args.prefix
-        )
+        path = decode_path("PATH", args.path)
+        prefix = None if args.prefix is None else decode_path("--prefix", args.prefix)
+        link = mint_url(path, key_id=kid, secret=secret, expires_at=expires_at, prefix=prefix)
         base = _base(args.base_url)
     except HotlinkConfigError as exc:
-        parser.print_usage(sys.stderr)
-        print(f"netlab-sign: error: {exc}", file=sys.stderr)
+        print(f"netlab-sign: {exc}; {HINT}", file=sys.stderr)
         return 2
     print(base + link)
     return 0

@@ -305,7 +305,8 @@ class StaticResource(Resource):
             body = render_json(url_path, entries, has_parent=has_parent)
             ctype = b"application/json"
         else:
-            body = render_html(url_path, entries, has_parent=has_parent)
+            query = request.uri.partition(b"?")[2]
+            body = render_html(url_path, entries, has_parent=has_parent, query=query)
             ctype = b"text/html; charset=utf-8"
         request.setHeader(b"Content-Type", ctype)
         request.setHeader(b"X-Content-Type-Options", b"nosniff")

@@ -34,6 +34,7 @@ from twisted_netlab.http.respspec import (
     validate_header_value,
     validate_redirect,
 )
+from twisted_netlab.web import toolspage
 from twisted_netlab.web.options_tools import DEFAULT_TOOLS_PREFIX
 from twisted_netlab.web.site import split_prefix
 from twisted_netlab.web.vary import add_vary
@@ -75,6 +76,20 @@ def _json(request: IRequest, obj: object) -> bytes:
     request.setHeader(b"content-type", JSON_TYPE)
     request.setHeader(b"cache-control", b"no-store")
     return json.dumps(obj, indent=2, ensure_ascii=False).encode("utf-8") + b"\n"
+
+
+def _wants_html(request: IRequest) -> bool:
+    """Browsers get HTML; JSON stays the answer for everyone else (see toolspage)."""
+    add_vary(request, "Accept")
+    return toolspage.prefers_html(request.getHeader(b"accept"))
+
+
+def _html(request: IRequest, body: bytes, csp: bytes) -> bytes:
+    request.setHeader(b"content-type", b"text/html; charset=utf-8")
+    request.setHeader(b"cache-control", b"no-store")
+    request.setHeader(b"content-security-policy", csp)
+    request.setHeader(b"x-content-type-options", b"nosniff")
+    return body
 
 
 def _address(addr: Any) -> dict[str, Any]:
@@ -177,13 +192,16 @@ class ToolsResource(Resource):
         return "/" + "/".join(segments)
 
     def index(self, request: IRequest, rest: list[bytes]) -> bytes:
-        return _json(request, {
-            "tools": {name.decode(): self._tool_path(request, name.decode())
-                      for name in self.handlers},
-        })
+        tools = {name.decode(): self._tool_path(request, name.decode()) for name in self.handlers}
+        if _wants_html(request):
+            return _html(request, toolspage.render_index(tools), toolspage.INDEX_CSP)
+        return _json(request, {"tools": tools})
 
     def inspect(self, request: IRequest, rest: list[bytes]) -> bytes:
-        return _json(request, inspect_request(request))
+        report = inspect_request(request)
+        if _wants_html(request):
+            return _html(request, toolspage.render_inspection(report), toolspage.INSPECT_CSP)
+        return _json(request, report)
 
     def status(self, request: IRequest, rest: list[bytes]) -> bytes | int:
         if len(rest) != 1:
