@@ -110,9 +110,10 @@ def serve(kind: str) -> None:
     from twisted.protocols.basic import Int32StringReceiver
 
     if kind == "ours":
-        from twisted_netlab.tcp.protocol import EchoFactory
+        from twisted_netlab.tcp.config import EchoConfig
+        from twisted_netlab.tcp.factory import EchoFactory
 
-        factory: Factory = EchoFactory(reactor, framing="len32", max_frame=1 << 20)
+        factory: Factory = EchoFactory(reactor, EchoConfig(framing="len32", max_frame=1 << 20))
     elif kind == "int32":
 
         class Int32Echo(Int32StringReceiver):

@@ -13,7 +13,8 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 
 from twisted_netlab.tcp.client import ClientError, exchange
-from twisted_netlab.tcp.protocol import EchoFactory
+from twisted_netlab.tcp.config import EchoConfig
+from twisted_netlab.tcp.factory import EchoFactory
 
 reactor: Any = _reactor
 
@@ -51,7 +52,7 @@ class ClientTestCase(TestCase):
         return f"tcp:127.0.0.1:{port.getHost().port}"
 
     def echo(self, framing: str = "seed") -> str:
-        return self.listen(EchoFactory(reactor, framing=framing))
+        return self.listen(EchoFactory(reactor, EchoConfig(framing=framing)))
 
     async def cli(self, *args: str, stdin: bytes = b"") -> tuple[int, str, str]:
         run = _Run(stdin)

@@ -21,7 +21,9 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface import implementer
 
 from twisted_netlab.framing import encode
-from twisted_netlab.tcp.protocol import EchoFactory, EchoProtocol
+from twisted_netlab.tcp.config import EchoConfig
+from twisted_netlab.tcp.factory import EchoFactory
+from twisted_netlab.tcp.protocol import EchoProtocol
 
 reactor: Any = _reactor
 
@@ -68,9 +70,8 @@ class ServiceTestCase(TestCase):
         globalLogPublisher.addObserver(self.events.append)
         self.addCleanup(globalLogPublisher.removeObserver, self.events.append)
 
-    def serve(self, **kwargs: Any) -> EchoFactory:
-        kwargs.setdefault("clock", reactor)
-        factory = EchoFactory(**kwargs)
+    def serve(self, clock: Any = reactor, **kwargs: Any) -> EchoFactory:
+        factory = EchoFactory(clock, EchoConfig(**kwargs))
         self.port = reactor.listenTCP(0, factory, interface="127.0.0.1")
         self.addCleanup(self.port.stopListening)
         return factory
@@ -215,7 +216,7 @@ class EchoTests(ServiceTestCase):
 
 class InMemoryTests(SynchronousTestCase):
     def build(self, **kwargs: Any) -> tuple[EchoProtocol, StringTransport]:
-        factory = EchoFactory(Clock(), **kwargs)
+        factory = EchoFactory(Clock(), EchoConfig(**kwargs))
         proto = factory.buildProtocol(None)
         transport = StringTransport()
         proto.makeConnection(transport)

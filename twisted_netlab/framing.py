@@ -336,6 +336,15 @@ class Decoder:
             return data
         return data[:end]
 
+    def discard(self) -> int:
+        """Drop the incomplete frame (its memory is freed now); return its size.
+
+        The stream has then lost its framing: the decoder must not be fed again.
+        """
+        dropped = len(self._buf)
+        self._fail(DecodeError("pending frame discarded"))
+        return dropped
+
     def finish(self) -> None:
         """At EOF: raise ``TruncatedFrame`` if a frame was left incomplete."""
         if self._buf:
