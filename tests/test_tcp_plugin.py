@@ -10,6 +10,7 @@ from typing import Any
 
 from twisted.internet import reactor as _reactor
 from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.protocol import ProcessProtocol
 from twisted.internet.utils import getProcessOutputAndValue
 from twisted.logger import globalLogPublisher
@@ -17,6 +18,7 @@ from twisted.python import usage
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
+from tests.test_tcp_service import Collector, wait_for
 from twisted_netlab.framing import encode
 from twisted_netlab.tcp import tap
 from twisted_netlab.tcp.client import exchange
@@ -214,3 +216,38 @@ class ServiceTests(TestCase):
         for option in ("--port", "--framing", "--max-frame", "--idle-timeout",
                        "--frame-timeout", "--max-pending", "--drain-timeout"):
             self.assertIn(option, out.decode())
+
+    async def test_sigterm_lets_a_frame_in_flight_finish(self) -> None:
+        watcher = _Twistd()
+        process = reactor.spawnProcess(
+            watcher,
+            sys.executable,
+            [sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
+             "-n", "--pidfile=", "netlab-tcp", "--port", "tcp:0:interface=127.0.0.1",
+             "--trace"],
+            env=dict(os.environ),
+            path=self.tempdir(),
+        )
+
+        def stop() -> Deferred[tuple[int | None, int | None]]:
+            if process.pid is not None:
+                process.signalProcess("KILL")
+            return watcher.ended
+
+        self.addCleanup(stop)
+        port = await watcher.port.addTimeout(30, reactor)
+        peer = await connectProtocol(
+            TCP4ClientEndpoint(reactor, "127.0.0.1", port), Collector()
+        )
+        self.addCleanup(peer.transport.abortConnection)
+        frame = encode(b"z" * 1000, 3)
+        peer.transport.write(frame[:400])
+        await wait_for(lambda: b": 400 bytes in" in watcher.output, "the server read 400")
+        process.signalProcess("TERM")
+        await wait_for(lambda: b"drain: 1 connections" in watcher.output, "drain start")
+        peer.transport.write(frame[400:])
+        await peer.closed.addTimeout(30, reactor)
+        self.assertEqual(bytes(peer.data), frame)
+        code, sig = await watcher.ended.addTimeout(30, reactor)
+        self.assertIn((code, sig), [(0, None), (None, signal.SIGTERM)], watcher.output)
+        self.assertIn(b"drain done: 1 connections drained, 0 cut", watcher.output)

@@ -8,11 +8,18 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from twisted.application.internet import StreamServerEndpointService
 from twisted.internet import reactor as _reactor
 from twisted.internet.defer import Deferred
-from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
-from twisted.internet.interfaces import IHalfCloseableProtocol
-from twisted.internet.protocol import Protocol
+from twisted.internet.endpoints import TCP4ClientEndpoint, TCP4ServerEndpoint, connectProtocol
+from twisted.internet.error import ConnectionRefusedError
+from twisted.internet.interfaces import (
+    IHalfCloseableProtocol,
+    IListeningPort,
+    IProtocolFactory,
+    IStreamServerEndpoint,
+)
+from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import Clock, deferLater
 from twisted.internet.testing import StringTransport
 from twisted.logger import LogLevel, globalLogPublisher
@@ -22,8 +29,9 @@ from zope.interface import implementer
 
 from twisted_netlab.framing import encode
 from twisted_netlab.tcp.config import EchoConfig
-from twisted_netlab.tcp.factory import EchoFactory
+from twisted_netlab.tcp.factory import DrainResult, EchoFactory
 from twisted_netlab.tcp.protocol import EchoProtocol
+from twisted_netlab.tcp.service import EchoService
 
 reactor: Any = _reactor
 
@@ -283,3 +291,70 @@ class InMemoryTests(SynchronousTestCase):
         self.assertEqual(transport.value(), stream)
         proto.readConnectionLost()
         self.assertTrue(transport.disconnecting)
+
+
+@implementer(IStreamServerEndpoint)
+class _Recording:
+    """Wraps an endpoint and keeps the listening ports it makes (port 0 resolved)."""
+
+    def __init__(self, inner: IStreamServerEndpoint) -> None:
+        self.inner = inner
+        self.ports: list[IListeningPort] = []
+
+    def listen(self, factory: IProtocolFactory) -> Deferred[IListeningPort]:
+        def keep(port: IListeningPort) -> IListeningPort:
+            self.ports.append(port)
+            return port
+
+        return self.inner.listen(factory).addCallback(keep)
+
+
+class GracefulStopTests(ServiceTestCase):
+    def start(self, **kwargs: Any) -> tuple[EchoService, EchoFactory]:
+        factory = EchoFactory(reactor, EchoConfig(**kwargs))
+        self.endpoint = _Recording(TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1"))
+        service = EchoService(factory, [StreamServerEndpointService(self.endpoint, factory)])
+        service.startService()
+
+        def stop() -> Deferred[None] | None:
+            return service.stopService() if service.running else None
+
+        self.addCleanup(stop)
+        [self.port] = self.endpoint.ports
+        return service, factory
+
+    async def test_client_mid_frame_gets_its_reply(self) -> None:
+        service, factory = self.start()
+        busy = await self.connect()
+        idle = await self.connect()
+        frame = encode(b"x" * 1000, 9)
+        busy.transport.write(frame[:500])
+        idle.transport.write(encode(b"hi", 1))
+        await wait_for(
+            lambda: len(idle.data) == 6 and factory.pending_total == 500, "both in"
+        )
+        number = self.port.getHost().port
+        stopping = service.stopService()
+        await idle.closed  # idle: closed at once, its reply already delivered
+        self.assertEqual(bytes(idle.data), encode(b"hi", 1))
+        with self.assertRaises(ConnectionRefusedError):  # no longer accepting
+            await TCP4ClientEndpoint(reactor, "127.0.0.1", number).connect(
+                Factory.forProtocol(Protocol)
+            )
+        busy.transport.write(frame[500:] + encode(b"late", 10)[:3])
+        await busy.closed
+        self.assertEqual(bytes(busy.data), frame)  # the frame in flight was answered
+        await stopping
+        self.assertEqual(service.drained, DrainResult(idle=1, finishing=1, drained=2, cut=0))
+        [done] = [e for e in self.events if e.get("log_format", "").startswith("drain done")]
+        self.assertEqual((done["drained"], done["cut"]), (2, 0))
+
+    async def test_frame_never_finished_is_cut_after_drain_timeout(self) -> None:
+        service, factory = self.start(drain_timeout=0.2)
+        peer = await self.connect()
+        peer.transport.write(encode(b"y" * 100, 1)[:10])
+        await wait_for(lambda: factory.pending_total == 10, "partial frame held")
+        await service.stopService()
+        await peer.closed
+        self.assertEqual(bytes(peer.data), b"")
+        self.assertEqual(service.drained, DrainResult(idle=0, finishing=1, drained=0, cut=1))
