@@ -33,6 +33,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
+from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FRAME_BODY = 60
@@ -67,9 +68,9 @@ def bench_decode(quick: bool) -> dict[str, float]:
 
     def theirs(chunks: list[bytes]) -> int:
         proto = Counting()
-        proto.makeConnection(StringTransport())
+        proto.makeConnection(StringTransport())  # type: ignore[no-untyped-call]
         for chunk in chunks:
-            proto.dataReceived(chunk)
+            proto.dataReceived(chunk)  # type: ignore[no-untyped-call]
         return proto.count
 
     def ours(chunks: list[bytes]) -> int:
@@ -112,33 +113,38 @@ def serve(kind: str) -> None:
         _serve_asyncio()
         return
     from twisted.internet import reactor
-    from twisted.internet.protocol import Factory, Protocol
+    from twisted.internet.protocol import Protocol, ServerFactory
     from twisted.protocols.basic import Int32StringReceiver
 
     if kind == "ours":
         from twisted_netlab.tcp.config import EchoConfig
         from twisted_netlab.tcp.factory import EchoFactory
 
-        factory: Factory = EchoFactory(reactor, EchoConfig(framing="len32", max_frame=1 << 20))
+        factory: ServerFactory[Any] = EchoFactory(
+            reactor, EchoConfig(framing="len32", max_frame=1 << 20)
+        )
     elif kind == "int32":
 
         class Int32Echo(Int32StringReceiver):
             def stringReceived(self, string: bytes) -> None:
-                self.sendString(string)
+                self.sendString(string)  # type: ignore[no-untyped-call]
 
-        factory = Factory.forProtocol(Int32Echo)
+        factory = ServerFactory()
+        factory.protocol = Int32Echo
     elif kind == "raw":
 
         class RawEcho(Protocol):
             def dataReceived(self, data: bytes) -> None:
+                assert self.transport is not None
                 self.transport.write(data)
 
-        factory = Factory.forProtocol(RawEcho)
+        factory = ServerFactory()
+        factory.protocol = RawEcho
     else:
         raise SystemExit(f"unknown server {kind!r}")
     factory.noisy = False
     port = reactor.listenTCP(0, factory, interface="127.0.0.1")
-    print(port.getHost().port, flush=True)
+    print(port.getHost().port, flush=True)  # type: ignore[attr-defined]
     reactor.run()
 
 
@@ -151,7 +157,7 @@ def _serve_asyncio() -> None:
         """A careful asyncio echo: one buffer, a parse loop, one write per read."""
 
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
-            self.transport = transport  # type: ignore[assignment]
+            self.transport = transport
             self.buf = bytearray()
 
         def data_received(self, data: bytes) -> None:
@@ -188,7 +194,7 @@ def load(port: int, conns: int, depth: int, seconds: float) -> None:
     """Keep ``depth`` frames outstanding per connection; print frames/s as JSON."""
     size = len(FRAME)
     sel = selectors.DefaultSelector()
-    state: dict[int, list] = {}
+    state: dict[int, list[Any]] = {}
     socks = []
     for _ in range(conns):
         s = socket.create_connection(("127.0.0.1", port))

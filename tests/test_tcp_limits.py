@@ -7,7 +7,7 @@ from typing import Any
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
 from twisted.internet.task import Clock
-from twisted.internet.testing import StringTransport
+from twisted.internet.testing import EventLoggingObserver, StringTransport
 from twisted.logger import globalLogPublisher
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
@@ -21,9 +21,9 @@ from twisted_netlab.tcp.protocol import EchoProtocol
 class Harness(SynchronousTestCase):
     def setUp(self) -> None:
         self.clock = Clock()
-        self.events: list[dict[str, Any]] = []
-        globalLogPublisher.addObserver(self.events.append)
-        self.addCleanup(globalLogPublisher.removeObserver, self.events.append)
+        self.events = EventLoggingObserver()
+        globalLogPublisher.addObserver(self.events)
+        self.addCleanup(globalLogPublisher.removeObserver, self.events)
 
     def factory(self, **kwargs: Any) -> EchoFactory:
         self.echo = EchoFactory(self.clock, EchoConfig(**kwargs))

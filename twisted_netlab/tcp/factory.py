@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime
-from twisted.internet.protocol import Factory
+from twisted.internet.protocol import ServerFactory
 from twisted.logger import Logger
 
 from twisted_netlab.tcp.config import EchoConfig
@@ -37,10 +37,11 @@ class DrainResult:
     cut: int
 
 
-class EchoFactory(Factory):
+class EchoFactory(ServerFactory):
     """Shared settings for every connection; ``connections`` holds the live ones."""
 
     log = Logger()
+    noisy = False  # no "Starting factory <...EchoFactory object at 0x...>" lines
 
     def __init__(self, clock: IReactorTime, config: EchoConfig | None = None) -> None:
         self.clock = clock
