@@ -238,3 +238,15 @@ class DrainTests(Harness):
         self.successResultOf(self.echo.drain())
         _, transport = self.connect()
         self.assertTrue(transport.disconnecting)
+
+    def test_frame_deadline_during_drain_counts_as_cut(self) -> None:
+        self.factory(drain_timeout=30, frame_timeout=5)
+        proto, transport = self.connect()
+        proto.dataReceived(encode(b"slow", 1)[:2])
+        d = self.echo.drain()
+        self.clock.advance(5)  # the frame deadline closes it before the drain timeout
+        self.assertTrue(transport.disconnecting)
+        self.lose(proto)
+        self.assertEqual(
+            self.successResultOf(d), DrainResult(idle=0, finishing=1, drained=0, cut=1)
+        )

@@ -108,14 +108,14 @@ class EchoFactory(ServerFactory):
         limit = self.config.drain_timeout if timeout is None else timeout
         self.draining = True
         total = len(self.connections)
-        finishing = sum(proto.start_drain() for proto in list(self.connections))
-        idle = total - finishing
+        finishing = {proto for proto in list(self.connections) if proto.start_drain()}
+        idle = total - len(finishing)
         self.log.info(
             "drain: {total} connections: {idle} idle closed at once, {finishing} "
             "finishing a frame (up to {timeout:g}s)",
-            total=total, idle=idle, finishing=finishing, timeout=limit,
+            total=total, idle=idle, finishing=len(finishing), timeout=limit,
         )
-        cut = 0
+        aborted: list[EchoProtocol] = []
         if self.connections:
             closed: Deferred[None] = Deferred()
             self._all_closed.append(closed)
@@ -124,12 +124,18 @@ class EchoFactory(ServerFactory):
                 await closed
             except CancelledError:  # the drain timeout ran out
                 self._all_closed = [d for d in self._all_closed if d is not closed]
-                for proto in list(self.connections):
-                    cut += 1
+                aborted = list(self.connections)
+                for proto in aborted:
                     proto.abort()
             else:
                 timer.cancel()
-        result = DrainResult(idle=idle, finishing=finishing, drained=total - cut, cut=cut)
+        # Cut: aborted at the timeout, or closed mid-frame for another reason (its frame
+        # deadline, the pending cap, a framing error) before the frame was answered.
+        unanswered = [p for p in finishing if not p.answered_in_drain and p not in aborted]
+        cut = len(aborted) + len(unanswered)
+        result = DrainResult(
+            idle=idle, finishing=len(finishing), drained=total - cut, cut=cut
+        )
         self.log.info(
             "drain done: {drained} connections drained, {cut} cut",
             drained=result.drained, cut=result.cut,

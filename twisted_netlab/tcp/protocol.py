@@ -92,6 +92,7 @@ class EchoProtocol(Protocol):
         self.bytes_received = 0
         self.closing = False
         self.draining = False
+        self.answered_in_drain = False  # closed by the drain after its frame's echo
         self.pending = 0  # bytes of an incomplete frame, as last told to the factory
         self._read_closed = False
         self._timer: IDelayedCall | None = None
@@ -147,7 +148,8 @@ class EchoProtocol(Protocol):
         if self._timed:
             self._after_read(pending, was_pending, bool(out))
         if self.draining and (out or not pending):
-            self._close()  # the frame in flight when the stop began is answered
+            self.answered_in_drain = True  # the frame in flight at the stop is answered
+            self._close()
         if self._trace:
             self.log.debug(
                 "data from {peer}: {received} bytes in, {sent} bytes echoed",
