@@ -196,6 +196,39 @@ class EchoTests(ServiceTestCase):
             any(e.get("log_format", "").startswith("timeout:") for e in self.events)
         )
 
+    async def test_drip_closed_at_frame_deadline_with_fake_clock(self) -> None:
+        clock = Clock()
+        factory = self.serve(clock=clock, frame_timeout=30, idle_timeout=300)
+        peer = await self.connect()
+        peer.transport.setTcpNoDelay(True)
+        frame = encode(b"d" * 100, 1)
+        for i in range(29):  # one byte a (fake) second
+            peer.transport.write(frame[i : i + 1])
+            await wait_for(lambda n=i + 1: factory.pending_total == n, f"byte {i + 1} read")
+            clock.advance(1)
+        self.assertEqual(len(factory.connections), 1)
+        clock.advance(1)  # 30 s after the frame's first byte
+        await peer.closed
+        self.assertEqual(bytes(peer.data), b"")
+        [event] = [e for e in self.events if e.get("log_format", "").startswith("timeout:")]
+        self.assertEqual((event["peer"], event["pending"]), (peer.name, 29))
+
+    async def test_pending_cap_closes_the_biggest_holder(self) -> None:
+        factory = self.serve(framing="wide", max_frame=1 << 20, max_pending=100_000)
+        small = await self.connect()
+        big = await self.connect()
+        small.transport.write(encode(b"s" * 50_000, 1, "wide")[:30_000])
+        await wait_for(lambda: factory.pending_total == 30_000, "small partial frame")
+        big.transport.write(encode(b"b" * 200_000, 2, "wide")[:80_000])
+        await big.closed
+        self.assertEqual(factory.pending_total, 30_000)
+        [event] = [e for e in self.events if e.get("log_format", "").startswith("max-pending")]
+        self.assertEqual(event["peer"], big.name)
+        self.assertGreater(event["total"], 100_000)
+        small.transport.write(encode(b"s" * 50_000, 1, "wide")[30_000:])
+        await wait_for(lambda: len(small.data) == 50_008, "the small frame's echo")
+        self.assertEqual(bytes(small.data), encode(b"s" * 50_000, 1, "wide"))
+
     async def test_slow_reader_pauses_reading(self) -> None:
         factory = self.serve(framing="len32", max_frame=1 << 20)
         peer = await self.connect()
