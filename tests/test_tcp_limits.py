@@ -57,7 +57,7 @@ class FrameDeadlineTests(Harness):
         [event] = self.logged("timeout:")
         self.assertEqual((event["peer"], event["pending"], event["seconds"]),
                          ("127.0.0.1:40000", 30, 30.0))
-        self.assertIn("did not complete it", event["log_format"])
+        self.assertIn("frame not complete", event["log_format"])
 
     def test_deadline_runs_from_the_first_byte_of_each_frame(self) -> None:
         self.factory(frame_timeout=10, idle_timeout=300)

@@ -85,9 +85,8 @@ class EchoFactory(ServerFactory):
             if not held:  # nothing more we can free (cannot happen: defensive stop)
                 return
             self.log.warn(
-                "max-pending: closing {peer}, which holds {pending} bytes of an "
-                "incomplete frame; {total} bytes pending across {count} connections "
-                "exceed the cap of {cap}",
+                "max-pending: closing {peer}: it holds {pending} of the {total} bytes "
+                "of incomplete frames, over the cap of {cap} (open connections: {count})",
                 peer=victim.peer, pending=held, total=self.pending_total,
                 count=len(self.connections), cap=self.config.max_pending,
             )
@@ -111,8 +110,8 @@ class EchoFactory(ServerFactory):
         finishing = {proto for proto in list(self.connections) if proto.start_drain()}
         idle = total - len(finishing)
         self.log.info(
-            "drain: {total} connections: {idle} idle closed at once, {finishing} "
-            "finishing a frame (up to {timeout:g}s)",
+            "drain: open connections: {total}; idle, closed at once: {idle}; finishing "
+            "a frame: {finishing} (up to {timeout:g}s)",
             total=total, idle=idle, finishing=len(finishing), timeout=limit,
         )
         aborted: list[EchoProtocol] = []
@@ -137,7 +136,7 @@ class EchoFactory(ServerFactory):
             idle=idle, finishing=len(finishing), drained=total - cut, cut=cut
         )
         self.log.info(
-            "drain done: {drained} connections drained, {cut} cut",
-            drained=result.drained, cut=result.cut,
+            "drain done: {drained} of {total} connections drained, {cut} cut",
+            drained=result.drained, total=total, cut=result.cut,
         )
         return result

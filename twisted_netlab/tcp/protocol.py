@@ -268,8 +268,8 @@ class EchoProtocol(Protocol):
             return
         if self._limit_kind == "frame":
             self.log.info(
-                "timeout: {peer} sent {pending} bytes of a frame but did not complete it "
-                "within {seconds:g}s, closing",
+                "timeout: {peer}: frame not complete {seconds:g}s after its first byte "
+                "(bytes received: {pending}), closing",
                 peer=self.peer, pending=self.pending, seconds=self._frame,
             )
         else:
