@@ -31,14 +31,15 @@ when ``trace`` is on (twistd's log observer does not filter by level).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
 from typing import Protocol as Interface
+from typing import cast
 
 from twisted.internet.interfaces import (
     IAddress,
     IDelayedCall,
     IHalfCloseableProtocol,
     IPushProducer,
+    IReactorTime,
 )
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.logger import Logger
@@ -46,11 +47,21 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from twisted_netlab.framing import DecodeError, Decoder
-
-if TYPE_CHECKING:  # the factory module imports this one at run time
-    from twisted_netlab.tcp.factory import EchoFactory
+from twisted_netlab.tcp.config import EchoConfig
 
 __all__ = ["EchoProtocol", "describe_peer"]
+
+
+class _Owner(Interface):
+    """What a connection needs from its factory (``EchoFactory``); named here so this
+    module does not import the factory module, which imports this one."""
+
+    config: EchoConfig
+    clock: IReactorTime
+
+    def connection_made(self, proto: EchoProtocol) -> None: ...
+    def connection_lost(self, proto: EchoProtocol) -> None: ...
+    def pending_changed(self, proto: EchoProtocol, delta: int) -> None: ...
 
 
 class _Transport(Interface):
@@ -83,7 +94,7 @@ class EchoProtocol(Protocol):
     """Echo every frame back (same serial, same body), in order."""
 
     log = Logger()
-    factory: EchoFactory
+    factory: _Owner
 
     def __init__(self) -> None:
         self.peer = "?"
