@@ -18,13 +18,12 @@ from twisted_netlab.tcp.client import (
     ClientError,
     Request,
     UsageError,
-    connect_error,
     exchange,
-    framing_hint,
     main,
     parse_command_line,
     run,
 )
+from twisted_netlab.tcp.client_messages import connect_error, framing_hint
 from twisted_netlab.tcp.config import EchoConfig
 from twisted_netlab.tcp.factory import EchoFactory
 

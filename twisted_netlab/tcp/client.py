@@ -31,6 +31,7 @@ from twisted.python.failure import Failure
 
 from twisted_netlab.errors import NetlabError
 from twisted_netlab.framing import LAYOUTS, DecodeError, Decoder, Encoder, Frame
+from twisted_netlab.tcp.client_messages import connect_error, framing_hint, plural
 from twisted_netlab.tcp.endpoint_check import check_client_endpoint
 
 __all__ = [
@@ -38,7 +39,6 @@ __all__ = [
     "ExchangeResult",
     "UsageError",
     "exchange",
-    "framing_hint",
     "main",
     "parse_command_line",
     "run",
@@ -67,39 +67,6 @@ class _Transport(Interface):
 class ExchangeResult:
     replies: list[Frame] = field(default_factory=list)
     reads: list[bytes] = field(default_factory=list)
-
-
-def plural(count: int, word: str, words: str | None = None) -> str:
-    return f"{count} {word if count == 1 else (words or word + 's')}"
-
-
-def framing_hint(framing: str, received: bytes) -> str:
-    """Say what came back and which other framings would parse it into whole frames."""
-    others = [name for name in LAYOUTS if name != framing]
-    if not received:
-        return (
-            f"nothing came back; the server may use another framing (this client sent "
-            f"{framing} frames; try --framing {', '.join(others)})"
-        )
-    fits = []
-    for name in others:
-        if LAYOUTS[name].header is None:
-            continue
-        decoder = Decoder(name, max_frame=None)
-        try:
-            frames = decoder.feed(received)
-        except DecodeError:
-            continue
-        if frames and not decoder.pending:
-            fits.append(name)
-    head = received[:8].hex(" ")
-    seen = f"{plural(len(received), 'byte')} came back (starting {head})"
-    if fits:
-        return (
-            f"{seen} that do not complete a {framing} frame but parse as whole "
-            f"{' or '.join(fits)} frames: the server probably uses --framing {fits[0]}"
-        )
-    return f"{seen} that do not complete a {framing} frame; the server may use another framing"
 
 
 class _ExchangeProtocol(Protocol):
@@ -189,21 +156,6 @@ class _ExchangeProtocol(Protocol):
     def _cancel(self, d: Deferred[ExchangeResult]) -> None:
         self.finished = True
         self._transport.abortConnection()
-
-
-def connect_error(
-    exc: ierror.ConnectError | ierror.DNSLookupError, endpoint: str, target: tuple[str, int] | None
-) -> str:
-    """One line for a failed connect, without Python or Twisted internals."""
-    where = f"{target[0]}:{target[1]}" if target else endpoint
-    if isinstance(exc, ierror.DNSLookupError):
-        return f"cannot resolve host {target[0] if target else endpoint!r}"
-    if isinstance(exc, ierror.ConnectionRefusedError):
-        return f"cannot connect to {where}: connection refused (is the server running?)"
-    if isinstance(exc, ierror.TimeoutError):
-        return f"cannot connect to {where}: no answer to the connection attempt"
-    reason = exc.osError if getattr(exc, "osError", None) else exc.__class__.__name__
-    return f"cannot connect to {where}: {reason}"
 
 
 async def _exchange(
