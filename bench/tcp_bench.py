@@ -9,6 +9,11 @@
    an ``Int32StringReceiver`` echo, an asyncio ``Protocol`` echo with the same framing,
    and an unframed Twisted echo (bytes straight back: the ceiling).  One load-client
    process drives them all.  With ``taskset`` the server runs on CPU 0, the client on 1.
+3. Drip memory, across processes: N connections each dripping one large ``len32`` frame
+   one byte per send (the slowloris shape), bounded in time (below the echo's 30 s frame
+   deadline); prints the server's RSS growth per pending byte, ours vs the asyncio echo
+   (whose ``bytearray`` buffer is the anchor).  Before the one-buffer decoder this cost
+   79 bytes of RSS per pending byte.
 
 Internal roles (spawned by the bench itself): ``--serve KIND`` and ``--load PORT``.
 """
@@ -16,6 +21,7 @@ Internal roles (spawned by the bench itself): ``--serve KIND`` and ``--load PORT
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import selectors
@@ -27,6 +33,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
+from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FRAME_BODY = 60
@@ -61,9 +68,9 @@ def bench_decode(quick: bool) -> dict[str, float]:
 
     def theirs(chunks: list[bytes]) -> int:
         proto = Counting()
-        proto.makeConnection(StringTransport())
+        proto.makeConnection(StringTransport())  # type: ignore[no-untyped-call]
         for chunk in chunks:
-            proto.dataReceived(chunk)
+            proto.dataReceived(chunk)  # type: ignore[no-untyped-call]
         return proto.count
 
     def ours(chunks: list[bytes]) -> int:
@@ -106,32 +113,38 @@ def serve(kind: str) -> None:
         _serve_asyncio()
         return
     from twisted.internet import reactor
-    from twisted.internet.protocol import Factory, Protocol
+    from twisted.internet.protocol import Protocol, ServerFactory
     from twisted.protocols.basic import Int32StringReceiver
 
     if kind == "ours":
-        from twisted_netlab.tcp.protocol import EchoFactory
+        from twisted_netlab.tcp.config import EchoConfig
+        from twisted_netlab.tcp.factory import EchoFactory
 
-        factory: Factory = EchoFactory(reactor, framing="len32", max_frame=1 << 20)
+        factory: ServerFactory[Any] = EchoFactory(
+            reactor, EchoConfig(framing="len32", max_frame=1 << 20)
+        )
     elif kind == "int32":
 
         class Int32Echo(Int32StringReceiver):
             def stringReceived(self, string: bytes) -> None:
-                self.sendString(string)
+                self.sendString(string)  # type: ignore[no-untyped-call]
 
-        factory = Factory.forProtocol(Int32Echo)
+        factory = ServerFactory()
+        factory.protocol = Int32Echo
     elif kind == "raw":
 
         class RawEcho(Protocol):
             def dataReceived(self, data: bytes) -> None:
+                assert self.transport is not None
                 self.transport.write(data)
 
-        factory = Factory.forProtocol(RawEcho)
+        factory = ServerFactory()
+        factory.protocol = RawEcho
     else:
         raise SystemExit(f"unknown server {kind!r}")
     factory.noisy = False
     port = reactor.listenTCP(0, factory, interface="127.0.0.1")
-    print(port.getHost().port, flush=True)
+    print(port.getHost().port, flush=True)  # type: ignore[attr-defined]
     reactor.run()
 
 
@@ -144,7 +157,7 @@ def _serve_asyncio() -> None:
         """A careful asyncio echo: one buffer, a parse loop, one write per read."""
 
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
-            self.transport = transport  # type: ignore[assignment]
+            self.transport = transport
             self.buf = bytearray()
 
         def data_received(self, data: bytes) -> None:
@@ -181,7 +194,7 @@ def load(port: int, conns: int, depth: int, seconds: float) -> None:
     """Keep ``depth`` frames outstanding per connection; print frames/s as JSON."""
     size = len(FRAME)
     sel = selectors.DefaultSelector()
-    state: dict[int, list] = {}
+    state: dict[int, list[Any]] = {}
     socks = []
     for _ in range(conns):
         s = socket.create_connection(("127.0.0.1", port))
@@ -230,6 +243,77 @@ def load(port: int, conns: int, depth: int, seconds: float) -> None:
     print(json.dumps({"frames": received, "seconds": elapsed, "rate": received / elapsed}))
 
 
+# -- 3. drip memory ----------------------------------------------------------------------
+
+
+def _proc_rss(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise SystemExit("no VmRSS")
+
+
+def _proc_cpu(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime, in ticks
+
+
+def _settle(pid: int, limit: float) -> None:
+    """Wait (bounded) until the server uses no CPU for 0.3 s: it has read everything."""
+    deadline = time.monotonic() + limit
+    last, still = _proc_cpu(pid), 0
+    while still < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+        now = _proc_cpu(pid)
+        still = still + 1 if now == last else 0
+        last = now
+
+
+def bench_drip(kind: str, conns: int, frame_body: int, seconds: float) -> dict[str, float]:
+    """Drip one frame per connection, one byte per send; RSS growth per pending byte."""
+    me = os.path.abspath(__file__)
+    server = subprocess.Popen(
+        [*_pin(0), sys.executable, me, "--serve", kind], stdout=subprocess.PIPE, text=True
+    )
+    socks: list[socket.socket] = []
+    try:
+        line = server.stdout.readline() if server.stdout else ""
+        if not line.strip():
+            raise SystemExit(f"server {kind} did not start")
+        port = int(line)
+        _settle(server.pid, 5)
+        empty = _proc_rss(server.pid)
+        for _ in range(conns):
+            s = socket.create_connection(("127.0.0.1", port))
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            s.setblocking(False)
+            socks.append(s)
+        _settle(server.pid, 5)
+        before = _proc_rss(server.pid)
+        frame = struct.pack(">I", frame_body) + b"d" * frame_body
+        sent = [0] * conns
+        stop = time.monotonic() + seconds
+        last = len(frame) - 1  # never complete the frame: everything stays pending
+        while time.monotonic() < stop and min(sent) < last:
+            for i, s in enumerate(socks):
+                if sent[i] < last:
+                    with contextlib.suppress(BlockingIOError):
+                        sent[i] += s.send(frame[sent[i] : sent[i] + 1])
+        _settle(server.pid, 10)
+        after = _proc_rss(server.pid)
+        pending = sum(sent)
+        return {"pending": pending, "before": before, "after": after,
+                "per_conn": (before - empty) / conns,
+                "per_byte": (after - before) / pending if pending else float("nan")}
+    finally:
+        for s in socks:
+            s.close()
+        server.terminate()
+        server.wait(timeout=10)
+
+
 # -- driver ----------------------------------------------------------------------------
 
 
@@ -269,7 +353,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=None, help="echo run length")
     parser.add_argument("--conns", type=int, default=32)
     parser.add_argument("--depth", type=int, default=100)
-    parser.add_argument("--only", choices=("decode", "echo"), default=None)
+    parser.add_argument("--only", choices=("decode", "echo", "drip"), default=None)
+    parser.add_argument("--drip-conns", type=int, default=60)
+    parser.add_argument("--drip-frame", type=int, default=32000, help="frame body bytes")
+    parser.add_argument("--drip-seconds", type=float, default=None,
+                        help="how long to drip (default 20, quick 4; keep it under the "
+                             "echo's 30 s frame deadline)")
     parser.add_argument("--rounds", type=int, default=1,
                         help="repeat the echo series, interleaved; keep each server's best "
                              "(the CPU is shared: a single round is noisy)")
@@ -316,6 +405,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  ours / Int32StringReceiver : {rates['ours'] / rates['int32']:.2f}x  (target >= 2x)")
         print(f"  ours / asyncio             : {rates['ours'] / rates['asyncio']:.2f}x  (target >= 1.0x)")
         print(f"  ours / unframed ceiling    : {rates['ours'] / rates['raw']:.2f}x")
+    if args.only in (None, "drip"):
+        drip_seconds = args.drip_seconds or (4.0 if args.quick else 20.0)
+        print(f"drip memory, {args.drip_conns} connections each dripping a "
+              f"{args.drip_frame}-byte len32 frame one byte per send, {drip_seconds:g} s:")
+        per = {}
+        for kind in ("ours", "asyncio"):
+            r = bench_drip(kind, args.drip_conns, args.drip_frame, drip_seconds)
+            per[kind] = r["per_byte"]
+            print(f"  {kind:<8}: {r['pending']:>10,} bytes pending, RSS "
+                  f"{r['before'] / 1e6:.1f} -> {r['after'] / 1e6:.1f} MB, "
+                  f"{r['per_byte']:.2f} bytes of RSS per pending byte; "
+                  f"{r['per_conn'] / 1e3:.1f} kB per idle connection")
+        print("  (target <= 2 bytes per byte; the asyncio bytearray echo is the anchor)")
     return 0
 
 

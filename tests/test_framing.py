@@ -266,3 +266,38 @@ class ErrorPropertyTests(SynchronousTestCase):
             for chunk in chunks:
                 raw += d.feed_raw(chunk)
         self.assertEqual(raw + ctx.exception.raw, good)
+
+
+class MemoryTests(SynchronousTestCase):
+    """Pending bytes live in one buffer: memory within 2x of what is pending."""
+
+    def measure(self, chunks: list[bytes], raw: bool) -> tuple[int, int]:
+        import tracemalloc
+
+        d = Decoder("wide")
+        feed = d.feed_raw if raw else d.feed
+        tracemalloc.start()
+        try:
+            base = tracemalloc.get_traced_memory()[0]
+            for chunk in chunks:
+                feed(chunk)
+            used = tracemalloc.get_traced_memory()[0] - base
+        finally:
+            tracemalloc.stop()
+        return d.pending, used
+
+    def test_one_byte_drip(self) -> None:
+        frame = encode(b"m" * 32000, 1, "wide")
+        for raw in (False, True):
+            pending, used = self.measure([frame[i : i + 1] for i in range(32007)], raw)
+            self.assertEqual(pending, 32007)
+            self.assertLessEqual(used, 2 * pending)
+
+    def test_uneven_chunks_and_a_tail_of_a_big_read(self) -> None:
+        stream = encode(b"a" * 5000, 1, "wide") * 3 + encode(b"b" * 90000, 2, "wide")
+        cut = len(stream) - 70000  # the last frame ends 70000 bytes later
+        chunks = [stream[:cut]]  # a big read whose tail starts a frame
+        chunks += [stream[i : i + 7] for i in range(cut, cut + 7000, 7)]
+        pending, used = self.measure(chunks, raw=True)
+        self.assertEqual(pending, 90008 - 70000 + 7000)
+        self.assertLessEqual(used, 2 * pending)

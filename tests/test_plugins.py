@@ -19,7 +19,7 @@ from twisted.web.client import HTTPConnectionPool
 
 from twisted_netlab import tap as combined
 from twisted_netlab.tcp.client import exchange
-from twisted_netlab.tcp.tap import TCPSettings
+from twisted_netlab.tcp.config import EchoConfig
 from twisted_netlab.web import tap as web
 
 reactor: Any = _reactor
@@ -73,7 +73,7 @@ class CombinedOptionsTests(SynchronousTestCase):
         options.parseOptions([])
         self.assertEqual(options["web-ports"], ["tcp:8080:interface=127.0.0.1"])
         self.assertEqual(options["tcp-ports"], ["tcp:9000:interface=127.0.0.1"])
-        self.assertEqual(options["tcp-settings"], TCPSettings("seed", 32767, None))
+        self.assertEqual(options["tcp-config"], EchoConfig())
 
     def test_each_service_has_its_own_options(self) -> None:
         options = combined.Options()
@@ -83,16 +83,19 @@ class CombinedOptionsTests(SynchronousTestCase):
              "--tcp-max-frame", "100000", "--tcp-idle-timeout", "30", "--no-listing"]
         )
         self.assertEqual(len(options["tcp-ports"]), 2)
-        self.assertEqual(options["tcp-settings"], TCPSettings("wide", 100000, 30.0))
+        self.assertEqual(
+            options["tcp-config"], EchoConfig("wide", 100000, idle_timeout=30.0)
+        )
         self.assertTrue(options["no-listing"])
-        self.assertEqual(len(list(combined.makeService(options))), 3)
+        echo, _web = combined.makeService(options)  # the echo is one service
+        self.assertEqual(len(list(echo)), 2)  # type: ignore[call-overload]
 
     def test_bad_tcp_option(self) -> None:
         options = combined.Options()
         exc = self.assertRaises(
             usage.UsageError, options.parseOptions, ["--tcp-framing", "int24"]
         )
-        self.assertIn("--framing must be one of seed, wide, len32, none", str(exc))
+        self.assertIn("--tcp-framing must be one of seed, wide, len32, none", str(exc))
 
 
 class _Twistd(ProcessProtocol):

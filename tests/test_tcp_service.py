@@ -8,11 +8,18 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from twisted.application.internet import StreamServerEndpointService
 from twisted.internet import reactor as _reactor
 from twisted.internet.defer import Deferred
-from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
-from twisted.internet.interfaces import IHalfCloseableProtocol
-from twisted.internet.protocol import Protocol
+from twisted.internet.endpoints import TCP4ClientEndpoint, TCP4ServerEndpoint, connectProtocol
+from twisted.internet.error import ConnectionRefusedError
+from twisted.internet.interfaces import (
+    IHalfCloseableProtocol,
+    IListeningPort,
+    IProtocolFactory,
+    IStreamServerEndpoint,
+)
+from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import Clock, deferLater
 from twisted.internet.testing import StringTransport
 from twisted.logger import LogLevel, globalLogPublisher
@@ -21,7 +28,10 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface import implementer
 
 from twisted_netlab.framing import encode
-from twisted_netlab.tcp.protocol import EchoFactory, EchoProtocol
+from twisted_netlab.tcp.config import EchoConfig
+from twisted_netlab.tcp.factory import DrainResult, EchoFactory
+from twisted_netlab.tcp.protocol import EchoProtocol
+from twisted_netlab.tcp.service import EchoService
 
 reactor: Any = _reactor
 
@@ -68,9 +78,8 @@ class ServiceTestCase(TestCase):
         globalLogPublisher.addObserver(self.events.append)
         self.addCleanup(globalLogPublisher.removeObserver, self.events.append)
 
-    def serve(self, **kwargs: Any) -> EchoFactory:
-        kwargs.setdefault("clock", reactor)
-        factory = EchoFactory(**kwargs)
+    def serve(self, clock: Any = reactor, **kwargs: Any) -> EchoFactory:
+        factory = EchoFactory(clock, EchoConfig(**kwargs))
         self.port = reactor.listenTCP(0, factory, interface="127.0.0.1")
         self.addCleanup(self.port.stopListening)
         return factory
@@ -187,6 +196,39 @@ class EchoTests(ServiceTestCase):
             any(e.get("log_format", "").startswith("timeout:") for e in self.events)
         )
 
+    async def test_drip_closed_at_frame_deadline_with_fake_clock(self) -> None:
+        clock = Clock()
+        factory = self.serve(clock=clock, frame_timeout=30, idle_timeout=300)
+        peer = await self.connect()
+        peer.transport.setTcpNoDelay(True)
+        frame = encode(b"d" * 100, 1)
+        for i in range(29):  # one byte a (fake) second
+            peer.transport.write(frame[i : i + 1])
+            await wait_for(lambda n=i + 1: factory.pending_total == n, f"byte {i + 1} read")
+            clock.advance(1)
+        self.assertEqual(len(factory.connections), 1)
+        clock.advance(1)  # 30 s after the frame's first byte
+        await peer.closed
+        self.assertEqual(bytes(peer.data), b"")
+        [event] = [e for e in self.events if e.get("log_format", "").startswith("timeout:")]
+        self.assertEqual((event["peer"], event["pending"]), (peer.name, 29))
+
+    async def test_pending_cap_closes_the_biggest_holder(self) -> None:
+        factory = self.serve(framing="wide", max_frame=1 << 20, max_pending=100_000)
+        small = await self.connect()
+        big = await self.connect()
+        small.transport.write(encode(b"s" * 50_000, 1, "wide")[:30_000])
+        await wait_for(lambda: factory.pending_total == 30_000, "small partial frame")
+        big.transport.write(encode(b"b" * 200_000, 2, "wide")[:80_000])
+        await big.closed
+        self.assertEqual(factory.pending_total, 30_000)
+        [event] = [e for e in self.events if e.get("log_format", "").startswith("max-pending")]
+        self.assertEqual(event["peer"], big.name)
+        self.assertGreater(event["total"], 100_000)
+        small.transport.write(encode(b"s" * 50_000, 1, "wide")[30_000:])
+        await wait_for(lambda: len(small.data) == 50_008, "the small frame's echo")
+        self.assertEqual(bytes(small.data), encode(b"s" * 50_000, 1, "wide"))
+
     async def test_slow_reader_pauses_reading(self) -> None:
         factory = self.serve(framing="len32", max_frame=1 << 20)
         peer = await self.connect()
@@ -215,7 +257,7 @@ class EchoTests(ServiceTestCase):
 
 class InMemoryTests(SynchronousTestCase):
     def build(self, **kwargs: Any) -> tuple[EchoProtocol, StringTransport]:
-        factory = EchoFactory(Clock(), **kwargs)
+        factory = EchoFactory(Clock(), EchoConfig(**kwargs))
         proto = factory.buildProtocol(None)
         transport = StringTransport()
         proto.makeConnection(transport)
@@ -282,3 +324,70 @@ class InMemoryTests(SynchronousTestCase):
         self.assertEqual(transport.value(), stream)
         proto.readConnectionLost()
         self.assertTrue(transport.disconnecting)
+
+
+@implementer(IStreamServerEndpoint)
+class _Recording:
+    """Wraps an endpoint and keeps the listening ports it makes (port 0 resolved)."""
+
+    def __init__(self, inner: IStreamServerEndpoint) -> None:
+        self.inner = inner
+        self.ports: list[IListeningPort] = []
+
+    def listen(self, factory: IProtocolFactory) -> Deferred[IListeningPort]:
+        def keep(port: IListeningPort) -> IListeningPort:
+            self.ports.append(port)
+            return port
+
+        return self.inner.listen(factory).addCallback(keep)
+
+
+class GracefulStopTests(ServiceTestCase):
+    def start(self, **kwargs: Any) -> tuple[EchoService, EchoFactory]:
+        factory = EchoFactory(reactor, EchoConfig(**kwargs))
+        self.endpoint = _Recording(TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1"))
+        service = EchoService(factory, [StreamServerEndpointService(self.endpoint, factory)])
+        service.startService()
+
+        def stop() -> Deferred[None] | None:
+            return service.stopService() if service.running else None
+
+        self.addCleanup(stop)
+        [self.port] = self.endpoint.ports
+        return service, factory
+
+    async def test_client_mid_frame_gets_its_reply(self) -> None:
+        service, factory = self.start()
+        busy = await self.connect()
+        idle = await self.connect()
+        frame = encode(b"x" * 1000, 9)
+        busy.transport.write(frame[:500])
+        idle.transport.write(encode(b"hi", 1))
+        await wait_for(
+            lambda: len(idle.data) == 6 and factory.pending_total == 500, "both in"
+        )
+        number = self.port.getHost().port
+        stopping = service.stopService()
+        await idle.closed  # idle: closed at once, its reply already delivered
+        self.assertEqual(bytes(idle.data), encode(b"hi", 1))
+        with self.assertRaises(ConnectionRefusedError):  # no longer accepting
+            await TCP4ClientEndpoint(reactor, "127.0.0.1", number).connect(
+                Factory.forProtocol(Protocol)
+            )
+        busy.transport.write(frame[500:] + encode(b"late", 10)[:3])
+        await busy.closed
+        self.assertEqual(bytes(busy.data), frame)  # the frame in flight was answered
+        await stopping
+        self.assertEqual(service.drained, DrainResult(idle=1, finishing=1, drained=2, cut=0))
+        [done] = [e for e in self.events if e.get("log_format", "").startswith("drain done")]
+        self.assertEqual((done["drained"], done["cut"]), (2, 0))
+
+    async def test_frame_never_finished_is_cut_after_drain_timeout(self) -> None:
+        service, factory = self.start(drain_timeout=0.2)
+        peer = await self.connect()
+        peer.transport.write(encode(b"y" * 100, 1)[:10])
+        await wait_for(lambda: factory.pending_total == 10, "partial frame held")
+        await service.stopService()
+        await peer.closed
+        self.assertEqual(bytes(peer.data), b"")
+        self.assertEqual(service.drained, DrainResult(idle=0, finishing=1, drained=0, cut=1))

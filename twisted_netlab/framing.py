@@ -6,10 +6,16 @@ line and a close.
 
 Why not ``IntNStringReceiver``: it concatenates its whole unprocessed buffer with every
 chunk, so a large frame arriving in many chunks costs quadratic time, and it checks no
-sign and reports no typed error.  This decoder keeps the chunks of a pending frame in a
-list (references, no copy) and joins them once when the frame is complete, so each byte
-is copied at most once; the length is checked against the limit as soon as the header
-is in, before any body byte is kept.
+sign and reports no typed error.  This decoder holds the bytes of a pending (incomplete)
+frame in ONE ``bytearray`` per decoder, appended to in place (amortised O(1) per byte,
+CPython over-allocates at most ~1/8), so memory stays within a few percent of the bytes
+pending plus a small fixed cost, however the frame is chunked: a one-byte drip costs one
+byte per byte, not a ``bytes`` object and a list slot per read (79 bytes per byte when
+chunks were kept as a list).  The buffer is never preallocated to the announced length:
+a header announcing 1 MiB followed by nothing must not cost 1 MiB.  Chunks holding whole
+frames are never copied into it (the fast path slices or returns them as they are).  The
+length is checked against the limit as soon as the header is in, before any body byte
+is kept.
 
 Frames are ``(serial, body)`` tuples: plain tuples because the hot loop builds one per
 frame; ``serial`` is ``None`` for layouts without a serial field.
@@ -252,13 +258,12 @@ class Decoder:
     """
 
     __slots__ = (
+        "_buf",
         "_failed",
-        "_have",
         "_hsize",
         "_lensize",
         "_limit",
         "_need",
-        "_parts",
         "_passthrough",
         "_run_fmt",
         "_runs",
@@ -283,10 +288,9 @@ class Decoder:
         self._lensize = 0 if lay.header is None else struct.calcsize(">" + lay.header.format[-1])
         self._run_fmt = _run_format(lay)
         self._runs: dict[int, struct.Struct] = {}
-        # Pending partial frame: the chunks (memoryviews) from the frame's first byte,
-        # the byte count, the total frame size (0 while the header is incomplete).
-        self._parts: list[bytes | memoryview] = []
-        self._have = 0
+        # Pending partial frame: its bytes from the frame's first byte, and the total
+        # frame size (0 while the header is incomplete).
+        self._buf = bytearray()
         self._need = 0
         self._serial: int | None = None
         self._failed = False
@@ -294,7 +298,7 @@ class Decoder:
     @property
     def pending(self) -> int:
         """Bytes held for a frame not complete yet."""
-        return self._have
+        return len(self._buf)
 
     def feed(self, data: bytes) -> list[Frame]:
         """Return the frames ``data`` completes, in order."""
@@ -302,12 +306,11 @@ class Decoder:
             return [(None, bytes(data))] if data else []
         if type(data) is not bytes:
             data = bytes(data)
-        if self._have:
-            have = self._have + len(data)
-            if self._need and have < self._need:
-                # Most common case for a big frame: one more body chunk, no work.
-                self._parts.append(data)
-                self._have = have
+        buf = self._buf
+        if buf:
+            if self._need and len(buf) + len(data) < self._need:
+                # Most common case for a big frame (or a drip): one more body chunk.
+                buf += data
                 return []
             return self._resume_frames(data)
         return self._scan(data, 0, [])
@@ -322,11 +325,10 @@ class Decoder:
             return bytes(data)
         if type(data) is not bytes:
             data = bytes(data)
-        if self._have:
-            have = self._have + len(data)
-            if self._need and have < self._need:
-                self._parts.append(data)
-                self._have = have
+        buf = self._buf
+        if buf:
+            if self._need and len(buf) + len(data) < self._need:
+                buf += data
                 return b""
             return self._resume_raw(data)
         end = self._skip(data, 0)
@@ -334,10 +336,19 @@ class Decoder:
             return data
         return data[:end]
 
+    def discard(self) -> int:
+        """Drop the incomplete frame (its memory is freed now); return its size.
+
+        The stream has then lost its framing: the decoder must not be fed again.
+        """
+        dropped = len(self._buf)
+        self._fail(DecodeError("pending frame discarded"))
+        return dropped
+
     def finish(self) -> None:
         """At EOF: raise ``TruncatedFrame`` if a frame was left incomplete."""
-        if self._have:
-            raise TruncatedFrame(self._have, self._need or None)
+        if self._buf:
+            raise TruncatedFrame(len(self._buf), self._need or None)
 
     # -- internals -------------------------------------------------------------
 
@@ -349,65 +360,58 @@ class Decoder:
         error.frames = frames or []
         error.raw = raw
         self._failed = True
-        self._parts = []
-        self._have = 0
+        self._buf = bytearray()
         self._need = 0
         return error
 
-    def _complete_pending(self, data: bytes) -> tuple[bytes, list[bytes | memoryview] | None, int]:
+    def _complete_pending(self, data: bytes) -> tuple[bytes, bytearray | None, int]:
         """Use the head of ``data`` for the pending frame.
 
         Returns ``(data, None, 0)`` when the pending bytes were only part of a header:
         they are prepended (a header is short, so this copies the chunk once and the
-        total stays linear).  Otherwise ``(data, parts, take)``: ``parts`` hold the
+        total stays linear).  Otherwise ``(data, frame, take)``: ``frame`` holds the
         whole pending frame, which ends at ``data[take]``.
         """
-        parts, have = self._parts, self._have
-        self._parts = []
-        self._have = 0
+        buf = self._buf
+        self._buf = bytearray()
         if not self._need:
-            return b"".join(parts) + data, None, 0
-        take = self._need - have
+            return bytes(buf) + data, None, 0
+        take = self._need - len(buf)
         self._need = 0
-        parts.append(memoryview(data)[:take])
-        return data, parts, take
+        buf += memoryview(data)[:take]
+        return data, buf, take
 
     def _resume_frames(self, data: bytes) -> list[Frame]:
-        data, parts, take = self._complete_pending(data)
-        if parts is None:
+        data, frame, take = self._complete_pending(data)
+        if frame is None:
             return self._scan(data, 0, [])
-        parts[0] = memoryview(parts[0])[self._hsize :]  # a view: the join is the one copy
-        frames: list[Frame] = [(self._serial, b"".join(parts))]
+        frames: list[Frame] = [(self._serial, bytes(memoryview(frame)[self._hsize :]))]
         return self._scan(data, take, frames)  # errors carry ``frames``, first included
 
     def _resume_raw(self, data: bytes) -> bytes:
-        data, parts, take = self._complete_pending(data)
-        if parts is None:
+        data, frame, take = self._complete_pending(data)
+        if frame is None:
             end = self._skip(data, 0)
             return data if end == len(data) else data[:end]
         try:
             end = self._skip(data, take)
         except DecodeError as exc:
-            exc.raw = b"".join(parts) + exc.raw
+            exc.raw = bytes(frame) + exc.raw
             raise
-        parts.append(memoryview(data)[take:end])
-        return b"".join(parts)
+        if end == take:
+            return bytes(frame)
+        return b"".join((frame, memoryview(data)[take:end]))
 
     def _stash(self, data: bytes, off: int) -> None:
-        """Keep the incomplete tail ``data[off:]``; check its header if it is in."""
-        rest = len(data) - off
-        view = memoryview(data)[off:]
-        if rest >= self._hsize:
+        """Keep the incomplete tail ``data[off:]`` (a copy: never pin the whole chunk)."""
+        if len(data) - off >= self._hsize:
             fields = self._unpack(data, off)
             length = fields[-1]
             if length > self._limit:
                 raise self._fail(_length_error(self.layout, length, self._limit))
             self._serial = fields[0] if self._serial_pos else None
             self._need = self._hsize + length
-        else:
-            view = memoryview(bytes(view))  # a few bytes; do not pin the whole chunk
-        self._parts = [view]
-        self._have = rest
+        self._buf = bytearray(memoryview(data)[off:])
 
     # Runs of equal-sized frames (fixed-size messages are the common case) are found
     # with strided byte slices and split by ``struct.iter_unpack``, both in C; other

@@ -10,11 +10,8 @@ from twisted.application import service
 from twisted.python import usage
 
 from twisted_netlab.endpoints import validate_endpoint
-from twisted_netlab.tcp.tap import (
-    DEFAULT_TCP_PORT,
-    build_tcp_services,
-    parse_tcp_settings,
-)
+from twisted_netlab.tcp.config import echo_config, option_parameters
+from twisted_netlab.tcp.tap import DEFAULT_TCP_PORT, build_tcp_services
 from twisted_netlab.web.tap import DEFAULT_WEB_PORT, WebOptionsMixin, build_web_services
 
 
@@ -24,11 +21,7 @@ class Options(WebOptionsMixin, usage.Options):
         "Run the framed TCP echo (--tcp-* options) and the web service (static files, "
         "proxy, tools) in one process."
     )
-    optParameters = [
-        ["tcp-framing", None, "seed", "TCP frame layout (see netlab-tcp --framing)."],
-        ["tcp-max-frame", None, None, "Largest TCP frame body accepted, in bytes."],
-        ["tcp-idle-timeout", None, None, "Close idle TCP connections after N seconds (0: never)."],
-    ]
+    optParameters = option_parameters("tcp-")  # the netlab-tcp options, --tcp- prefixed
 
     def __init__(self) -> None:
         super().__init__()
@@ -48,15 +41,13 @@ class Options(WebOptionsMixin, usage.Options):
             self["web-ports"].append(validate_endpoint(DEFAULT_WEB_PORT))
         if not self["tcp-ports"]:
             self["tcp-ports"].append(validate_endpoint(DEFAULT_TCP_PORT))
-        self["tcp-settings"] = parse_tcp_settings(
-            self["tcp-framing"], self["tcp-max-frame"], self["tcp-idle-timeout"]
-        )
+        self["tcp-config"] = echo_config(self, prefix="tcp-")
         self.post_options_web()
 
 
 def makeService(options: Options) -> service.MultiService:
     top = service.MultiService()
-    for svc in build_tcp_services(options["tcp-ports"], options["tcp-settings"]):
+    for svc in build_tcp_services(options["tcp-ports"], options["tcp-config"]):
         svc.setServiceParent(top)
     for svc in build_web_services(options, options["web-ports"]):
         svc.setServiceParent(top)
