@@ -35,7 +35,12 @@ from twisted_netlab.errors import PathError
 from twisted_netlab.http.caching import CachePolicy, expires_header
 from twisted_netlab.http.conditional import Decision, Outcome, evaluate
 from twisted_netlab.http.encoding import choose_encoding
-from twisted_netlab.http.paths import RequestPath, has_extension, split_request_path
+from twisted_netlab.http.paths import (
+    BadPathError,
+    RequestPath,
+    has_extension,
+    split_request_path,
+)
 from twisted_netlab.http.ranges import (
     ByteRange,
     RangeKind,
@@ -65,6 +70,7 @@ from twisted_netlab.web.fsinfo import (
 )
 from twisted_netlab.web.listing import collect_entries, render_html, render_json
 from twisted_netlab.web.producers import PartsProducer
+from twisted_netlab.web.refusal import refuse
 from twisted_netlab.web.vary import add_vary
 
 __all__ = ["StaticConfig", "StaticResource", "build_static_resource", "config_from_options"]
@@ -191,6 +197,9 @@ class StaticResource(Resource):
             rpath = split_request_path(key, allow_dotfiles=self.config.allow_dotfiles)
             path = self.resolver.resolve(rpath.segments)
             st = os.stat(path)
+        except BadPathError as exc:
+            self._explain(request, f"400 {exc}")
+            return refuse(request, 400, str(exc))
         except PathError as exc:
             return self._error(request, exc.status, _brief(exc.status), str(exc))
         except (FileNotFoundError, NotADirectoryError):
