@@ -63,6 +63,13 @@ def _human(size: int) -> str:
     return f"{size} B"  # pragma: no cover
 
 
+# The request tools are opt-in (issue 7): say how to get them where people look.
+TOOLS_HINT = (
+    "Request tools (inspector, response setter under /_netlab/) are opt-in: "
+    "start netlab-web with --tools."
+)
+
+
 def _href(entry: ListingEntry) -> str:
     return quote(entry.name, safe="") + ("/" if entry.is_dir else "")
 
@@ -84,7 +91,8 @@ def render_html(url_path: str, entries: list[ListingEntry], *, has_parent: bool)
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
         f"<title>{title}</title></head><body><h1>{title}</h1>\n"
         "<table><thead><tr><th>Name</th><th>Size</th><th>Last modified</th></tr></thead>"
-        "<tbody>\n" + "\n".join(rows) + "\n</tbody></table></body></html>\n"
+        "<tbody>\n" + "\n".join(rows) + "\n</tbody></table>\n"
+        f"<footer><small>{TOOLS_HINT}</small></footer></body></html>\n"
     )
     return page.encode("utf-8")
 
