@@ -91,6 +91,13 @@ class CorsSiteTests(TestCase):
             self.assertIn(b"CORS preflight refused", body)
             for name in CORS_NAMES:
                 self.assertIsNone(response.headers.getRawHeaders(name), name)
+            self.assertNotIn(b"None", body)
+            self.assertNotIn(b"'", body)
+        self.assertEqual(
+            body,
+            b"CORS preflight refused: origin http://app.example:3000, method PUT, headers x-secret "
+            b"are not all allowed here\n",
+        )
         self.assertEqual(inner.calls, [])
 
     async def test_plain_options_is_delegated(self) -> None:

@@ -107,7 +107,8 @@ class CorsResource(Resource):
         if headers is None:
             self.log.info(
                 "CORS preflight refused: origin {origin} method {method} headers {headers}",
-                origin=origin, method=wanted_method, headers=wanted_headers,
+                origin=origin or "(none)", method=wanted_method or "(none)",
+                headers=wanted_headers or "(none)",
             )
             request.setResponseCode(http.FORBIDDEN)
             request.setHeader(b"content-type", b"text/plain; charset=utf-8")

@@ -167,7 +167,10 @@ class StaticResource(Resource):
                     return self._serve(request)
                 except _Restart:
                     _reset(request)
-                    self.log.warn("{path} kept changing while being served", path=request.path)
+                    self.log.warn(
+                        "{path} kept changing while being served",
+                        path=request.path.decode("utf-8", "replace"),
+                    )
                     return self._error(request, 503, "Service Unavailable", "The file is changing; retry.")
             except PermissionError:
                 _reset(request)
