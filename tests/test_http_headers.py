@@ -343,3 +343,26 @@ class ForwardingHygieneTests(SynchronousTestCase):
         self.assertEqual(trusted[b"X-Forwarded-Host"], [b"up:9000"])
         kept = self.forward({b"Host": [b"ok.test"], b"X-Forwarded-Host": [b"orig.test:443"]}, trusted=True)
         self.assertEqual(kept[b"X-Forwarded-Host"], [b"orig.test:443"])
+
+
+class TraceOptInTests(SynchronousTestCase):
+    def test_trace_refused_unless_opted_in(self) -> None:
+        from twisted_netlab.http.proxymount import ProxyMethodError
+
+        mount = ProxyMount("/api", "http://up.test")
+        with self.assertRaises(ProxyMethodError) as ctx:
+            mount.check_method(b"TRACE")
+        self.assertEqual(ctx.exception.status, 405)
+        for method in (b"GET", b"POST", b"OPTIONS", b"PROPFIND"):
+            mount.check_method(method)
+        ProxyMount("/api", "http://up.test", allow_trace=True).check_method(b"TRACE")
+
+    def test_toml_key(self) -> None:
+        [plain, opted] = mounts_from_toml(
+            '[[proxy]]\nprefix = "/a"\nupstream = "http://up.test"\n'
+            '[[proxy]]\nprefix = "/b"\nupstream = "http://up.test"\nallow_trace = true\n'
+        )
+        self.assertEqual((plain.allow_trace, opted.allow_trace), (False, True))
+        with self.assertRaises(ProxyConfigError) as ctx:
+            mounts_from_toml('[[proxy]]\nprefix = "/a"\nupstream = "http://u.test"\nallow_trace = 1\n')
+        self.assertEqual(str(ctx.exception), "[[proxy]] #1: 'allow_trace' must be true or false")

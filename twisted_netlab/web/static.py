@@ -134,7 +134,7 @@ def config_from_options(options: Any) -> StaticConfig:
 
 def build_static_resource(options: Any, reactor: IReactorTime) -> IResource:
     """The static resource for ``options`` (site.py wraps and mounts it)."""
-    return StaticResource(config_from_options(options), reactor)  # type: ignore[return-value]
+    return StaticResource(config_from_options(options), reactor)
 
 
 class _Restart(Exception):
@@ -146,7 +146,7 @@ class StaticResource(Resource):
     log = Logger()
 
     def __init__(self, config: StaticConfig, clock: IReactorTime) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self.config = config
         self.clock = clock
         self.resolver = Resolver(config.root, config.symlinks)
@@ -322,7 +322,7 @@ class StaticResource(Resource):
         request.setHeader(b"Content-Type", ctype)
         request.setHeader(b"X-Content-Type-Options", b"nosniff")
         request.setHeader(b"Cache-Control", b"no-cache")
-        add_vary(request, "Accept")  # type: ignore[arg-type]
+        add_vary(request, "Accept")
         self._explain(request, "200 directory listing")
         if request.method == b"HEAD":
             request.setHeader(b"Content-Length", b"%d" % len(body))
@@ -455,7 +455,7 @@ class StaticResource(Resource):
         set_headers(response, headers)
         if negotiable:
             if response.hasHeader(b"vary"):
-                add_vary(request, "Accept-Encoding")  # type: ignore[arg-type]
+                add_vary(request, "Accept-Encoding")
             else:
                 set_headers(response, _VARY_AE)
         if request.clientproto == b"HTTP/1.0":
@@ -551,7 +551,7 @@ class StaticResource(Resource):
     # -- small helpers ---------------------------------------------------------------
 
     def _now(self) -> float:
-        seconds: float = self.clock.seconds()  # type: ignore[misc]  # zope interface
+        seconds: float = self.clock.seconds()
         return seconds
 
     def _explain(self, request: Request, text: str) -> None:
@@ -567,7 +567,7 @@ class StaticResource(Resource):
         response.removeHeader(b"Content-Length")
         response.setRawHeaders(b"X-Content-Type-Options", [b"nosniff"])
         self._explain(request, f"{status} {explain if explain is not None else detail}")
-        result: bytes | int = pages.errorPage(status, brief, detail).render(request)  # type: ignore[arg-type,assignment]
+        result: bytes | int = pages.errorPage(status, brief, detail).render(request)  # type: ignore[assignment]
         return result
 
 
