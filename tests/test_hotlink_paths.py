@@ -89,6 +89,11 @@ class CanonicalGateTests(SynchronousTestCase):
     def test_sidecar_is_gated_as_its_source(self) -> None:
         raw = get(self.site, b"/media/logo.svg.gz")
         self.assertEqual(status(raw), 403)
+        explained = make_site(self.root, "--explain")
+        self.assertEqual(
+            header(get(explained, b"/media/logo.svg.gz"), b"x-netlab-explain"),
+            [b"403 signature: missing signature (judged as /media/logo.svg)"],
+        )
         self.assertNotIn(SVG_GZ, raw)
         # The link minted for the SVG also serves its sidecar (same content).
         raw = get(self.site, b"/media/logo.svg.gz?" + signed_query("/media/logo.svg"))

@@ -193,7 +193,10 @@ class HotlinkResource(Resource):
             add_vary(request, *_VARY_TOKENS)
         if decision.allowed:
             return render_from(self.inner, request)
-        return self._refuse(request, decision.reason)
+        reason = decision.reason
+        if path != rpath.url_path:
+            reason += f" (judged as {path})"
+        return self._refuse(request, reason)
 
     def _refuse(self, request: IRequest, reason: str) -> bytes | int:
         request.setHeader(b"cache-control", b"no-store")
