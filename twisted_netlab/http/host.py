@@ -77,9 +77,20 @@ def split_host(value: bytes | str) -> tuple[str, int | None] | None:
     return host, port
 
 
+# Asked on every request with the same few values: remember the answers (cleared when
+# full, so a stream of distinct values cannot grow it).
+_MEMO_SIZE = 1024
+_valid_memo: dict[bytes | str, bool] = {}
+
+
 def is_valid_host(value: bytes | str) -> bool:
     """Whether ``value`` is a ``host[:port]`` by the rules above."""
-    return split_host(value) is not None
+    known = _valid_memo.get(value)
+    if known is None:
+        if len(_valid_memo) >= _MEMO_SIZE:
+            _valid_memo.clear()
+        known = _valid_memo[value] = split_host(value) is not None
+    return known
 
 
 def check_host_fields(values: Sequence[bytes] | None, version: bytes) -> bytes | None:
