@@ -10,8 +10,10 @@ from twisted_netlab.http.headers import (
     HOP_BY_HOP,
     ClientHop,
     CookieRewrite,
+    ForwardRules,
     TrustedProxies,
     connection_tokens,
+    forward_request_headers,
     forwarded_element,
     parse_trusted,
     request_headers,
@@ -214,8 +216,8 @@ class MountTests(SynchronousTestCase):
         self.assertEqual(m.prefix, "/api/v1")
         self.assertEqual(m.segments, [b"api", b"v1"])
         self.assertEqual(
-            m.upstream_target(b"/api/v1/a%2Fb/c", b"q=%20&&"),
-            b"http://127.0.0.1:9000/base/a%2Fb/c?q=%20&&",
+            m.upstream_target(b"/api/v1/a%20b/c", b"q=%20&&"),
+            b"http://127.0.0.1:9000/base/a%20b/c?q=%20&&",
         )
         self.assertEqual(m.upstream_target(b"/api/v1", None), b"http://127.0.0.1:9000/base")
         root = ProxyMount("/api", "https://up.test")
@@ -291,3 +293,76 @@ class MountTests(SynchronousTestCase):
             "[[proxy]\n",
         ]:
             self.assertRaises(ProxyConfigError, mounts_from_toml, bad)
+
+
+class ForwardingHygieneTests(SynchronousTestCase):
+    """nginx's defaults for what a client may tell the upstream (issue 7, case 5)."""
+
+    RAW = {
+        b"Host": [b"front.test:8080"],
+        b"X_forwarded_for": [b"1.2.3.4"],
+        b"X_custom": [b"x"],
+        b"X-Real-Ip": [b"6.6.6.6"],
+        b"True-Client-Ip": [b"6.6.6.7"],
+        b"Cf-Connecting-Ip": [b"6.6.6.8"],
+        b"Accept": [b"*/*"],
+    }
+
+    def forward(self, raw: dict[bytes, list[bytes]], trusted: bool) -> dict[bytes, list[bytes]]:
+        proxies = parse_trusted(["192.0.2.0/24"]) if trusted else TrustedProxies()
+        got = forward_request_headers(raw, "192.0.2.7", "http", b"1.1", ForwardRules(proxies, b"up:9000"))
+        pairs = request_headers(
+            [(n, v) for n, vs in raw.items() for v in vs],
+            ClientHop("192.0.2.7", "http", raw[b"Host"][-1], b"1.1"),
+            trusted=proxies, upstream_host=b"up:9000",
+        )
+        self.assertEqual({n.lower(): [v for m, v in pairs if m.lower() == n.lower()] for n, _ in pairs},
+                         {n.lower(): vs for n, vs in got.items()})
+        return got
+
+    def test_untrusted_peer(self) -> None:
+        got = self.forward(self.RAW, trusted=False)
+        self.assertEqual(list(got), [b"Host", b"Accept", b"X-Forwarded-For", b"X-Forwarded-Proto",
+                                     b"X-Forwarded-Host", b"Forwarded", b"Via"])
+        self.assertEqual(got[b"X-Forwarded-For"], [b"192.0.2.7"])
+        self.assertEqual(got[b"X-Forwarded-Host"], [b"front.test:8080"])
+
+    def test_trusted_peer_keeps_client_ip_claims(self) -> None:
+        got = self.forward(self.RAW, trusted=True)
+        self.assertEqual(got[b"X-Real-Ip"], [b"6.6.6.6"])
+        self.assertEqual(got[b"True-Client-Ip"], [b"6.6.6.7"])
+        self.assertNotIn(b"X_forwarded_for", got)  # underscores go whoever sends them
+
+    def test_invalid_forwarded_host_becomes_the_upstream_host(self) -> None:
+        raw = {b"Host": [b"evil.example:1/x?y"]}
+        got = self.forward(raw, trusted=False)
+        self.assertEqual(got[b"Host"], [b"up:9000"])
+        self.assertEqual(got[b"X-Forwarded-Host"], [b"up:9000"])
+        self.assertEqual(got[b"Forwarded"], [b'for=192.0.2.7;host="up:9000";proto=http'])
+        trusted = self.forward({b"Host": [b"ok.test"], b"X-Forwarded-Host": [b"a b/c"]}, trusted=True)
+        self.assertEqual(trusted[b"X-Forwarded-Host"], [b"up:9000"])
+        kept = self.forward({b"Host": [b"ok.test"], b"X-Forwarded-Host": [b"orig.test:443"]}, trusted=True)
+        self.assertEqual(kept[b"X-Forwarded-Host"], [b"orig.test:443"])
+
+
+class TraceOptInTests(SynchronousTestCase):
+    def test_trace_refused_unless_opted_in(self) -> None:
+        from twisted_netlab.http.proxymount import ProxyMethodError
+
+        mount = ProxyMount("/api", "http://up.test")
+        with self.assertRaises(ProxyMethodError) as ctx:
+            mount.check_method(b"TRACE")
+        self.assertEqual(ctx.exception.status, 405)
+        for method in (b"GET", b"POST", b"OPTIONS", b"PROPFIND"):
+            mount.check_method(method)
+        ProxyMount("/api", "http://up.test", allow_trace=True).check_method(b"TRACE")
+
+    def test_toml_key(self) -> None:
+        [plain, opted] = mounts_from_toml(
+            '[[proxy]]\nprefix = "/a"\nupstream = "http://up.test"\n'
+            '[[proxy]]\nprefix = "/b"\nupstream = "http://up.test"\nallow_trace = true\n'
+        )
+        self.assertEqual((plain.allow_trace, opted.allow_trace), (False, True))
+        with self.assertRaises(ProxyConfigError) as ctx:
+            mounts_from_toml('[[proxy]]\nprefix = "/a"\nupstream = "http://u.test"\nallow_trace = 1\n')
+        self.assertEqual(str(ctx.exception), "[[proxy]] #1: 'allow_trace' must be true or false")

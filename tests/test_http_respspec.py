@@ -69,7 +69,44 @@ class StatusTests(SynchronousTestCase):
         self.assertEqual(parse_status("307", REDIRECT_CODES), 307)
 
 
+class SecurityHeaderTests(SynchronousTestCase):
+    def test_refused_with_a_reason(self) -> None:
+        for name in ["Set-Cookie", "set-cookie2", "Location", "Refresh", "Content-Security-Policy",
+                     "Content-Security-Policy-Report-Only", "Strict-Transport-Security",
+                     "X-Frame-Options", "Clear-Site-Data", "Permissions-Policy", "Feature-Policy",
+                     "X-Content-Type-Options", "Cross-Origin-Opener-Policy",
+                     "Cross-Origin-Embedder-Policy", "Cross-Origin-Resource-Policy",
+                     "Timing-Allow-Origin", "WWW-Authenticate", "Alt-Svc", "NEL", "Report-To",
+                     "Reporting-Endpoints", "Service-Worker-Allowed", "Speculation-Rules",
+                     "Access-Control-Allow-Origin", "access-control-allow-credentials",
+                     "Access-Control-Expose-Headers"]:
+            with self.assertRaises(ResponseSpecError, msg=name) as ctx:
+                validate_header_name(name)
+            self.assertTrue(str(ctx.exception).startswith(f"header {name} cannot be set here: "))
+        with self.assertRaises(ResponseSpecError) as ctx:
+            parse_response_spec({"header": ["Access-Control-Allow-Origin: *"]})
+        self.assertEqual(
+            str(ctx.exception),
+            "header Access-Control-Allow-Origin cannot be set here: CORS headers come from the "
+            "site's --cors policy only",
+        )
+
+    def test_ordinary_headers_pass(self) -> None:
+        for name in ["X-Demo", "Cache-Control", "Vary", "Link", "Content-Disposition", "ETag"]:
+            self.assertEqual(validate_header_name(name), name)
+
+
 class CookieTests(SynchronousTestCase):
+    def test_prefixes_refused_and_path_scoped(self) -> None:
+        self.assertEqual(validate_cookie("sid", "1", "/_netlab/"), "sid=1; Path=/_netlab/")
+        for name in ["__Host-sid", "__Secure-sid", "__host-sid", "__SECURE-x"]:
+            with self.assertRaises(ResponseSpecError) as ctx:
+                validate_cookie(name, "1")
+            self.assertIn("__Host-/__Secure- prefix", str(ctx.exception))
+        # No attribute (Domain included) can ride in on the value.
+        for value in ["1; Domain=example.com", "1;Domain=.example.com"]:
+            self.assertRaises(ResponseSpecError, validate_cookie, "sid", value)
+
     def test_set(self) -> None:
         self.assertEqual(validate_cookie("sid", "abc123"), "sid=abc123; Path=/")
         for name, value in [("s id", "v"), ("sid", "a b"), ("sid", "a;b"), ("sid", 'a"'),
@@ -85,17 +122,38 @@ class CookieTests(SynchronousTestCase):
 
 
 class RedirectTests(SynchronousTestCase):
+    def ours(self, url: str, scheme: str = "https", host: bytes | None = b"example.com") -> bytes:
+        return validate_redirect(url, scheme=scheme, host=host)
+
     def test_allowed(self) -> None:
-        self.assertEqual(validate_redirect("/next?x=1"), b"/next?x=1")
-        self.assertEqual(validate_redirect("next"), b"next")
-        self.assertEqual(validate_redirect("https://example.com/caf\u00e9"), b"https://example.com/caf%C3%A9")
-        self.assertEqual(validate_redirect("HTTP://example.com"), b"http://example.com")
+        self.assertEqual(self.ours("/next?x=1"), b"/next?x=1")
+        self.assertEqual(self.ours("/caf\u00e9"), b"/caf%C3%A9")
+        self.assertEqual(self.ours("https://example.com/caf\u00e9"), b"https://example.com/caf%C3%A9")
+        self.assertEqual(self.ours("HTTPS://Example.COM"), b"https://example.com")
+        self.assertEqual(self.ours("https://example.com:443/x"), b"https://example.com/x")
+        self.assertEqual(self.ours("http://127.0.0.1:8080/x", "http", b"127.0.0.1:8080"),
+                         b"http://127.0.0.1:8080/x")
+        self.assertEqual(self.ours("/x", "http", None), b"/x")
 
     def test_refused(self) -> None:
         for bad in ["", "javascript:alert(1)", "data:text/html,x", "file:///etc/passwd",
-                    "/a\r\nSet-Cookie: x=1", "http:///nohost", "/a\x00"]:
+                    "/a\r\nSet-Cookie: x=1", "http:///nohost", "/a\x00", "next", "?x", "#top",
+                    "//evil.example/", "/\\evil.example/", "\\\\evil.example", "/\t/evil.example",
+                    "https:evil.example", "https:/evil.example", "http://example.com/",
+                    "https://evil.example/", "https://example.com.evil.example/",
+                    "https://example.com:8443/", "https://user@example.com/",
+                    "https://evil.example\\@example.com/"]:
             with self.assertRaises(ResponseSpecError, msg=bad):
-                validate_redirect(bad)
+                self.ours(bad)
+        with self.assertRaises(ResponseSpecError):
+            self.ours("http://127.0.0.1/x", "http", None)
+        with self.assertRaises(ResponseSpecError) as ctx:
+            self.ours("https://evil.example/")
+        self.assertEqual(
+            str(ctx.exception),
+            "url 'https://evil.example/' is on another origin; only https://example.com may be "
+            "redirected to",
+        )
 
 
 class ResponseSpecTests(SynchronousTestCase):

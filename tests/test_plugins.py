@@ -47,7 +47,7 @@ class WebOptionsTests(SynchronousTestCase):
             (["--port", "tcp:http"], "invalid endpoint 'tcp:http'"),
             (["--path", "/no/such/dir"], "/no/such/dir"),
             (
-                ["--proxy", "/_netlab/api=http://127.0.0.1:9"],
+                ["--tools", "--proxy", "/_netlab/api=http://127.0.0.1:9"],
                 "--proxy /_netlab/api lies under the tools prefix /_netlab/",
             ),
         ]:
@@ -59,8 +59,8 @@ class WebOptionsTests(SynchronousTestCase):
     def test_proxy_beside_tools(self) -> None:
         for argv in (
             ["--proxy", "/_netlab2=http://127.0.0.1:9"],
-            ["--proxy", "/_netlab/api=http://127.0.0.1:9", "--no-tools"],
-            ["--proxy", "/_netlab/api=http://127.0.0.1:9", "--tools-prefix", "/_tools/"],
+            ["--proxy", "/_netlab/api=http://127.0.0.1:9"],  # the tools are off by default
+            ["--tools", "--proxy", "/_netlab/api=http://127.0.0.1:9", "--tools-prefix", "/_tools/"],
         ):
             options = web.Options()
             options.parseOptions(argv)

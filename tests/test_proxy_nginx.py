@@ -8,11 +8,12 @@ import socket
 import subprocess
 
 from twisted.internet import reactor, task
+from twisted.internet.protocol import ClientFactory
 from twisted.trial.unittest import SkipTest
 
 from twisted_netlab.http.proxymount import ProxyMount
 
-from ._proxy_support import ProxyTestCase
+from ._proxy_support import ProxyTestCase, RawClient
 
 _CONF = """
 worker_processes 1;
@@ -63,6 +64,8 @@ class NginxUpstreamTests(ProxyTestCase):
             f.write(bytes(range(256)) * 4096)  # 1 MiB
         with open(os.path.join(root, "www/site/dir/index.html"), "wb") as f:
             f.write(b"<p>index</p>\n")
+        with open(os.path.join(root, "www/outside.txt"), "wb") as f:
+            f.write(b"OUTSIDE the mount\n")
         self.nginx_port = _free_port()
         user = "user root root;" if os.geteuid() == 0 else ""
         conf = os.path.join(root, "nginx.conf")
@@ -140,3 +143,22 @@ class NginxUpstreamTests(ProxyTestCase):
         response = await self.http.get(self.base + "/api/cookie")
         self.assertEqual(await self.content(response), b"cookie\n")
         self.assertEqual(response.headers.getRawHeaders(b"set-cookie"), [b"sid=1; Path=/api/"])
+
+    async def test_encoded_walk_out_of_the_mount_is_refused(self) -> None:
+        await self.start_nginx()
+        # Control: nginx itself resolves the encoded walk-out to /outside.txt.
+        client = RawClient(b"GET /site/..%2foutside.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        connector = reactor.connectTCP(
+            "127.0.0.1", self.nginx_port, ClientFactory.forProtocol(lambda: client)
+        )
+        self.addCleanup(connector.disconnect)
+        await client.closed
+        self.assertIn(b"OUTSIDE the mount", bytes(client.data))
+        for target in (b"/api/..%2foutside.txt", b"/api/%2e%2e%2foutside.txt",
+                       b"/api/.%2e%2foutside.txt", b"/api/%2e%2e/outside.txt"):
+            proxied = await self.raw(
+                b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            )
+            await proxied.closed
+            self.assertTrue(bytes(proxied.data).startswith(b"HTTP/1.1 400 "), target)
+            self.assertNotIn(b"OUTSIDE", bytes(proxied.data))

@@ -33,7 +33,8 @@ from twisted_netlab.web.proxy import _Deadlines
 REQUEST_NAMES = [
     b"Host", b"Connection", b"Keep-Alive", b"TE", b"Upgrade", b"Content-Length", b"Expect",
     b"X-Forwarded-For", b"X-Forwarded-Proto", b"X-Forwarded-Host", b"Forwarded", b"Via",
-    b"Accept", b"X-A", b"Cookie", b"Proxy-Authorization",
+    b"Accept", b"X-A", b"Cookie", b"Proxy-Authorization", b"X-Real-Ip", b"True-Client-Ip",
+    b"X_forwarded_for", b"X_a",
 ]
 RESPONSE_NAMES = [
     b"Content-Type", b"Location", b"Content-Location", b"Set-Cookie", b"Via", b"Vary",
@@ -43,7 +44,7 @@ RESPONSE_NAMES = [
 VALUES = st.sampled_from([
     b"1", b"a, b", b"x-a", b"X-A, Via", b"keep-alive", b"203.0.113.9", b"for=198.51.100.1",
     b"https", b"public.test", b"/base/p?q=1", b"http://up.test:9000/base/x", b"s=1; Path=/base",
-    b"s=2; Domain=up.test; Secure; SameSite=None", b"",
+    b"s=2; Domain=up.test; Secure; SameSite=None", b"", b"evil.example:1/x?y", b"[::1]:8080",
 ])
 
 
@@ -153,7 +154,8 @@ class UpstreamPathTests(SynchronousTestCase):
         mount = ProxyMount("/api", "http://up.test:9000/base/")
         self.assertEqual(mount.upstream_path(b"/api", None), b"/base")
         self.assertEqual(mount.upstream_path(b"/api/", b""), b"/base/?")
-        self.assertEqual(mount.upstream_path(b"/api/a%2Fb", b"x=1"), b"/base/a%2Fb?x=1")
+        self.assertEqual(mount.upstream_path(b"/api/a%20b", b"x=1"), b"/base/a%20b?x=1")
+        self.assertRaises(ProxyPathError, mount.upstream_path, b"/api/a%2Fb", None)
         root = ProxyMount("/", "http://up.test")
         self.assertEqual(root.upstream_path(b"/", None), b"/")
         self.assertEqual(root.upstream_target(b"/x", b"q"), b"http://up.test/x?q")

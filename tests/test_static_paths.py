@@ -35,8 +35,8 @@ class TraversalTests(StaticTestCase):
             b"/%2e%2e/secret.txt",
             b"/%2E%2E/secret.txt",
             b"/sub/%2e%2e/%2e%2e/secret.txt",
-            b"/./sub/ok.txt",
             b"/sub/.%2e/ok.txt",
+            b"/sub/..",
         ):
             await self.assert_refused(target, 400)
 
@@ -55,6 +55,21 @@ class TraversalTests(StaticTestCase):
     async def test_double_encoding(self) -> None:
         for target in (b"/%252e%252e/secret.txt", b"/sub%252fok.txt", b"/x%2500"):
             await self.assert_refused(target, 400)
+
+    async def test_dot_and_empty_segments_name_the_same_file(self) -> None:
+        for target in (b"/./sub/ok.txt", b"//sub//ok.txt", b"/sub/%2e/ok.txt", b"/sub/./ok.txt"):
+            raw = await self.raw_get(target)
+            self.assertEqual(status_of(raw), 200, target)
+            self.assertTrue(raw.endswith(b"\r\n\r\nok"), target)
+
+    async def test_refusal_is_short_plain_text(self) -> None:
+        raw = await self.raw_get(b"/sub/..%2f..%2fsecret.txt")
+        self.assertEqual(status_of(raw), 400)
+        self.assertEqual(raw_header(raw, b"content-type"), b"text/plain; charset=utf-8")
+        self.assertTrue(raw.endswith(b"\r\n\r\n400 Bad Request: encoded path separator (%2F) refused\n"), raw)
+        raw = await self.raw_get(b"/sub/%2e%2e/ok.txt")
+        self.assertTrue(raw.endswith(b"\r\n\r\n400 Bad Request: '..' path segments are refused\n"), raw)
+        self.assertNotIn(b"b'", raw)
 
     async def test_encoded_normal_names_work(self) -> None:
         raw = await self.raw_get(b"/s%75b/ok.txt")

@@ -91,6 +91,13 @@ class CorsSiteTests(TestCase):
             self.assertIn(b"CORS preflight refused", body)
             for name in CORS_NAMES:
                 self.assertIsNone(response.headers.getRawHeaders(name), name)
+            self.assertNotIn(b"None", body)
+            self.assertNotIn(b"'", body)
+        self.assertEqual(
+            body,
+            b"CORS preflight refused: origin http://app.example:3000, method PUT, headers x-secret "
+            b"are not all allowed here\n",
+        )
         self.assertEqual(inner.calls, [])
 
     async def test_plain_options_is_delegated(self) -> None:
@@ -206,14 +213,14 @@ class OptionsTests(SynchronousTestCase):
         options = parse()
         self.assertIsNone(options["cors-policy"])
         self.assertEqual(options["tools-prefix"], "/_netlab/")
-        self.assertFalse(options["no-tools"])
+        self.assertFalse(options["tools"])
 
     def test_full(self) -> None:
         options = parse(
             "--cors", "http://a.example:3000", "--cors", "https://b.example,http://c.example",
             "--cors-credentials", "--cors-expose", "X-Total", "--cors-expose", "ETag, X-Id",
             "--cors-methods", "GET,PUT", "--cors-headers", "Content-Type,X-Token",
-            "--cors-max-age", "60", "--tools-prefix", "dev/tools", "--no-tools",
+            "--cors-max-age", "60", "--tools-prefix", "dev/tools", "--tools",
         )
         self.assertEqual(options["cors-policy"], CorsPolicy.build(
             ["http://a.example:3000", "https://b.example", "http://c.example"],
@@ -221,7 +228,7 @@ class OptionsTests(SynchronousTestCase):
             headers=["Content-Type", "X-Token"], max_age=60,
         ))
         self.assertEqual(options["tools-prefix"], "/dev/tools/")
-        self.assertTrue(options["no-tools"])
+        self.assertTrue(options["tools"])
 
     def test_errors(self) -> None:
         for argv, needle in [

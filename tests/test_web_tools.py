@@ -22,7 +22,7 @@ from twisted_netlab.web.tools import ToolsResource, build_tool_mounts
 
 class ToolsSiteTests(TestCase):
     def setUp(self) -> None:
-        site = NetlabSite(MountRoot(notFound(), build_tool_mounts({})))
+        site = NetlabSite(MountRoot(notFound(), build_tool_mounts({"tools": True})))
         self.port = reactor.listenTCP(0, site, interface="127.0.0.1")
         self.addCleanup(self.port.stopListening)
         pool = HTTPConnectionPool(reactor, persistent=False)
@@ -142,11 +142,12 @@ class ToolsSiteTests(TestCase):
         response, _ = await self.fetch("GET", "/cookies/set?a=1&b=two", allow_redirects=False)
         self.assertEqual(response.code, 302)
         self.assertEqual(response.headers.getRawHeaders(b"location"), [b"/_netlab/cookies"])
-        self.assertEqual(response.headers.getRawHeaders(b"set-cookie"), [b"a=1; Path=/", b"b=two; Path=/"])
+        self.assertEqual(response.headers.getRawHeaders(b"set-cookie"),
+                         [b"a=1; Path=/_netlab/", b"b=two; Path=/_netlab/"])
         response, body = await self.fetch("GET", "/cookies", headers={"Cookie": "a=1; b=two"})
         self.assertEqual(json.loads(body), {"cookies": {"a": "1", "b": "two"}})
         response, _ = await self.fetch("GET", "/cookies/delete?a", allow_redirects=False)
-        self.assertEqual(response.headers.getRawHeaders(b"set-cookie"), [b"a=; Path=/; Max-Age=0"])
+        self.assertEqual(response.headers.getRawHeaders(b"set-cookie"), [b"a=; Path=/_netlab/; Max-Age=0"])
         response, body = await self.fetch("GET", "/cookies/set?a=x%20y", allow_redirects=False)
         self.assertEqual(response.code, 400)
 
@@ -155,12 +156,13 @@ class ToolsSiteTests(TestCase):
                                        allow_redirects=False)
         self.assertEqual(response.code, 307)
         self.assertEqual(response.headers.getRawHeaders(b"location"), [b"/next?q=1"])
-        response, _ = await self.fetch("GET", "/redirect-to?url=https://example.com/",
-                                       allow_redirects=False)
+        own = self.base.removesuffix("/_netlab")
+        response, _ = await self.fetch("GET", f"/redirect-to?url={own}/x", allow_redirects=False)
         self.assertEqual((response.code, response.headers.getRawHeaders(b"location")),
-                         (302, [b"https://example.com/"]))
+                         (302, [f"{own}/x".encode()]))
         for bad in ["/redirect-to?url=javascript:alert(1)", "/redirect-to",
-                    "/redirect-to?url=/x&status_code=200"]:
+                    "/redirect-to?url=/x&status_code=200", "/redirect-to?url=https://example.com/",
+                    "/redirect-to?url=//example.com/", "/redirect-to?url=/%5Cexample.com/"]:
             response, _ = await self.fetch("GET", bad, allow_redirects=False)
             self.assertEqual(response.code, 400, bad)
 
@@ -206,7 +208,7 @@ class ToolsSiteTests(TestCase):
 class ToolsBehindCorsTests(TestCase):
     async def test_vary_merged_and_cors_headers_kept(self) -> None:
         app = "http://app.example"
-        root = wrap_cors(MountRoot(notFound(), build_tool_mounts({})), {"cors": [app]})
+        root = wrap_cors(MountRoot(notFound(), build_tool_mounts({"tools": True})), {"cors": [app]})
         port = reactor.listenTCP(0, NetlabSite(root), interface="127.0.0.1")
         self.addCleanup(port.stopListening)
         pool = HTTPConnectionPool(reactor, persistent=False)
@@ -221,10 +223,11 @@ class ToolsBehindCorsTests(TestCase):
 
 
 class MountTests(SynchronousTestCase):
-    def test_no_tools(self) -> None:
-        self.assertEqual(build_tool_mounts({"no-tools": True}), [])
+    def test_off_by_default(self) -> None:
+        self.assertEqual(build_tool_mounts({}), [])
+        self.assertEqual(build_tool_mounts({"tools": False}), [])
 
     def test_prefix(self) -> None:
-        [(prefix, resource)] = build_tool_mounts({"tools-prefix": "/dev/tools/"})
+        [(prefix, resource)] = build_tool_mounts({"tools": True, "tools-prefix": "/dev/tools/"})
         self.assertEqual(prefix, [b"dev", b"tools"])
         self.assertIsInstance(resource, ToolsResource)

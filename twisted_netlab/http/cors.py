@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from twisted_netlab.errors import NetlabError
 
@@ -235,3 +235,23 @@ def actual_response_headers(policy: CorsPolicy, origin: str | None) -> list[Head
     if not policy.is_public:
         out.append(("Vary", "Origin"))
     return out
+
+
+def without_credentials(policy: CorsPolicy) -> CorsPolicy:
+    """``policy`` that never sends ``Access-Control-Allow-Credentials``."""
+    return replace(policy, credentials=False) if policy.credentials else policy
+
+
+def uncredentialed_response_headers(
+    policy: CorsPolicy, origin: str | None, *, credentialed: bool
+) -> list[Header]:
+    """CORS headers for a resource no other origin may ever read with credentials.
+
+    The request tools echo Cookie and Authorization back: with credentials allowed, a
+    listed origin could read a visitor's session from them. A request carrying
+    credentials (``credentialed``: it has Cookie or Authorization) gets no CORS header
+    at all; any other gets the policy's answer without ``Allow-Credentials``.
+    """
+    if credentialed:
+        return [] if policy.is_public else [("Vary", "Origin")]
+    return actual_response_headers(without_credentials(policy), origin)

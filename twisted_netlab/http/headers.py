@@ -3,6 +3,18 @@
 Lists of pairs, not dicts: repeated headers (``Set-Cookie``, ``Vary``, ``Via``) and
 their order survive. Names compare case-insensitively; values are passed through as
 bytes except where a rule has to read them. Nothing here knows about Twisted.
+
+Forwarding hygiene, after nginx's defaults:
+
+- a request header whose name holds ``_`` is dropped (nginx ``underscores_in_headers
+  off``): many upstreams (CGI, WSGI, PHP) fold ``-`` and ``_`` into one name, so
+  ``X_Forwarded_For`` would pose as the ``X-Forwarded-For`` we write;
+- client-IP claims (``X-Real-IP``, ``True-Client-IP`` and their CDN cousins) are removed
+  unless the peer is a trusted proxy (then they pass as sent): an upstream that logs or
+  rate-limits by them must not take a client's word for its own address;
+- ``X-Forwarded-Host`` (and the ``host=`` of ``Forwarded``) is only ever a valid
+  ``host[:port]`` (``http.host``); anything else is replaced by the mount's upstream
+  host, so ``evil.example:1/x?y`` never reaches an upstream that builds URLs from it.
 """
 
 from __future__ import annotations
@@ -12,6 +24,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from twisted_netlab.http.host import is_valid_host
 from twisted_netlab.http.proxymount import ProxyConfigError
 
 Pair = tuple[bytes, bytes]
@@ -35,6 +48,19 @@ HOP_BY_HOP: frozenset[bytes] = frozenset(
 # Set by the proxy itself: incoming copies are dropped unless the peer is trusted.
 FORWARDING: frozenset[bytes] = frozenset(
     {b"forwarded", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host"}
+)
+
+# Claims of "the client's address" that upstreams and frameworks believe: kept only
+# when the peer is a trusted proxy.
+CLIENT_IP: frozenset[bytes] = frozenset(
+    {
+        b"x-real-ip",
+        b"true-client-ip",
+        b"x-client-ip",
+        b"x-cluster-client-ip",
+        b"cf-connecting-ip",
+        b"fastly-client-ip",
+    }
 )
 
 # The client library frames the body itself; Expect would make the upstream wait.
@@ -119,6 +145,11 @@ def _quoted(value: bytes) -> bytes:
     return b'"' + value.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
 
 
+def forwarded_host(value: bytes, upstream_host: bytes) -> bytes:
+    """``value`` when it is a valid ``host[:port]``, else the mount's upstream host."""
+    return value if is_valid_host(value) else upstream_host
+
+
 def via_value(version: bytes, pseudonym: str) -> bytes:
     """``Via`` entry for one hop: ``1.1 netlab``."""
     return version + b" " + pseudonym.encode("ascii")
@@ -140,8 +171,10 @@ def request_headers(
     upstream's unless ``preserve_host``.
     """
     is_trusted = hop.peer in trusted
-    kept = strip_hop_by_hop(pairs, REQUEST_FRAMING | FORWARDING)
-    host = hop.host if preserve_host and hop.host else upstream_host
+    drop = REQUEST_FRAMING | FORWARDING if is_trusted else REQUEST_FRAMING | FORWARDING | CLIENT_IP
+    kept = [(n, v) for n, v in strip_hop_by_hop(pairs, drop) if b"_" not in n]
+    client_host = hop.host if hop.host and is_valid_host(hop.host) else None
+    host = client_host if preserve_host and client_host else upstream_host
     out: list[Pair] = [(b"Host", host), *kept]
 
     incoming: dict[bytes, list[bytes]] = {}
@@ -157,8 +190,13 @@ def request_headers(
     out.append((b"X-Forwarded-Proto", proto))
     fhost = incoming.get(b"x-forwarded-host", [hop.host] if hop.host else [])
     if fhost:
-        out.append((b"X-Forwarded-Host", fhost[0]))
-    forwarded = b", ".join([*incoming.get(b"forwarded", []), forwarded_element(hop)])
+        out.append((b"X-Forwarded-Host", forwarded_host(fhost[0], upstream_host)))
+    element = _forwarded_element(
+        hop.peer.encode("ascii", "replace"),
+        forwarded_host(hop.host, upstream_host) if hop.host else None,
+        hop.scheme.encode("ascii"),
+    )
+    forwarded = b", ".join([*incoming.get(b"forwarded", []), element])
     out.append((b"Forwarded", forwarded))
     out.append((b"Via", via_value(hop.version, pseudonym)))
     return out
@@ -302,13 +340,18 @@ def forward_request_headers(
             elif is_trusted and low in FORWARDING:
                 incoming.setdefault(low, []).extend(values)
             continue
+        if b"_" in name or (low in CLIENT_IP and not is_trusted):
+            continue
         if low == b"via":
             via_name = name
         out[name] = list(values)
     if named:
         for name in [n for n in out if n != b"Host" and n.lower() in named]:
             del out[name]
-    out[b"Host"].append(host if rules.preserve_host and host else rules.upstream_host)
+    valid = host if host and is_valid_host(host) else None
+    out[b"Host"].append(valid if rules.preserve_host and valid else rules.upstream_host)
+    # What X-Forwarded-Host and Forwarded's host= say: never an invalid value.
+    host = (valid or rules.upstream_host) if host else None
     peer_b = peer.encode("ascii")
     scheme_b = scheme.encode("ascii")
     if incoming:
@@ -317,7 +360,7 @@ def forward_request_headers(
         out[b"X-Forwarded-Proto"] = [incoming.get(b"x-forwarded-proto", [scheme_b])[0]]
         fhost = incoming.get(b"x-forwarded-host") or ([host] if host else None)
         if fhost:
-            out[b"X-Forwarded-Host"] = [fhost[0]]
+            out[b"X-Forwarded-Host"] = [forwarded_host(fhost[0], rules.upstream_host)]
         element = _element(peer_b, host, scheme_b)
         fwd = incoming.get(b"forwarded")
         out[b"Forwarded"] = [b", ".join([*fwd, element]) if fwd else element]

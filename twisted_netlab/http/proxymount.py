@@ -4,7 +4,14 @@ Pure rules (no Twisted): the adapter asks this module for the upstream target of
 request and for the client-space form of an upstream ``Location`` or cookie ``Path``.
 Paths are handled as raw bytes/text so percent-encoding reaches the upstream exactly as
 the client sent it (Twisted's ``postpath`` is already unquoted, which would turn
-``%2F`` into a separator).
+``%2F`` into a separator). Because the path goes out raw, a path the upstream could
+resolve outside the mount's base path is refused (400) before anything is sent: a dot
+segment in any spelling (``..``, ``%2e%2e``, ``.%2e``, ``%2e``), an encoded separator
+(``%2f``, ``%5c``, as in ``..%2f``), a backslash, a control character or a double
+encoding (``http.paths.check_proxy_path``). nginx and Caddy refuse those too.
+
+TRACE is refused (405) unless a mount opts in (``allow_trace = true``): it echoes the
+request, cookies and credentials included, back to whoever can make a browser send it.
 """
 
 from __future__ import annotations
@@ -13,14 +20,13 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote_to_bytes
 
 import hyperlink
 
 from twisted_netlab.errors import HTTPRuleError, NetlabError
+from twisted_netlab.http.paths import BadPathError, check_proxy_path
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-_DOT_SEGMENTS = (b".", b"..")
 
 
 class ProxyConfigError(NetlabError):
@@ -33,6 +39,12 @@ class ProxyPathError(HTTPRuleError):
     status = 400
 
 
+class ProxyMethodError(HTTPRuleError):
+    """A method this mount does not forward (TRACE unless the mount opts in)."""
+
+    status = 405
+
+
 @dataclass(frozen=True)
 class ProxyMount:
     """One ``PREFIX=URL`` mount; derived byte strings are computed once, not per request."""
@@ -41,6 +53,7 @@ class ProxyMount:
     upstream: str
     keep_prefix: bool = False
     preserve_host: bool = False
+    allow_trace: bool = False
     scheme: str = field(init=False)
     host: str = field(init=False)
     port: int = field(init=False)
@@ -85,25 +98,33 @@ class ProxyMount:
     def upstream_target(self, path: bytes, query: bytes | None) -> bytes:
         """The absolute upstream URL for a client ``path`` (raw bytes) under this mount.
 
-        Raises ``ProxyPathError`` for ``.``/``..`` segments after the prefix, which an
-        upstream would resolve outside the mounted base path.
+        Raises ``ProxyPathError`` for a path an upstream could resolve outside the
+        mounted base path (see the module docstring).
         """
         return self.origin_bytes + self.upstream_path(path, query)
 
     def upstream_path(self, path: bytes, query: bytes | None) -> bytes:
         """The origin-form request target (path and query) sent to the upstream."""
-        rest = path.split(b"/")[1 + self.prefix_segments :]
-        for segment in rest:
-            if segment in _DOT_SEGMENTS or (
-                b"%" in segment and unquote_to_bytes(segment) in _DOT_SEGMENTS
-            ):
-                raise ProxyPathError(f"dot segment in proxied path {path!r}")
+        segments = path.split(b"/")
+        try:
+            check_proxy_path(segments[1:])
+        except BadPathError as exc:
+            raise ProxyPathError(str(exc)) from exc
+        rest = segments[1 + self.prefix_segments :]
         target = self._path_root + b"/" + b"/".join(rest) if rest else self._path_root
         if not target:
             target = b"/"
         if query is not None:
             target += b"?" + query
         return target
+
+    def check_method(self, method: bytes) -> None:
+        """Raise ``ProxyMethodError`` (405) for a method this mount does not forward."""
+        if method == b"TRACE" and not self.allow_trace:
+            raise ProxyMethodError(
+                "TRACE is not forwarded (it would echo cookies and credentials); "
+                "a mount can opt in with allow_trace = true"
+            )
 
     def client_path(self, upstream_path: str) -> str | None:
         """Map a path in upstream space back under the prefix; None if outside the mount."""
@@ -199,7 +220,7 @@ def parse_mount_spec(
     return ProxyMount(prefix.strip(), upstream.strip(), keep_prefix, preserve_host)
 
 
-_TOML_KEYS = {"prefix", "upstream", "keep_prefix", "preserve_host"}
+_TOML_KEYS = {"prefix", "upstream", "keep_prefix", "preserve_host", "allow_trace"}
 
 
 def mounts_from_toml(
@@ -233,7 +254,7 @@ def _mount_from_table(
     for key in ("prefix", "upstream"):
         if not isinstance(table.get(key), str):
             raise ProxyConfigError(f"{where}: '{key}' (a string) is required")
-    flags = {"keep_prefix": keep_prefix, "preserve_host": preserve_host}
+    flags = {"keep_prefix": keep_prefix, "preserve_host": preserve_host, "allow_trace": False}
     for key in flags:
         if key in table:
             if not isinstance(table[key], bool):

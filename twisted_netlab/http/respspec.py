@@ -5,6 +5,17 @@ us as real characters: names must be RFC 9110 tokens, values RFC 9110 field-valu
 (no CTLs except HTAB), cookies RFC 6265 cookie-octets. Framing and hop-by-hop headers
 (Content-Length, Transfer-Encoding, Connection, ...) cannot be set: they would
 desynchronise the connection rather than demonstrate anything.
+
+The setter answers on the site's own origin, to whoever follows a link, so it must not
+hand a link-maker the origin's security controls. ``SECURITY_HEADERS`` cannot be set
+(why, per name, below), nor any ``Access-Control-*`` header (CORS is the CORS layer's
+job; a forged ``Access-Control-Allow-Origin`` would open the tools to any page). Cookies
+come only from ``cookies/set``: no ``Domain`` attribute (the cookie stays on this host),
+no ``__Host-``/``__Secure-`` names (those prefixes promise a cookie set by the site
+itself over HTTPS), and a ``Path`` limited to the tools' prefix, so a link cannot fix the
+session cookie of the application beside them. ``redirect-to`` goes only to this origin
+(``validate_redirect``): a path starting with one ``/``, or an absolute URL with the
+request's own scheme and host.
 """
 
 from __future__ import annotations
@@ -16,6 +27,9 @@ from dataclasses import dataclass, field
 import hyperlink
 
 from twisted_netlab.errors import HTTPRuleError
+from twisted_netlab.http.host import split_host
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 # field-value: VCHAR, obs-text, SP and HTAB inside; no leading/trailing whitespace.
@@ -35,6 +49,32 @@ FORBIDDEN_HEADERS = frozenset(
         "upgrade",
     }
 )
+# Name -> why a link must not set it on our origin.
+SECURITY_HEADERS: dict[str, str] = {
+    "set-cookie": "cookies are set with cookies/set, which checks them",
+    "set-cookie2": "cookies are set with cookies/set, which checks them",
+    "location": "redirects go through redirect-to, which allows only this origin",
+    "refresh": "it redirects like Location, to any origin",
+    "content-security-policy": "it would loosen the sandbox the tools answer with",
+    "content-security-policy-report-only": "it reports this origin's pages to a collector",
+    "x-content-type-options": "the tools always send nosniff",
+    "strict-transport-security": "it would pin or unpin HTTPS for this host",
+    "x-frame-options": "it controls framing (clickjacking) of this origin",
+    "clear-site-data": "it wipes this origin's cookies and storage",
+    "permissions-policy": "it grants or removes powerful browser features",
+    "feature-policy": "it grants or removes powerful browser features",
+    "cross-origin-opener-policy": "it controls this origin's window isolation",
+    "cross-origin-embedder-policy": "it controls this origin's isolation",
+    "cross-origin-resource-policy": "it controls who may embed this origin's responses",
+    "timing-allow-origin": "it exposes timing to other origins, like CORS",
+    "www-authenticate": "a credentials prompt on this origin is a phishing page",
+    "alt-svc": "it moves this origin's future traffic to another server",
+    "nel": "it makes browsers report this origin's traffic to a collector",
+    "report-to": "it makes browsers report this origin's traffic to a collector",
+    "reporting-endpoints": "it makes browsers report this origin's traffic to a collector",
+    "service-worker-allowed": "it widens what a service worker may control",
+    "speculation-rules": "it makes browsers fetch other URLs",
+}
 REDIRECT_CODES = frozenset({300, 301, 302, 303, 305, 307, 308})
 MIN_STATUS, MAX_STATUS = 200, 599
 DEFAULT_CONTENT_TYPE = "text/plain; charset=utf-8"
@@ -55,8 +95,14 @@ def validate_header_name(name: str) -> str:
         raise ResponseSpecError(
             f"header name '{_printable(name)}' is not an RFC 9110 token"
         )
-    if name.lower() in FORBIDDEN_HEADERS:
-        raise ResponseSpecError(f"header {name!r} controls message framing and cannot be set")
+    lower = name.lower()
+    if lower in FORBIDDEN_HEADERS:
+        raise ResponseSpecError(f"header {name} controls message framing and cannot be set")
+    why = SECURITY_HEADERS.get(lower)
+    if why is None and lower.startswith("access-control-"):
+        why = "CORS headers come from the site's --cors policy only"
+    if why is not None:
+        raise ResponseSpecError(f"header {name} cannot be set here: {why}")
     return name
 
 
@@ -91,16 +137,24 @@ def parse_status(text: str, allowed: frozenset[int] | None = None) -> int:
     return code
 
 
-def validate_cookie(name: str, value: str) -> str:
-    """A ``Set-Cookie`` value (``name=value; Path=/``) or ``ResponseSpecError``."""
+def validate_cookie(name: str, value: str, path: str = "/") -> str:
+    """A ``Set-Cookie`` value (``name=value; Path=...``) or ``ResponseSpecError``.
+
+    No attribute can be smuggled in (the value cannot hold ``;``), so no ``Domain``.
+    """
     if not _TOKEN.fullmatch(name):
         raise ResponseSpecError(f"cookie name '{_printable(name)}' is not a token")
+    if name.lower().startswith(("__host-", "__secure-")):
+        raise ResponseSpecError(
+            f"cookie name {name} uses a __Host-/__Secure- prefix, which promises a cookie "
+            "the site set itself over HTTPS"
+        )
     if not _COOKIE_OCTETS.fullmatch(value):
         raise ResponseSpecError(
             f"cookie value '{_printable(value)}' has characters outside RFC 6265 cookie-octets "
             "(no space, quote, comma, semicolon, backslash or controls)"
         )
-    return f"{name}={value}; Path=/"
+    return f"{name}={value}; Path={path}"
 
 
 def parse_cookie_header(values: Sequence[str]) -> dict[str, str]:
@@ -115,23 +169,47 @@ def parse_cookie_header(values: Sequence[str]) -> dict[str, str]:
     return cookies
 
 
-def validate_redirect(url: str) -> bytes:
-    """A ``Location`` value: a relative reference or an absolute http(s) URL."""
+def validate_redirect(url: str, *, scheme: str, host: bytes | None) -> bytes:
+    """A ``Location`` on this origin: ``/path`` or ``scheme://host/...`` of the request.
+
+    ``scheme`` and ``host`` (the request's Host value, ``None`` if it had none) name
+    this origin. Anything else (``//evil``, ``/\\evil``, ``https:evil``, another host or
+    scheme, a relative ``next``) is refused: an open redirect lends our name to phishing.
+    """
     if not url:
         raise ResponseSpecError("url parameter is required")
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in url):
         raise ResponseSpecError(f"url '{_printable(url)}' contains control characters")
+    if "\\" in url:
+        raise ResponseSpecError("url must not contain a backslash (browsers read it as '/')")
     try:
         parsed = hyperlink.URL.from_text(url)
-    except hyperlink.URLParseError as exc:
-        raise ResponseSpecError(f"url {url!r} is not a valid URL: {exc}") from exc
-    if parsed.scheme and parsed.scheme.lower() not in ("http", "https"):
-        raise ResponseSpecError(f"only relative or http(s) URLs may be redirected to, not {parsed.scheme}:")
-    if parsed.scheme and not parsed.host:
-        raise ResponseSpecError(f"url {url!r} has no host")
-    if parsed.scheme:
-        parsed = parsed.replace(scheme=parsed.scheme.lower())
-    return parsed.to_uri().to_text().encode("ascii")
+    except (hyperlink.URLParseError, ValueError) as exc:
+        raise ResponseSpecError(f"url '{_printable(url)}' is not a valid URL: {exc}") from exc
+    if url.startswith("/"):
+        if url.startswith("//"):
+            raise ResponseSpecError("url must be a path on this site ('//host' names another host)")
+        location = parsed.to_uri().to_text()
+    else:
+        ours = split_host(host) if host is not None else None
+        if not parsed.scheme or not parsed.host or ours is None:
+            raise ResponseSpecError(
+                "url must be a path starting with '/' or an absolute URL on this site"
+            )
+        their_scheme = parsed.scheme.lower()
+        their_port = parsed.port or _DEFAULT_PORTS.get(their_scheme)
+        wanted = (their_scheme, parsed.host.lower(), their_port)
+        if parsed.userinfo or wanted != (scheme, ours[0], ours[1] or _DEFAULT_PORTS.get(scheme)):
+            raise ResponseSpecError(
+                f"url '{_printable(url)}' is on another origin; only {scheme}://"
+                f"{host.decode('ascii') if host else ''} may be redirected to"
+            )
+        location = parsed.replace(scheme=wanted[0]).to_uri().to_text()
+    if not location.startswith("/") and not location.lower().startswith(f"{scheme}://"):
+        raise ResponseSpecError("url must stay on this site")
+    if location.startswith("//"):
+        raise ResponseSpecError("url must stay on this site")
+    return location.encode("ascii")
 
 
 @dataclass

@@ -6,11 +6,17 @@ browser's console error and the network panel agree. Actual requests get their
 headers before the inner resource runs, and ``request.netlab_cors_managed`` tells
 the proxy to drop the upstream's own ``Access-Control-*`` headers so ours are never
 doubled.
+
+Paths under the request tools' prefix (given at construction) are never readable
+cross-origin with credentials: no ``Access-Control-Allow-Credentials`` there, and no
+CORS header at all on a request carrying Cookie or Authorization, whatever
+``--cors-credentials`` says (the inspector would hand a listed origin the visitor's
+session).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from twisted.logger import Logger
@@ -24,9 +30,11 @@ from twisted_netlab.http.cors import (
     actual_response_headers,
     is_preflight,
     preflight_response,
+    uncredentialed_response_headers,
+    without_credentials,
 )
-from twisted_netlab.web.options_tools import policy_from_options
-from twisted_netlab.web.site import render_from
+from twisted_netlab.web.options_tools import DEFAULT_TOOLS_PREFIX, policy_from_options
+from twisted_netlab.web.site import render_from, split_prefix
 from twisted_netlab.web.vary import add_vary
 
 
@@ -49,38 +57,66 @@ class CorsResource(Resource):
     isLeaf = True
     log = Logger()
 
-    def __init__(self, inner: IResource, policy: CorsPolicy) -> None:
-        super().__init__()
+    def __init__(
+        self,
+        inner: IResource,
+        policy: CorsPolicy,
+        *,
+        uncredentialed: Sequence[Sequence[bytes]] = (),
+    ) -> None:
+        """``uncredentialed``: path prefixes (segments) never read with credentials."""
+        super().__init__()  # type: ignore[no-untyped-call]
         self.inner = inner
         self.policy = policy
+        self.uncredentialed = [list(p) for p in uncredentialed if p]
+        self.uncredentialed_policy = without_credentials(policy)
+
+    def _is_uncredentialed(self, request: IRequest) -> bool:
+        # Both spellings MountRoot could route by: as sent, and with empty segments merged.
+        raw = list(request.postpath)
+        merged = [s for s in raw if s]
+        return any(
+            raw[: len(p)] == p or merged[: len(p)] == p for p in self.uncredentialed
+        )
 
     def render(self, request: IRequest) -> bytes | int:
         origin = _header(request, b"origin")
         method = request.method.decode("latin-1")
         wanted_method = _header(request, b"access-control-request-method")
         present = {"Origin": origin, "Access-Control-Request-Method": wanted_method}
+        guarded = bool(self.uncredentialed) and self._is_uncredentialed(request)
+        policy = self.uncredentialed_policy if guarded else self.policy
         if is_preflight(method, {k: v for k, v in present.items() if v is not None}):
-            return self._preflight(request, origin, wanted_method)
+            return self._preflight(request, policy, origin, wanted_method)
         request.netlab_cors_managed = True
-        _apply(request, actual_response_headers(self.policy, origin))
+        if guarded:
+            credentialed = request.requestHeaders.hasHeader(
+                b"cookie"
+            ) or request.requestHeaders.hasHeader(b"authorization")
+            headers = uncredentialed_response_headers(policy, origin, credentialed=credentialed)
+        else:
+            headers = actual_response_headers(policy, origin)
+        _apply(request, headers)
         return render_from(self.inner, request)
 
     def _preflight(
-        self, request: IRequest, origin: str | None, wanted_method: str | None
+        self, request: IRequest, policy: CorsPolicy, origin: str | None, wanted_method: str | None
     ) -> bytes | int:
         wanted_headers = _header(request, b"access-control-request-headers")
-        headers = preflight_response(self.policy, origin, wanted_method, wanted_headers)
+        headers = preflight_response(policy, origin, wanted_method, wanted_headers)
         if headers is None:
             self.log.info(
                 "CORS preflight refused: origin {origin} method {method} headers {headers}",
-                origin=origin, method=wanted_method, headers=wanted_headers,
+                origin=origin or "(none)", method=wanted_method or "(none)",
+                headers=wanted_headers or "(none)",
             )
             request.setResponseCode(http.FORBIDDEN)
             request.setHeader(b"content-type", b"text/plain; charset=utf-8")
             request.setHeader(b"cache-control", b"no-store")
             return (
-                f"CORS preflight refused: origin {origin!r}, method {wanted_method!r}, "
-                f"headers {wanted_headers!r} are not all allowed here\n"
+                f"CORS preflight refused: origin {origin or '(none)'}, method "
+                f"{wanted_method or '(none)'}, headers {wanted_headers or '(none)'} "
+                "are not all allowed here\n"
             ).encode("utf-8", "replace")
         request.setResponseCode(http.NO_CONTENT)
         _apply(request, headers)
@@ -95,4 +131,6 @@ def wrap_cors(resource: IResource, options: Mapping[str, Any]) -> IResource:
     policy = options.get("cors-policy") or policy_from_options(options)
     if policy is None:
         return resource
-    return CorsResource(resource, policy)
+    prefix = options.get("tools-prefix") or DEFAULT_TOOLS_PREFIX
+    tools = [split_prefix(prefix)] if options.get("tools") else []
+    return CorsResource(resource, policy, uncredentialed=tools)

@@ -1,7 +1,12 @@
 """The hotlink gate: a leaf wrapper that asks ``http.hotlink`` and then delegates.
 
 Only GET and HEAD on paths matching the patterns are judged; everything else reaches
-the inner resource untouched (it answers OPTIONS and 405 itself). A refusal is a 403
+the inner resource untouched (it answers OPTIONS and 405 itself). The gate judges the
+canonical path of ``http.paths`` (the one the static lookup uses), so ``//private/x``,
+``/./private/x`` and ``/%70rivate/x`` are judged exactly as ``/private/x``; a path that
+rule refuses gets the same 400 here. A request that may be answered with another file
+(a compression sidecar, a directory's ``index.html``, the SPA fallback) is judged as
+that file too (``http.paths.judged_path``). A refusal is a 403
 with ``Cache-Control: no-store`` (a shared cache must not hand a refusal to a page that
 is allowed, nor the reverse), either a short HTML page or the configured replacement
 file with its own content type: browsers still draw an image sent with 403, and
@@ -16,7 +21,6 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote_to_bytes
 
 from twisted.internet.interfaces import IReactorTime
 from twisted.web.iweb import IRequest
@@ -34,6 +38,8 @@ from twisted_netlab.http.hotlink import (
     RefererPolicy,
     parse_key_spec,
 )
+from twisted_netlab.http.paths import BadPathError, HiddenPathError, judged_path, split_request_path
+from twisted_netlab.web.refusal import refuse
 from twisted_netlab.web.site import render_from
 from twisted_netlab.web.vary import add_vary
 
@@ -143,20 +149,30 @@ class HotlinkResource(Resource):
         *,
         replacement: Replacement | None = None,
         explain: bool = False,
+        spa: bool = False,
     ) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self.inner = inner
         self.policy = policy
         self.clock = clock
         self.replacement = replacement
         self.explain = explain
+        self.spa = spa
         self.page = forbidden("Forbidden", "This file may not be linked from another site.")
 
     def render(self, request: IRequest) -> bytes | int:
         if request.method not in (b"GET", b"HEAD"):
             return render_from(self.inner, request)
-        path = unquote_to_bytes(request.path).decode("utf-8", "replace")
-        if not self.policy.patterns.matches(path):
+        try:
+            rpath = split_request_path([*request.prepath, *request.postpath], allow_dotfiles=True)
+        except BadPathError as exc:
+            return refuse(request, exc.status, str(exc))
+        except HiddenPathError as exc:  # not UTF-8: no file has that name
+            return refuse(request, exc.status, str(exc))
+        protected = self.policy.patterns.matches
+        accept = request.getHeader(b"accept") or b""
+        path = judged_path(rpath, protected, spa=self.spa, accepts_html=b"text/html" in accept)
+        if not protected(path):
             return render_from(self.inner, request)
         args: dict[bytes, list[bytes]] = request.args or {}
         params = {
@@ -177,7 +193,10 @@ class HotlinkResource(Resource):
             add_vary(request, *_VARY_TOKENS)
         if decision.allowed:
             return render_from(self.inner, request)
-        return self._refuse(request, decision.reason)
+        reason = decision.reason
+        if path != rpath.url_path:
+            reason += f" (judged as {path})"
+        return self._refuse(request, reason)
 
     def _refuse(self, request: IRequest, reason: str) -> bytes | int:
         request.setHeader(b"cache-control", b"no-store")
@@ -213,4 +232,5 @@ def wrap_hotlink(resource: IResource, options: Mapping[str, Any], reactor: IReac
         reactor,
         replacement=replacement,
         explain=bool(options.get("explain")),
+        spa=bool(options.get("spa")),
     )

@@ -45,7 +45,7 @@ class ProxyOptionsMixin:
         ["proxy-dev", None, "Dev mode: rewrite upstream Set-Cookie (Domain, Path, Secure) for the proxy's origin."],
     ]
     optParameters = [
-        ["proxy-config", None, None, "TOML file declaring [[proxy]] mounts (prefix, upstream, keep_prefix, preserve_host)."],
+        ["proxy-config", None, None, "TOML file declaring [[proxy]] mounts (prefix, upstream, keep_prefix, preserve_host, allow_trace)."],
         ["proxy-pool-size", None, 32, "Persistent upstream connections kept per host.", _positive_int],
         ["proxy-connect-timeout", None, 10.0, "Seconds to connect to an upstream (then 504).", _positive_float],
         ["proxy-response-timeout", None, 60.0, "Seconds to wait for the upstream's response head (then 504).", _positive_float],

@@ -7,7 +7,8 @@ Keys set on the options dict:
   lists (empty means the defaults of ``twisted_netlab.http.cors``); ``cors-max-age``:
   int seconds
 - ``cors-policy``: the validated ``CorsPolicy``, or ``None`` when ``--cors`` is absent
-- ``tools-prefix``: the normalised prefix (``/_netlab/``); ``no-tools``: bool
+- ``tools-prefix``: the normalised prefix (``/_netlab/``); ``tools``: bool (off unless
+  ``--tools``: the tools answer with content a link chooses, so they are opt-in)
 """
 
 from __future__ import annotations
@@ -62,7 +63,8 @@ def normalize_tools_prefix(prefix: str) -> str:
 class ToolsOptionsMixin:
     optFlags = [
         ["cors-credentials", None, "Allow credentialed CORS requests (never with --cors '*')."],
-        ["no-tools", None, "Do not mount the request inspector and response setter."],
+        ["tools", None, "Mount the request inspector and response setter under --tools-prefix "
+                        "(off by default: they answer with content a link chooses)."],
     ]
     optParameters = [
         ["cors-max-age", None, None, f"Preflight cache lifetime in seconds (default {DEFAULT_MAX_AGE})."],
@@ -96,7 +98,7 @@ class ToolsOptionsMixin:
         for key in _LIST_KEYS:
             options.setdefault(key, [])
         options["cors-credentials"] = bool(options.get("cors-credentials"))
-        options["no-tools"] = bool(options.get("no-tools"))
+        options["tools"] = bool(options.get("tools"))
         max_age = options.get("cors-max-age")
         if max_age is not None:
             text = str(max_age).strip()

@@ -67,7 +67,8 @@ from twisted_netlab.http.headers import (
     relay_response_headers,
     via_value,
 )
-from twisted_netlab.http.proxymount import ProxyMount, ProxyPathError
+from twisted_netlab.http.proxymount import ProxyMethodError, ProxyMount, ProxyPathError
+from twisted_netlab.web.refusal import refuse
 from twisted_netlab.web.vary import add_vary
 
 log = Logger()
@@ -333,9 +334,13 @@ class ProxyResource(Resource):
 
     def render(self, request: IRequest) -> bytes | int:
         if request.method == b"CONNECT":
-            request.setResponseCode(http.NOT_ALLOWED)
-            request.setHeader(b"content-type", b"text/plain; charset=utf-8")
-            return b"CONNECT is not proxied\n"
+            request.setHeader(b"allow", _ALLOW)
+            return refuse(request, http.NOT_ALLOWED, "CONNECT is not proxied")
+        try:
+            self.mount.check_method(request.method)
+        except ProxyMethodError as exc:
+            request.setHeader(b"allow", _ALLOW)
+            return refuse(request, exc.status, str(exc))
         # A fragment never goes on the wire (Agent's URL parsing dropped it too).
         uri = request.uri.partition(b"#")[0]
         path, sep, query = uri.partition(b"?")
@@ -355,9 +360,11 @@ _VALID_TARGET = re.compile(rb"\A[\x21-\x7e]+\Z")
 
 
 def _refuse(request: IRequest, status: int, reason: str) -> bytes:
-    request.setResponseCode(status)
-    request.setHeader(b"content-type", b"text/plain; charset=utf-8")
-    return f"{reason}\n".encode("utf-8", "replace")
+    return refuse(request, status, reason)
+
+
+# What a 405 names as allowed: the methods the proxy forwards (the upstream may refuse some).
+_ALLOW = b"GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
 
 
 # _ProxyCall phases, for the deadline sweep.
@@ -487,6 +494,9 @@ class _ProxyCall(Protocol):
             return
         request = self.request
         resource = self.resource
+        # twisted.web labels a body without Content-Type as text/html; an untyped
+        # upstream body must stay untyped (never HTML on our origin).
+        request.defaultContentType = None  # type: ignore[attr-defined]
         request.setResponseCode(response.code, response.phrase)
         conn = _upstream_connection_headers(response)
         cookies = None

@@ -18,6 +18,9 @@ from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource, Resource, getChildForRequest
 from twisted.web.server import Request, Site
 
+from twisted_netlab.http.host import BadHostError, check_host_fields
+from twisted_netlab.web.refusal import refuse
+
 Mount = tuple[list[bytes], IResource]
 
 
@@ -45,6 +48,13 @@ class MountRoot(Resource):
             channel = request.channel  # Request drops it when finished
             request.notifyFinish().addBoth(lambda _: channel.loseConnection())
             return b"absolute-form targets and CONNECT are not served here\n"
+        try:
+            check_host_fields(request.requestHeaders.getRawHeaders(b"host"), request.clientproto)
+        except BadHostError as exc:
+            request.setHeader(b"connection", b"close")
+            channel = request.channel
+            request.notifyFinish().addBoth(lambda _: channel.loseConnection())
+            return refuse(request, exc.status, str(exc))
         segments = list(request.prepath) + list(request.postpath)
         for prefix, resource in self.mounts:
             if segments[: len(prefix)] == prefix:

@@ -35,7 +35,12 @@ from twisted_netlab.errors import PathError
 from twisted_netlab.http.caching import CachePolicy, expires_header
 from twisted_netlab.http.conditional import Decision, Outcome, evaluate
 from twisted_netlab.http.encoding import choose_encoding
-from twisted_netlab.http.paths import RequestPath, has_extension, split_request_path
+from twisted_netlab.http.paths import (
+    BadPathError,
+    RequestPath,
+    has_extension,
+    split_request_path,
+)
 from twisted_netlab.http.ranges import (
     ByteRange,
     RangeKind,
@@ -65,6 +70,7 @@ from twisted_netlab.web.fsinfo import (
 )
 from twisted_netlab.web.listing import collect_entries, render_html, render_json
 from twisted_netlab.web.producers import PartsProducer
+from twisted_netlab.web.refusal import refuse
 from twisted_netlab.web.vary import add_vary
 
 __all__ = ["StaticConfig", "StaticResource", "build_static_resource", "config_from_options"]
@@ -128,7 +134,7 @@ def config_from_options(options: Any) -> StaticConfig:
 
 def build_static_resource(options: Any, reactor: IReactorTime) -> IResource:
     """The static resource for ``options`` (site.py wraps and mounts it)."""
-    return StaticResource(config_from_options(options), reactor)  # type: ignore[return-value]
+    return StaticResource(config_from_options(options), reactor)
 
 
 class _Restart(Exception):
@@ -140,7 +146,7 @@ class StaticResource(Resource):
     log = Logger()
 
     def __init__(self, config: StaticConfig, clock: IReactorTime) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self.config = config
         self.clock = clock
         self.resolver = Resolver(config.root, config.symlinks)
@@ -161,7 +167,10 @@ class StaticResource(Resource):
                     return self._serve(request)
                 except _Restart:
                     _reset(request)
-                    self.log.warn("{path} kept changing while being served", path=request.path)
+                    self.log.warn(
+                        "{path} kept changing while being served",
+                        path=request.path.decode("utf-8", "replace"),
+                    )
                     return self._error(request, 503, "Service Unavailable", "The file is changing; retry.")
             except PermissionError:
                 _reset(request)
@@ -191,6 +200,9 @@ class StaticResource(Resource):
             rpath = split_request_path(key, allow_dotfiles=self.config.allow_dotfiles)
             path = self.resolver.resolve(rpath.segments)
             st = os.stat(path)
+        except BadPathError as exc:
+            self._explain(request, f"400 {exc}")
+            return refuse(request, 400, str(exc))
         except PathError as exc:
             return self._error(request, exc.status, _brief(exc.status), str(exc))
         except (FileNotFoundError, NotADirectoryError):
@@ -311,7 +323,7 @@ class StaticResource(Resource):
         request.setHeader(b"Content-Type", ctype)
         request.setHeader(b"X-Content-Type-Options", b"nosniff")
         request.setHeader(b"Cache-Control", b"no-cache")
-        add_vary(request, "Accept")  # type: ignore[arg-type]
+        add_vary(request, "Accept")
         self._explain(request, "200 directory listing")
         if request.method == b"HEAD":
             request.setHeader(b"Content-Length", b"%d" % len(body))
@@ -444,7 +456,7 @@ class StaticResource(Resource):
         set_headers(response, headers)
         if negotiable:
             if response.hasHeader(b"vary"):
-                add_vary(request, "Accept-Encoding")  # type: ignore[arg-type]
+                add_vary(request, "Accept-Encoding")
             else:
                 set_headers(response, _VARY_AE)
         if request.clientproto == b"HTTP/1.0":
@@ -540,7 +552,7 @@ class StaticResource(Resource):
     # -- small helpers ---------------------------------------------------------------
 
     def _now(self) -> float:
-        seconds: float = self.clock.seconds()  # type: ignore[misc]  # zope interface
+        seconds: float = self.clock.seconds()
         return seconds
 
     def _explain(self, request: Request, text: str) -> None:
@@ -556,7 +568,7 @@ class StaticResource(Resource):
         response.removeHeader(b"Content-Length")
         response.setRawHeaders(b"X-Content-Type-Options", [b"nosniff"])
         self._explain(request, f"{status} {explain if explain is not None else detail}")
-        result: bytes | int = pages.errorPage(status, brief, detail).render(request)  # type: ignore[arg-type,assignment]
+        result: bytes | int = pages.errorPage(status, brief, detail).render(request)  # type: ignore[assignment]
         return result
 
 

@@ -38,7 +38,7 @@ class WebOptionsMixin(
 
     def check_mounts_apart(self) -> None:
         """A proxy mount inside the tools prefix would be shadowed (or shadow) silently."""
-        if self["no-tools"]:  # type: ignore[index]
+        if not self["tools"]:  # type: ignore[index]
             return
         tools = split_prefix(self["tools-prefix"])  # type: ignore[index]
         for mount in self["proxy-mounts"]:  # type: ignore[index]
@@ -46,7 +46,7 @@ class WebOptionsMixin(
                 raise usage.UsageError(
                     f"--proxy {mount.prefix} lies under the tools prefix "
                     f"{self['tools-prefix']}; move the tools with --tools-prefix "  # type: ignore[index]
-                    "or turn them off with --no-tools"
+                    "or leave them off (omit --tools)"
                 )
 
 
@@ -54,8 +54,8 @@ class Options(PortOptionMixin, WebOptionsMixin, usage.Options):
     synopsis = "[netlab-web options]"
     longdesc = (
         "Serve a directory correctly (validators, ranges, compression, hotlink "
-        "protection), reverse-proxy prefixes to upstreams with CORS, and offer "
-        "request-inspection tools under /_netlab/."
+        "protection), reverse-proxy prefixes to upstreams with CORS, and (with --tools) "
+        "offer request-inspection tools under /_netlab/."
     )
 
     default_port = DEFAULT_WEB_PORT

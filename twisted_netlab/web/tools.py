@@ -6,6 +6,15 @@ as it arrived. The setter endpoints (``status/N``, ``response-headers``,
 response from the query string; everything is validated by
 ``twisted_netlab.http.respspec`` before a single header is set, so a refused request
 (400) leaves no half-made response behind.
+
+The tools are off unless ``--tools`` is given. When on, they answer on the site's
+origin with content a link chose, so every answer carries ``Content-Security-Policy:
+sandbox`` (the page runs no script, submits no form and gets an opaque origin, so it can
+read nothing of ours) and ``X-Content-Type-Options: nosniff``. What the setter may not
+set and where ``redirect-to`` may go is decided in ``respspec``. A request made by a
+script (``Sec-Fetch-Mode`` other than ``navigate``) sees ``Cookie`` and
+``Authorization`` redacted: a script elsewhere on the site must not read HttpOnly
+cookies through the inspector; curl and a typed URL see them.
 """
 
 from __future__ import annotations
@@ -36,12 +45,16 @@ from twisted_netlab.http.respspec import (
 )
 from twisted_netlab.web import toolspage
 from twisted_netlab.web.options_tools import DEFAULT_TOOLS_PREFIX
+from twisted_netlab.web.refusal import refuse
 from twisted_netlab.web.site import split_prefix
 from twisted_netlab.web.vary import add_vary
 
 MAX_INSPECT_BODY = 8 << 20
 _CHUNK = 1 << 16
 JSON_TYPE = b"application/json; charset=utf-8"
+SANDBOX = b"sandbox"
+REDACTED = "(hidden from scripts)"
+_CREDENTIAL_HEADERS = frozenset({b"cookie", b"authorization", b"proxy-authorization"})
 
 
 def _text(raw: bytes) -> str:
@@ -118,10 +131,17 @@ def _read_body(request: IRequest, content_type: str | None) -> dict[str, Any]:
     }
 
 
+def from_script(request: IRequest) -> bool:
+    """Whether a browser says a script made this request (fetch, XHR, a subresource)."""
+    mode = request.getHeader(b"sec-fetch-mode")
+    return mode is not None and mode != b"navigate"
+
+
 def inspect_request(request: IRequest) -> dict[str, Any]:
     """Everything the inspector reports, as JSON-able values."""
     content_type = request.getHeader(b"content-type")
     query_raw = _raw_query(request)
+    hide = from_script(request)
     return {
         "method": _text(request.method),
         "uri": _text(request.uri),
@@ -129,13 +149,13 @@ def inspect_request(request: IRequest) -> dict[str, Any]:
         "query_raw": query_raw,
         "query": parse_query(query_raw),
         "headers": [
-            [_text(name), _text(value)]
+            [_text(name), REDACTED if hide and name.lower() in _CREDENTIAL_HEADERS else _text(value)]
             for name, values in request.requestHeaders.getAllRawHeaders()
             for value in values
         ],
         "client": _address(request.getClientAddress()),
         "server": _address(request.getHost()),
-        "http_version": _text(request.clientproto),
+        "http_version": _text(request.clientproto),  # type: ignore[attr-defined]
         "tls": bool(request.isSecure()),
         "body": _read_body(request, None if content_type is None else _text(content_type)),
     }
@@ -161,7 +181,7 @@ class ToolsResource(Resource):
     log = Logger()
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self.handlers: dict[bytes, Handler] = {
             b"inspect": self.inspect,
             b"status": self.status,
@@ -172,20 +192,31 @@ class ToolsResource(Resource):
         }
 
     def render(self, request: IRequest) -> bytes | int:
+        request.setHeader(b"content-security-policy", SANDBOX)
+        request.setHeader(b"x-content-type-options", b"nosniff")
         segments = list(request.postpath)
         name = segments[0] if segments else b""
         if name == b"" and len(segments) <= 1:
             return self.index(request, [])
         handler = self.handlers.get(name)
         if handler is None:
-            return pages.notFound(
+            page: bytes | int = pages.notFound(
                 "No Such Tool", f"known tools: {', '.join(sorted(h.decode() for h in self.handlers))}"
             ).render(request)
+            return page
         try:
             return handler(request, segments[1:])
         except ResponseSpecError as exc:
-            self.log.info("tool request refused {uri}: {reason}", uri=request.uri, reason=str(exc))
-            return pages.errorPage(exc.status, "Bad Request", str(exc)).render(request)
+            self.log.info(
+                "tool request refused {uri}: {reason}", uri=_text(request.uri), reason=str(exc)
+            )
+            request.responseHeaders.removeHeader(b"set-cookie")
+            request.responseHeaders.removeHeader(b"location")
+            return refuse(request, exc.status, str(exc))
+
+    def _cookie_path(self, request: IRequest) -> str:
+        """``/_netlab/``: cookies the tools set never reach the application beside them."""
+        return "/" + "".join(quote(_text(s), safe="") + "/" for s in request.prepath)
 
     def _tool_path(self, request: IRequest, *names: str) -> str:
         segments = [quote(_text(s), safe="") for s in request.prepath] + list(names)
@@ -229,14 +260,18 @@ class ToolsResource(Resource):
     def cookies(self, request: IRequest, rest: list[bytes]) -> bytes:
         if not rest:
             sent = request.requestHeaders.getRawHeaders(b"cookie", [])
-            return _json(request, {"cookies": parse_cookie_header([_text(v) for v in sent])})
+            cookies = parse_cookie_header([_text(v) for v in sent])
+            if from_script(request):
+                cookies = dict.fromkeys(cookies, REDACTED)
+            return _json(request, {"cookies": cookies})
         if rest not in ([b"set"], [b"delete"]):
             raise ResponseSpecError("use cookies, cookies/set?name=value or cookies/delete?name")
         query = _strict_query(request)
+        path = self._cookie_path(request)
         if rest == [b"set"]:
-            lines = [validate_cookie(n, v) for n, values in query.items() for v in values]
+            lines = [validate_cookie(n, v, path) for n, values in query.items() for v in values]
         else:
-            lines = [validate_cookie(n, "") + "; Max-Age=0" for n in query]
+            lines = [validate_cookie(n, "", path) + "; Max-Age=0" for n in query]
         for line in lines:
             request.responseHeaders.addRawHeader(b"set-cookie", line.encode("ascii"))
         return self._redirect(request, self._tool_path(request, "cookies").encode("ascii"), 302)
@@ -249,7 +284,9 @@ class ToolsResource(Resource):
         code = 302
         if "status_code" in query:
             code = parse_status(query["status_code"][0], REDIRECT_CODES)
-        return self._redirect(request, validate_redirect(urls[0]), code)
+        scheme = "https" if request.isSecure() else "http"
+        host = request.getHeader(b"host")
+        return self._redirect(request, validate_redirect(urls[0], scheme=scheme, host=host), code)
 
     def _redirect(self, request: IRequest, location: bytes, code: int) -> bytes:
         request.setResponseCode(code)
@@ -270,8 +307,8 @@ class ToolsResource(Resource):
 
 
 def build_tool_mounts(options: Mapping[str, Any]) -> list[tuple[list[bytes], IResource]]:
-    """The tools mount, or nothing with ``--no-tools``."""
-    if options.get("no-tools"):
+    """The tools mount with ``--tools``; nothing by default (they are opt-in)."""
+    if not options.get("tools"):
         return []
     prefix = options.get("tools-prefix") or DEFAULT_TOOLS_PREFIX
     return [(split_prefix(prefix), ToolsResource())]
