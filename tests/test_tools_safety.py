@@ -47,7 +47,7 @@ class OffByDefaultTests(SynchronousTestCase):
         os.makedirs(root)
         raw = get(make_site(root), b"/")
         self.assertEqual(status(raw), 200)
-        self.assertIn(b"start netlab-web with --tools", body(raw))
+        self.assertIn(b"start the server with <code>--tools</code>", body(raw))
 
 
 class ToolsOnTests(SynchronousTestCase):
