@@ -61,6 +61,7 @@ class ResponseReader:
         self.keep_alive = False
         self.extra = False  # bytes after the final message
         self._head_bytes = 0
+        self._head_size = 0
         self._status = b""
         self._headers: list[Pair] = []
         self._split = method == b"HEAD"
@@ -145,6 +146,7 @@ class ResponseReader:
             raise _Stop()
         self._status = b""
         self._headers = []
+        self._head_size = 0
 
     def on_status(self, status: bytes) -> None:
         self._status += status
@@ -152,10 +154,13 @@ class ResponseReader:
     def on_header(self, name: bytes, value: bytes) -> None:
         if not self.got_head:  # after the head: chunked trailers, dropped
             self._headers.append((name, value))
+            self._head_size += len(name) + len(value) + 4
 
     def on_headers_complete(self) -> None:
         if self.stopped:
             raise _Stop()
+        if self._head_size > self.max_head:
+            raise FramingError("response head too large")
         parser = self._parser
         status = parser.get_status_code()
         version = parser.get_http_version().encode("ascii")
