@@ -85,7 +85,7 @@ class FileBody:
                 return
             try:
                 data = self.file.read(min(READ_SIZE, self._left))
-            except OSError as exc:
+            except (OSError, ValueError) as exc:  # ValueError: the file was closed
                 self._stopped = True
                 sink.fail(f"cannot read the spooled body: {exc}")
                 return
