@@ -5,13 +5,15 @@ concurrent load, TLS upstreams, and no log line per upstream connection."""
 from __future__ import annotations
 
 import shutil
-from typing import Any
+from typing import Any, cast
 
 from twisted.internet import defer, reactor, ssl
+from twisted.internet.interfaces import IReactorSSL
 from twisted.internet.testing import StringTransport
-from twisted.logger import globalLogPublisher
+from twisted.logger import ILogObserver, globalLogPublisher
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 from twisted.web import http
+from twisted.web.iweb import IRequest
 from twisted.web.server import Site
 
 from twisted_netlab.http.proxymount import ProxyMount
@@ -24,12 +26,16 @@ EARLY = b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload; as=style\
 FINAL = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 6\r\n\r\nfinal\n"
 
 
+def _port(port: Any) -> int:
+    return int(port.getHost().port)
+
+
 class CraftedTestCase(ProxyTestCase):
     def crafted(self, reply: Any = FINAL) -> CraftedUpstream:
         factory = CraftedUpstream(reply)
-        port = reactor.listenTCP(0, factory, interface="127.0.0.1")
+        port = reactor.listenTCP(0, factory, interface="127.0.0.1")  # type: ignore[arg-type]
         self.addCleanup(port.stopListening)
-        self.crafted_url = f"http://127.0.0.1:{port.getHost().port}"
+        self.crafted_url = f"http://127.0.0.1:{_port(port)}"
         self.start_proxy([ProxyMount("/c", self.crafted_url + "/")])
         return factory
 
@@ -165,8 +171,9 @@ class PoolLoadTests(ProxyTestCase):
 class QuietTests(ProxyTestCase):
     async def test_no_log_line_per_upstream_connection(self) -> None:
         events: list[dict[str, Any]] = []
-        globalLogPublisher.addObserver(events.append)
-        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        observer = cast(ILogObserver, events.append)
+        globalLogPublisher.addObserver(observer)
+        self.addCleanup(globalLogPublisher.removeObserver, observer)
         base = self.start_proxy([self.mount()], pool_size=1)
         for _ in range(3):
             clients = [await self.raw(b"GET /api/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
@@ -181,14 +188,15 @@ class TLSUpstreamTests(ProxyTestCase):
     async def test_https_upstream_verified_and_quiet(self) -> None:
         key, cert = self_signed_pem()
         server = ssl.PrivateCertificate.loadPEM(key + cert).options()
-        port = reactor.listenSSL(0, self.upstream_site, server, interface="127.0.0.1")
+        port = cast(IReactorSSL, reactor).listenSSL(0, self.upstream_site, server, interface="127.0.0.1")
         self.addCleanup(port.stopListening)
         trust = ssl.Certificate.loadPEM(cert)
         events: list[dict[str, Any]] = []
-        globalLogPublisher.addObserver(events.append)
-        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        observer = cast(ILogObserver, events.append)
+        globalLogPublisher.addObserver(observer)
+        self.addCleanup(globalLogPublisher.removeObserver, observer)
         base = self.start_proxy(
-            [ProxyMount("/s", f"https://127.0.0.1:{port.getHost().port}/rec")],
+            [ProxyMount("/s", f"https://127.0.0.1:{_port(port)}/rec")],
             tls=lambda host: ssl.optionsForClientTLS(host, trustRoot=trust),
         )
         for i in range(3):
@@ -202,9 +210,9 @@ class TLSUpstreamTests(ProxyTestCase):
     async def test_untrusted_certificate_is_502(self) -> None:
         key, cert = self_signed_pem()
         server = ssl.PrivateCertificate.loadPEM(key + cert).options()
-        port = reactor.listenSSL(0, self.upstream_site, server, interface="127.0.0.1")
+        port = cast(IReactorSSL, reactor).listenSSL(0, self.upstream_site, server, interface="127.0.0.1")
         self.addCleanup(port.stopListening)
-        base = self.start_proxy([ProxyMount("/s", f"https://127.0.0.1:{port.getHost().port}/rec")])
+        base = self.start_proxy([ProxyMount("/s", f"https://127.0.0.1:{_port(port)}/rec")])
         response = await self.http.get(base + "/s/x")
         self.assertEqual(response.code, 502)
         await self.content(response)
@@ -222,14 +230,14 @@ class SendInterimTests(SynchronousTestCase):
 
     def test_written_before_the_final_head(self) -> None:
         request, transport = self.request()
-        self.assertTrue(send_interim(request, 103, b"Early Hints", [(b"Link", b"</a>")]))
+        self.assertTrue(send_interim(cast(IRequest, request), 103, b"Early Hints", [(b"Link", b"</a>")]))
         self.assertEqual(transport.value(), b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n")
 
     def test_not_for_http10_nor_after_the_head(self) -> None:
         request, transport = self.request(b"HTTP/1.0")
-        self.assertFalse(send_interim(request, 103, b"", []))
+        self.assertFalse(send_interim(cast(IRequest, request), 103, b"", []))
         request, transport = self.request()
         request.write(b"x")
         transport.clear()
-        self.assertFalse(send_interim(request, 103, b"", []))
+        self.assertFalse(send_interim(cast(IRequest, request), 103, b"", []))
         self.assertEqual(transport.value(), b"")
