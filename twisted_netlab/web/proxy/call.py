@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.http import NO_BODY_CODES
@@ -30,7 +31,7 @@ from twisted_netlab.http.msgframing import BodyKind
 from twisted_netlab.upstream.bodies import spooled_body
 from twisted_netlab.upstream.errors import IdleTimeout, UpstreamError
 from twisted_netlab.upstream.exchange import Exchange
-from twisted_netlab.upstream.message import ResponseHead, UpstreamRequest
+from twisted_netlab.upstream.message import BodySource, ResponseHead, UpstreamRequest
 from twisted_netlab.web.proxy.errors import error_body, status_for
 from twisted_netlab.web.proxy.interim import send_interim
 from twisted_netlab.web.vary import add_vary
@@ -69,7 +70,7 @@ class ProxyCall:
             request.clientproto.partition(b"/")[2] or b"1.1",
             resource.forward_rules,
         )
-        body = spooled_body(request.content, resource.reactor)
+        body = body_source(request, resource.reactor)
         request.notifyFinish().addErrback(self._client_lost)
         upstream_request = UpstreamRequest(request.method, self.target, headers, body)
         self.exchange = resource.client.request(resource.origin, upstream_request, self)
@@ -221,6 +222,18 @@ class ProxyCall:
         self._done = True
         if not self._client_gone:
             self.request.finish()
+
+
+def body_source(request: Any, reactor: IReactorTime) -> BodySource | None:
+    """The request body as the upstream client takes it: the one plug point for uploads.
+
+    Today twisted.web has spooled the whole body (memory or a temp file) before render,
+    and it is streamed from there under flow control. When the server channel hands
+    bodies on as they arrive (the limits work's hook), a request still receiving its
+    body brings a ``twisted_netlab.upstream.streaming.StreamingBody`` fed by the
+    channel, returned here instead; nothing else in the call changes.
+    """
+    return spooled_body(request.content, reactor)
 
 
 def _peer_host(request: Any) -> str:
