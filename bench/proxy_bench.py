@@ -9,15 +9,19 @@ keepalive pool (when installed). The upstream is nginx when installed, else stat
 in a quiet Site. Only two cores: the proxy is pinned to CPU 0, wrk and the upstream
 share CPU 1.
 
-Context row ``twisted-floor``: the same server and client stack as ours (twisted.web
-``Site``, ``HTTPConnectionPool``, ``HTTP11ClientProtocol``) with no proxy rules at all
-(no header filtering, timeouts, CORS or error mapping): the ceiling any proxy built on
-this stack reaches here, so the gap between it and ``ours`` is the cost of our rules.
+Context row ``web-floor``: a twisted.web resource returning 1 KiB of constant bytes in
+the same quiet ``Site`` (no upstream at all): what the server stack itself costs per
+request, so ``ours / web-floor`` is the share of it left after proxying (target >= 0.6x).
 
 Slow client: a client reading a large upstream body (``--slow-size``, 1 GiB; 100 MiB
 with ``--quick``) at about 10 MB/s through our proxy, while the proxy's RSS is polled;
 its peak (VmHWM) must stay bounded (target < 100 MiB) because the proxy pauses the
 upstream while the client is slow.
+
+Upload: a client sends ``--upload-size`` bytes (1 GiB; 100 MiB with ``--quick``) with
+Content-Length through our proxy to a sink upstream in this process; printed: when the
+upstream saw its first body byte and when the client had sent its last one (the same
+moment for a store-and-forward proxy), and the proxy's peak RSS.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchlib import (
     CLIENT_CPU,
+    PY_FLOOR,
     PY_QUIET_FILE,
     PY_REVERSE_PROXY,
     PYTHON,
@@ -59,55 +64,8 @@ from benchlib import (
 from web_bench import parse_size
 
 SMALL = 1024
-PROXIES = ("ours", "reverse-proxy-resource", "nginx", "twisted-floor")
+PROXIES = ("ours", "reverse-proxy-resource", "nginx", "web-floor")
 
-PY_TWISTED_FLOOR = r"""
-import sys
-from twisted.internet import endpoints, reactor
-from twisted.internet.protocol import Protocol
-from twisted.web._newclient import Request
-from twisted.web.client import HTTPConnectionPool
-from twisted.web.http_headers import Headers
-from twisted.web.resource import Resource
-from twisted.web.server import NOT_DONE_YET, Site
-
-upstream = int(sys.argv[2])
-pool = HTTPConnectionPool(reactor, persistent=True)
-pool.maxPersistentPerHost = 32
-key = (b"http", b"127.0.0.1", upstream)
-endpoint = endpoints.HostnameEndpoint(reactor, "127.0.0.1", upstream)
-host = b"127.0.0.1:%d" % upstream
-
-class Body(Protocol):
-    def __init__(self, request):
-        self.request = request
-    def dataReceived(self, data):
-        self.request.write(data)
-    def connectionLost(self, reason):
-        self.request.finish()
-
-class Floor(Resource):
-    isLeaf = True
-    def render(self, request):
-        headers = Headers({b"Host": [host]})
-        sent = Request(request.method, request.uri[2:], headers, None, persistent=True)
-        d = pool.getConnection(key, endpoint).addCallback(lambda p: p.request(sent))
-        d.addCallback(self.relay, request)
-        return NOT_DONE_YET
-    def relay(self, response, request):
-        request.setResponseCode(response.code)
-        request.responseHeaders.setRawHeaders(b"content-length", [b"%d" % response.length])
-        response.deliverBody(Body(request))
-
-class QuietSite(Site):
-    def log(self, request):
-        pass
-
-root = Resource()
-root.putChild(b"p", Floor())
-endpoints.serverFromString(reactor, sys.argv[1]).listen(QuietSite(root))
-reactor.run()
-"""
 
 
 def upstream_server(root: Path, work: Path) -> Server:
@@ -133,9 +91,8 @@ def proxy_argv(name: str, port: int, upstream: int, empty: Path, work: Path) -> 
     if name == "reverse-proxy-resource":
         return [PYTHON, str(python_script(work, "reverse_proxy", PY_REVERSE_PROXY)),
                 endpoint(port), str(upstream)]
-    if name == "twisted-floor":
-        return [PYTHON, str(python_script(work, "twisted_floor", PY_TWISTED_FLOOR)),
-                endpoint(port), str(upstream)]
+    if name == "web-floor":
+        return [PYTHON, str(python_script(work, "web_floor", PY_FLOOR)), endpoint(port)]
     if name == "nginx":
         if not have("nginx"):
             return None
@@ -225,9 +182,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="also run the slow client through ReverseProxyResource, which "
                              "buffers the whole body (its RSS grows by about --slow-size)")
     parser.add_argument("--no-slow", action="store_true", help="skip the slow download")
+    parser.add_argument("--upload-size", type=parse_size, default=None,
+                        help="upload body size (1G; 100M with --quick)")
+    parser.add_argument("--no-upload", action="store_true", help="skip the upload")
     args = parser.parse_args(argv)
     duration = args.duration or (2.0 if args.quick else 10.0)
     slow_size = args.slow_size or ((100 << 20) if args.quick else (1 << 30))
+    upload_size = args.upload_size or ((100 << 20) if args.quick else (1 << 30))
     names = [p for p in args.proxies.split(",") if p]
     if set(names) - set(PROXIES):
         parser.error(f"unknown proxy: {', '.join(sorted(set(names) - set(PROXIES)))}")
@@ -280,15 +241,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             say(f"ours/ReverseProxyResource: "
                 f"{ratio(ours, results.get('reverse-proxy-resource'))} (target >= 4x); "
                 f"ours/nginx: {ratio(ours, results.get('nginx'))}")
-            if "twisted-floor" in results:
-                say(f"twisted-floor/ReverseProxyResource: "
-                    f"{ratio(results['twisted-floor'], results.get('reverse-proxy-resource'))}"
-                    f" (the stack's ceiling); ours/twisted-floor: "
-                    f"{ratio(ours, results['twisted-floor'])}")
+            say(f"ours/web-floor: {ratio(ours, results.get('web-floor'))} (target >= 0.6x)")
             if not args.no_slow and "ours" in names:
                 slow_names = ["ours", "reverse-proxy-resource"] if args.slow_anchor else ["ours"]
                 slow_download(root, empty, work, upstream.port, slow_size, args.slow_rate, say,
                               slow_names)
+        if not args.no_upload and "ours" in names:
+            upload_through(empty, work, upload_size, say)
     except BenchError as exc:
         say(f"FAILED: {exc}")
         return 1
@@ -330,6 +289,100 @@ def slow_through(name: str, empty: Path, work: Path, upstream: int, size: int,
                 f"{'; target < 100 MiB' if name == 'ours' else ''})")
     except BenchError as exc:
         say(f"[{name}] slow download FAILED: {exc}")
+
+
+class UploadSink(threading.Thread):
+    """An upstream that reads one request body and notes when its first byte came."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(120)
+        self.port = self.listener.getsockname()[1]
+        self.first_byte: float | None = None
+        self.received = 0
+        self.error: str | None = None
+
+    def run(self) -> None:
+        try:
+            conn, _ = self.listener.accept()
+            with conn:
+                conn.settimeout(120)
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        raise BenchError("upstream: closed in the request head")
+                    head += chunk
+                head, _, rest = head.partition(b"\r\n\r\n")
+                length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                              if line.lower().startswith(b"content-length:"))
+                if rest:
+                    self.first_byte = time.monotonic()
+                self.received = len(rest)
+                while self.received < length:
+                    chunk = conn.recv(1 << 20)
+                    if not chunk:
+                        raise BenchError(f"upstream: body cut at {self.received} of {length}")
+                    if self.first_byte is None:
+                        self.first_byte = time.monotonic()
+                    self.received += len(chunk)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n")
+        except (OSError, BenchError, StopIteration) as exc:
+            self.error = str(exc) or type(exc).__name__
+        finally:
+            self.listener.close()
+
+
+def upload_through(empty: Path, work: Path, size: int, say: Callable[[str], None]) -> None:
+    say(f"\n== upload through ours: {size / (1 << 20):,.0f} MiB with Content-Length")
+    sink = UploadSink()
+    sink.start()
+    port = free_port()
+    argv = [TWISTD, "-n", "--pidfile=", "netlab-web", "--port", endpoint(port),
+            "--path", str(empty), "--proxy", f"/p=http://127.0.0.1:{sink.port}"]
+    try:
+        with Server("ours-upload", argv, port, work) as proxy:
+            peak = [proc_status(proxy.pid).get("VmRSS", 0)]
+            before = peak[0]
+            stop = threading.Event()
+
+            def poll() -> None:
+                while not stop.wait(0.1):
+                    peak[0] = max(peak[0], proc_status(proxy.pid).get("VmRSS", 0))
+
+            poller = threading.Thread(target=poll, daemon=True)
+            poller.start()
+            block = bytes(1 << 20)
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=120) as sock:
+                    started = time.monotonic()
+                    sock.sendall(f"POST /p/upload HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                 f"Content-Length: {size}\r\nConnection: close\r\n\r\n".encode())
+                    left = size
+                    while left > 0:
+                        n = min(left, len(block))
+                        sock.sendall(block[:n])
+                        left -= n
+                    sent = time.monotonic()
+                    reply = b""
+                    while chunk := sock.recv(65536):
+                        reply += chunk
+                    done = time.monotonic()
+            finally:
+                stop.set()
+                poller.join(timeout=2)
+            sink.join(timeout=30)
+            if sink.error or not reply.startswith(b"HTTP/1.1 200"):
+                raise BenchError(f"upload failed: {sink.error or reply[:60]!r}")
+            hwm = proc_status(proxy.pid).get("VmHWM", 0)
+            first = (sink.first_byte or done) - started
+            say(f"client sent {size / (1 << 20):,.0f} MiB in {sent - started:.2f}s; upstream's "
+                f"first body byte at {first:.2f}s ({'while the client was still sending' if first < sent - started else 'after the client had finished: store-and-forward'}); "
+                f"done at {done - started:.2f}s")
+            say(f"proxy RSS {before / 1024:.1f} MiB before, peak {max(peak[0], hwm) / 1024:.1f} MiB")
+    except BenchError as exc:
+        say(f"[ours] upload FAILED: {exc}")
 
 
 if __name__ == "__main__":

@@ -9,12 +9,12 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import globalLogPublisher
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
-from twisted.web._newclient import ResponseNeverReceived
+from twisted.web.client import ResponseNeverReceived
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
 from twisted_netlab.http.proxymount import ProxyMount
-from twisted_netlab.web.proxy import _describe
+from twisted_netlab.web.proxy import describe_failure as _describe
 
 from ._proxy_support import Held, ProxyTestCase
 
@@ -217,7 +217,7 @@ class ConnectTimeoutTests(LoggedTestCase):
 
 class InternalErrorTests(ProxyTestCase):
     async def test_bug_in_header_rules_gives_502_not_a_hang(self) -> None:
-        from twisted_netlab.web import proxy
+        from twisted_netlab.web.proxy import call as proxy
 
         def broken(*args: Any, **kwargs: Any) -> Any:
             raise ValueError("boom")

@@ -70,7 +70,7 @@ class ProxyOptionsTests(SynchronousTestCase):
         resources = [r for _, r in built]
         self.assertTrue(all(isinstance(r, ProxyResource) for r in resources))
         self.assertIs(resources[0].client, resources[2].client)  # one shared pool
-        self.assertEqual(resources[0].client.pool.maxPersistentPerHost, 4)
+        self.assertEqual(resources[0].client.pool.floor, 4)
         self.assertEqual(len(reactor.triggers["before"]["shutdown"]), 1)
 
     def test_bad_values_are_usage_errors(self) -> None:

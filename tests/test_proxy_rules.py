@@ -28,7 +28,7 @@ from twisted_netlab.http.headers import (
     via_value,
 )
 from twisted_netlab.http.proxymount import ProxyMount, ProxyPathError
-from twisted_netlab.web.proxy import _Deadlines
+from twisted_netlab.upstream.deadlines import Deadlines as _Deadlines
 
 REQUEST_NAMES = [
     b"Host", b"Connection", b"Keep-Alive", b"TE", b"Upgrade", b"Content-Length", b"Expect",

@@ -46,7 +46,7 @@ class ProxyOptionsMixin:
     ]
     optParameters = [
         ["proxy-config", None, None, "TOML file declaring [[proxy]] mounts (prefix, upstream, keep_prefix, preserve_host, allow_trace)."],
-        ["proxy-pool-size", None, 32, "Persistent upstream connections kept per host.", _positive_int],
+        ["proxy-pool-size", None, 32, "Idle upstream connections always kept per upstream (more while the load needs them).", _positive_int],
         ["proxy-connect-timeout", None, 10.0, "Seconds to connect to an upstream (then 504).", _positive_float],
         ["proxy-response-timeout", None, 60.0, "Seconds to wait for the upstream's response head (then 504).", _positive_float],
         ["proxy-idle-timeout", None, 60.0, "Seconds an upstream body may stall before the client connection is aborted.", _positive_float],

@@ -1,0 +1,132 @@
+"""How an HTTP/1.1 response message ends (RFC 9112 6.3), decided from its head alone.
+
+A client must know, once the head is in, whether a body follows and how it is
+delimited; getting it wrong desynchronises a keep-alive connection (the next response
+is read from the middle of this body) or lets an upstream smuggle a response. The
+parser (llhttp, through ``httptools``) applies its own framing; this rule is the one
+the adapter trusts, because the parser cannot know that the request was HEAD and
+accepts things a proxy must refuse (``Transfer-Encoding: gzip`` read to the close,
+status 600, ``HTTP/2.0`` in an HTTP/1 stream). Pure: plain values in, a decision or a
+typed error out.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from twisted_netlab.errors import NetlabError
+
+Pair = tuple[bytes, bytes]
+
+
+class FramingError(NetlabError):
+    """An upstream response that cannot be relayed safely; ``reason`` is short and fit
+    for an error page (the connection it arrived on must not be reused)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class BodyKind(enum.Enum):
+    INTERIM = "interim"  # a 1xx: another head follows, never a body
+    NO_BODY = "no-body"  # HEAD, 204, 304: the message ends with its head
+    LENGTH = "content-length"
+    CHUNKED = "chunked"
+    CLOSE = "close-delimited"  # the body ends when the upstream closes
+
+
+@dataclass(frozen=True, slots=True)
+class Framing:
+    """``length``: the body length for LENGTH; for NO_BODY the Content-Length the head
+    announced (a HEAD answer's), else None. ``keep_alive``: the connection may carry
+    another request once this message is complete."""
+
+    kind: BodyKind
+    length: int | None = None
+    keep_alive: bool = True
+
+
+_VERSIONS = frozenset({b"1.0", b"1.1"})
+
+
+def _tokens(values: Iterable[bytes]) -> list[bytes]:
+    return [t.strip().lower() for v in values for t in v.split(b",") if t.strip()]
+
+
+def parse_content_length(values: list[bytes]) -> int | None:
+    """The one length all Content-Length values agree on; None when absent.
+
+    RFC 9110 8.6 lets a recipient accept a repeated identical value (``5, 5``); any
+    other disagreement or a non-digit is an error.
+    """
+    if not values:
+        return None
+    found = set(_tokens(values))
+    if len(found) > 1:
+        raise FramingError("conflicting Content-Length")
+    value = found.pop() if found else b""
+    if not value.isdigit() or not value.isascii():
+        raise FramingError("invalid Content-Length")
+    return int(value)
+
+
+def keep_alive(version: bytes, connection: Iterable[bytes]) -> bool:
+    """Whether the connection persists (RFC 9112 9.3): 1.1 unless ``close``; 1.0 only
+    with ``keep-alive``."""
+    tokens = _tokens(connection)
+    if b"close" in tokens:
+        return False
+    return version == b"1.1" or b"keep-alive" in tokens
+
+
+def response_framing(
+    method: bytes, status: int, version: bytes, headers: Iterable[Pair]
+) -> Framing:
+    """RFC 9112 6.3 for a response to ``method``; raise ``FramingError`` when unsafe.
+
+    Refused: a version other than 1.0/1.1, a status outside 100-599, 101 (we never ask
+    for an upgrade), a Transfer-Encoding other than exactly ``chunked`` (nginx: "upstream
+    sent unknown Transfer-Encoding"), Transfer-Encoding together with Content-Length
+    (a smuggling signature, 6.3 point 3), and conflicting or invalid Content-Length.
+    """
+    if version not in _VERSIONS:
+        raise FramingError(f"unsupported HTTP version {version.decode('latin-1')[:8]}")
+    if not 100 <= status <= 599:
+        raise FramingError(f"invalid status code {status}")
+    if status == 101:
+        raise FramingError("unexpected 101 Switching Protocols")
+    lengths: list[bytes] = []
+    codings: list[bytes] = []
+    connection: list[bytes] = []
+    for name, value in headers:
+        low = name.lower()
+        if low == b"content-length":
+            lengths.append(value)
+        elif low == b"transfer-encoding":
+            codings.append(value)
+        elif low == b"connection":
+            connection.append(value)
+    if status < 200:
+        return Framing(BodyKind.INTERIM)
+    persistent = keep_alive(version, connection)
+    if method == b"HEAD" or status in (204, 304):
+        try:
+            announced = parse_content_length(lengths)
+        except FramingError:
+            announced = None  # nothing is read by it; just do not repeat it
+        return Framing(BodyKind.NO_BODY, announced, persistent)
+    if codings:
+        if lengths:
+            raise FramingError("both Transfer-Encoding and Content-Length")
+        tokens = _tokens(codings)
+        if tokens != [b"chunked"]:
+            shown = b", ".join(tokens).decode("latin-1")[:40]
+            raise FramingError(f"unsupported Transfer-Encoding: {shown}")
+        return Framing(BodyKind.CHUNKED, None, persistent)
+    length = parse_content_length(lengths)
+    if length is not None:
+        return Framing(BodyKind.LENGTH, length, persistent)
+    return Framing(BodyKind.CLOSE, None, False)

@@ -1,0 +1,237 @@
+"""One request/response with an upstream: its state, timeouts, retry and flow control.
+
+The exchange sits between the caller's handler and whichever pooled connection carries
+it. It is the producer of the response body: the caller registers it (an
+``IPushProducer``) on its own consumer, and a slow consumer pauses the upstream socket.
+Timeouts are checked by the client's one sweep (``Deadlines``): the response timeout
+runs from the start to the final head (connect time included), the idle timeout from
+the last body byte while not paused by the consumer.
+
+Retry: a request sent on a reused connection that the upstream closes before a single
+response byte (it closed an idle keep-alive connection as we wrote) is sent again once,
+on a new connection, if its method is idempotent and its body can be replayed.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING
+
+from twisted.internet.interfaces import IPushProducer, IReactorTime
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from twisted_netlab.http.reqhead import RequestHeadError, request_head
+from twisted_netlab.upstream.errors import (
+    IdleTimeout,
+    InternalError,
+    RequestBodyFailed,
+    ResponseTimeout,
+    UpstreamError,
+)
+from twisted_netlab.upstream.message import (
+    Origin,
+    ResponseHandler,
+    ResponseHead,
+    UpstreamRequest,
+)
+
+if TYPE_CHECKING:
+    from twisted_netlab.upstream.connection import UpstreamConnection
+    from twisted_netlab.upstream.deadlines import Deadlines
+    from twisted_netlab.upstream.pool import ConnectionPool
+
+log = Logger()
+
+# RFC 9110 9.2.2.
+IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE"})
+
+
+class State(enum.Enum):
+    CONNECTING = "connecting"
+    WAITING = "waiting"  # request sent, no final head yet
+    BODY = "body"
+    DONE = "done"
+
+
+@implementer(IPushProducer)
+class Exchange:
+    connection: UpstreamConnection | None = None
+    reused = False
+    paused = False
+
+    def __init__(
+        self,
+        *,
+        origin: Origin,
+        request: UpstreamRequest,
+        handler: ResponseHandler,
+        pool: ConnectionPool,
+        deadlines: Deadlines,
+        reactor: IReactorTime,
+        response_timeout: float,
+        idle_timeout: float,
+        tick: float,
+    ) -> None:
+        self.origin = origin
+        self.request = request
+        self.handler = handler
+        self.state = State.CONNECTING
+        self._pool = pool
+        self._deadlines = deadlines
+        self._reactor = reactor
+        self._response_timeout = response_timeout
+        self._idle_timeout = idle_timeout
+        self._tick = tick
+        self._deadline = 0.0
+        self._last = 0.0
+        self._watched = False
+        self._retried = False
+        self.head_bytes = b""
+
+    def start(self) -> None:
+        request = self.request
+        body = request.body
+        try:
+            self.head_bytes = request_head(
+                request.method,
+                request.target,
+                request.headers,
+                body.length if body is not None else None,
+                body is not None,
+            )
+        except RequestHeadError as exc:
+            self._fail(InternalError("request could not be sent", str(exc)))
+            return
+        if self._response_timeout > 0 or self._idle_timeout > 0:
+            self._deadline = self._reactor.seconds() + self._response_timeout
+            self._watched = True
+            self._deadlines.add(self, self._tick)
+        self._pool.acquire(self)
+
+    # -- from the pool -------------------------------------------------------------
+
+    def connected(self, connection: UpstreamConnection, reused: bool) -> None:
+        self.connection = connection
+        self.reused = reused
+        self.state = State.WAITING
+        connection.send(self)
+
+    def connect_failed(self, error: UpstreamError) -> None:
+        if self.state is State.DONE:
+            return
+        self._fail(error)
+
+    # -- from the connection's reader (ReaderEvents) --------------------------------
+
+    def interim(self, head: ResponseHead) -> None:
+        self.handler.interim_received(head)
+
+    def head(self, head: ResponseHead) -> None:
+        self.state = State.BODY
+        if self._idle_timeout > 0:
+            self._last = self._reactor.seconds()
+        self.handler.head_received(head)
+
+    def body(self, data: bytes) -> None:
+        if self._idle_timeout > 0:
+            self._last = self._reactor.seconds()
+        self.handler.body_received(data)
+
+    # -- from the connection ---------------------------------------------------------
+
+    def completed(self) -> None:
+        if self.state is State.DONE:
+            return
+        self._end()
+        self.handler.response_done()
+
+    def lost(self, error: UpstreamError, retryable: bool) -> None:
+        """The connection ended the exchange; ``retryable``: nothing came back on a
+        reused connection."""
+        if self.state is State.DONE:
+            return
+        self.connection = None
+        body = self.request.body
+        if (
+            retryable
+            and not self._retried
+            and self.request.method in IDEMPOTENT
+            and (body is None or body.rewind())
+        ):
+            self._retried = True
+            self.state = State.CONNECTING
+            self._pool.acquire(self, fresh=True)
+            return
+        self._fail(error)
+
+    def body_failed(self, reason: str) -> None:
+        if self.state is State.DONE:
+            return
+        self._cancel_connection()
+        self._fail(RequestBodyFailed("request body failed", reason))
+
+    # -- from the caller -------------------------------------------------------------
+
+    def cancel(self) -> None:
+        """Stop: the upstream connection is closed (it cannot be reused mid-message).
+        The handler hears nothing more."""
+        if self.state is State.DONE:
+            return
+        self._end()
+        self._cancel_connection()
+
+    def pauseProducing(self) -> None:
+        self.paused = True
+        if self.connection is not None:
+            self.connection.pause_reading()
+
+    def resumeProducing(self) -> None:
+        self.paused = False
+        if self._idle_timeout > 0:
+            self._last = self._reactor.seconds()
+        if self.connection is not None:
+            self.connection.resume_reading()
+
+    def stopProducing(self) -> None:
+        self.cancel()
+
+    # -- deadlines ---------------------------------------------------------------------
+
+    def check_deadline(self, now: float) -> None:
+        state = self.state
+        if state is State.BODY:
+            if self._idle_timeout > 0 and not self.paused and now - self._last >= self._idle_timeout:
+                self._timed_out(
+                    IdleTimeout(
+                        "upstream idle mid-body",
+                        f"no body byte for {self._idle_timeout}s",
+                    )
+                )
+        elif state is not State.DONE and self._response_timeout > 0 and now >= self._deadline:
+            self._timed_out(ResponseTimeout("no response within the timeout"))
+
+    def _timed_out(self, error: UpstreamError) -> None:
+        self._cancel_connection()
+        self._fail(error)
+
+    # -- endings -------------------------------------------------------------------------
+
+    def _cancel_connection(self) -> None:
+        connection = self.connection
+        self.connection = None
+        if connection is not None:
+            connection.abandon(self)
+
+    def _end(self) -> None:
+        self.state = State.DONE
+        if self._watched:
+            self._watched = False
+            self._deadlines.discard(self)
+
+    def _fail(self, error: UpstreamError) -> None:
+        self._end()
+        try:
+            self.handler.exchange_failed(error)
+        except Exception:
+            log.failure("upstream handler failed handling {error}", error=error.reason)

@@ -1,0 +1,116 @@
+"""The twisted.web resource for one proxy mount, and the mounts built from options.
+
+Everything that does not depend on the request (the upstream origin, the forwarding
+rules, cookie rules, ``Via`` values) is computed once here; each request becomes a
+``ProxyCall``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from twisted.internet.interfaces import IReactorTime
+from twisted.web import http
+from twisted.web.iweb import IRequest
+from twisted.web.resource import IResource, Resource
+from twisted.web.server import NOT_DONE_YET
+
+from twisted_netlab.http.headers import CookieRewrite, ForwardRules, via_value
+from twisted_netlab.http.proxymount import ProxyMethodError, ProxyMount, ProxyPathError
+from twisted_netlab.upstream.client import UpstreamClient
+from twisted_netlab.upstream.message import Origin
+from twisted_netlab.web.proxy.call import ProxyCall
+from twisted_netlab.web.proxy.settings import ProxyClient, ProxySettings, settings_from_options
+from twisted_netlab.web.refusal import refuse
+
+# What goes on the wire as a request target (visible ASCII, no space).
+_VALID_TARGET = re.compile(rb"\A[\x21-\x7e]+\Z")
+
+
+class ProxyResource(Resource):
+    """Forward every request under one mount to its upstream."""
+
+    isLeaf = True
+
+    def __init__(
+        self,
+        mount: ProxyMount,
+        client: UpstreamClient,
+        settings: ProxySettings,
+        reactor: IReactorTime,
+    ) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.mount = mount
+        self.client = client
+        self.settings = settings
+        self.reactor = reactor
+        self.origin = Origin(mount.scheme, mount.host, mount.port)
+        self.forward_rules = ForwardRules(
+            settings.trusted, mount.host_header, mount.preserve_host, settings.pseudonym
+        )
+        self.cookie_rules: dict[bool, CookieRewrite] | None = None
+        if settings.dev:
+            self.cookie_rules = {
+                secure: CookieRewrite(mount.client_path, mount.prefix, secure)
+                for secure in (False, True)
+            }
+        self._via: dict[bytes, bytes] = {}
+
+    def via_for(self, version: bytes) -> bytes:
+        via = self._via.get(version)
+        if via is None:
+            via = self._via[version] = via_value(version, self.settings.pseudonym)
+        return via
+
+    def render(self, request: IRequest) -> bytes | int:
+        if request.method == b"CONNECT":
+            request.setHeader(b"allow", _ALLOW)
+            return refuse(request, http.NOT_ALLOWED, "CONNECT is not proxied")
+        try:
+            self.mount.check_method(request.method)
+        except ProxyMethodError as exc:
+            request.setHeader(b"allow", _ALLOW)
+            return refuse(request, exc.status, str(exc))
+        # A fragment never goes on the wire.
+        uri = request.uri.partition(b"#")[0]
+        path, sep, query = uri.partition(b"?")
+        try:
+            target = self.mount.upstream_path(path, query if sep else None)
+        except ProxyPathError as exc:
+            return refuse(request, exc.status, str(exc))
+        if not _VALID_TARGET.match(target):
+            # twisted.web lets DEL and similar through; they must not reach the upstream.
+            return refuse(request, http.BAD_REQUEST, "invalid character in the request target")
+        ProxyCall(self, request, target).start()
+        return NOT_DONE_YET
+
+
+# What a 405 names as allowed: the methods the proxy forwards (the upstream may refuse some).
+_ALLOW = b"GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
+
+
+def make_proxy_mounts(
+    mounts: Sequence[ProxyMount],
+    settings: ProxySettings,
+    client: UpstreamClient,
+    reactor: IReactorTime,
+) -> list[tuple[list[bytes], IResource]]:
+    from twisted_netlab.web.site import split_prefix
+
+    return [
+        (split_prefix(m.prefix), ProxyResource(m, client, settings, reactor))
+        for m in mounts
+    ]
+
+
+def build_proxy_mounts(options: Any, reactor: Any) -> list[tuple[list[bytes], IResource]]:
+    """The proxy mounts declared in ``options["proxy-mounts"]``, sharing one client."""
+    mounts: list[ProxyMount] = list(options.get("proxy-mounts") or [])
+    if not mounts:
+        return []
+    settings = settings_from_options(options)
+    client = ProxyClient(reactor, settings)
+    reactor.addSystemEventTrigger("before", "shutdown", client.close)
+    return make_proxy_mounts(mounts, settings, client, reactor)
