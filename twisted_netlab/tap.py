@@ -15,10 +15,11 @@ from twisted_netlab.tcp.tap import (
     build_tcp_services,
     parse_tcp_settings,
 )
+from twisted_netlab.tls_options import TLSOptionsMixin  # scale
 from twisted_netlab.web.tap import DEFAULT_WEB_PORT, WebOptionsMixin, build_web_services
 
 
-class Options(WebOptionsMixin, usage.Options):
+class Options(TLSOptionsMixin, WebOptionsMixin, usage.Options):
     synopsis = "[netlab options]"
     longdesc = (
         "Run the framed TCP echo (--tcp-* options) and the web service (static files, "
@@ -52,6 +53,7 @@ class Options(WebOptionsMixin, usage.Options):
             self["tcp-framing"], self["tcp-max-frame"], self["tcp-idle-timeout"]
         )
         self.post_options_web()
+        self.post_options_tls()  # scale: --tls applies to the web ports
 
 
 def makeService(options: Options) -> service.MultiService:
