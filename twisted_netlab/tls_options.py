@@ -13,6 +13,7 @@ alone (they already speak TLS).
 from __future__ import annotations
 
 import datetime
+import importlib.util
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -42,9 +43,10 @@ class TLSConfig:
 
     def banner(self) -> str:
         kind = "self-signed" if self.material.self_signed else "given"
+        protocols = "h2, http/1.1" if h2_available() else "http/1.1 only"
         return (
             f"HTTPS ({kind} certificate {self.material.cert_path}, "
-            f"SHA-256 {self.material.fingerprint})"
+            f"SHA-256 {self.material.fingerprint}; ALPN {protocols})"
         )
 
 
@@ -103,6 +105,11 @@ def secure_factory(factory: IProtocolFactory, config: TLSConfig) -> TLSMemoryBIO
         extraCertChain=[crypto.X509.from_cryptography(c) for c in chain],
     )
     return TLSMemoryBIOFactory(options, False, factory)
+
+
+def h2_available() -> bool:
+    """True when Twisted can speak HTTP/2 (the ``twisted[http2]`` extra: h2, priority)."""
+    return all(importlib.util.find_spec(name) is not None for name in ("h2", "priority"))
 
 
 def is_tls_endpoint(description: str) -> bool:
