@@ -10,6 +10,7 @@ from twisted.application import service
 from twisted.python import usage
 
 from twisted_netlab.endpoints import validate_endpoint
+from twisted_netlab.scale import ScaleOptionsMixin, finish_service  # scale
 from twisted_netlab.tcp.tap import (
     DEFAULT_TCP_PORT,
     build_tcp_services,
@@ -19,7 +20,7 @@ from twisted_netlab.tls_options import TLSOptionsMixin  # scale
 from twisted_netlab.web.tap import DEFAULT_WEB_PORT, WebOptionsMixin, build_web_services
 
 
-class Options(TLSOptionsMixin, WebOptionsMixin, usage.Options):
+class Options(TLSOptionsMixin, ScaleOptionsMixin, WebOptionsMixin, usage.Options):
     synopsis = "[netlab options]"
     longdesc = (
         "Run the framed TCP echo (--tcp-* options) and the web service (static files, "
@@ -54,12 +55,15 @@ class Options(TLSOptionsMixin, WebOptionsMixin, usage.Options):
         )
         self.post_options_web()
         self.post_options_tls()  # scale: --tls applies to the web ports
+        self.post_options_scale()  # scale
 
 
-def makeService(options: Options) -> service.MultiService:
+def makeService(options: Options) -> service.IService:
+    from twisted.internet import reactor
+
     top = service.MultiService()
     for svc in build_tcp_services(options["tcp-ports"], options["tcp-settings"]):
         svc.setServiceParent(top)
     for svc in build_web_services(options, options["web-ports"]):
         svc.setServiceParent(top)
-    return top
+    return finish_service(top, options["scale"], reactor)  # scale

@@ -17,6 +17,7 @@ from zope.interface import implementer
 
 from twisted_netlab.endpoints import PortOptionMixin, listen_services
 from twisted_netlab.framing import DEFAULT_MAX_FRAME, LAYOUTS
+from twisted_netlab.scale import ScaleOptionsMixin, finish_service  # scale
 
 DEFAULT_TCP_PORT = "tcp:9000:interface=127.0.0.1"
 DEFAULT_TCP_FRAMING = "seed"
@@ -118,7 +119,7 @@ def build_tcp_services(ports: list[str], settings: TCPSettings) -> list[service.
     return services
 
 
-class Options(PortOptionMixin, usage.Options):
+class Options(PortOptionMixin, ScaleOptionsMixin, usage.Options):
     synopsis = "[netlab-tcp options]"
     longdesc = (
         "A framed TCP echo: every frame comes back with the same serial and body. "
@@ -149,10 +150,13 @@ class Options(PortOptionMixin, usage.Options):
                 settings.framing, settings.max_frame, settings.idle_timeout, True
             )
         self["settings"] = settings
+        self.post_options_scale(web=False)  # scale
 
 
-def makeService(options: Options) -> service.MultiService:
+def makeService(options: Options) -> service.IService:
+    from twisted.internet import reactor
+
     top = service.MultiService()
     for svc in build_tcp_services(options["ports"], options["settings"]):
         svc.setServiceParent(top)
-    return top
+    return finish_service(top, options["scale"], reactor)  # scale

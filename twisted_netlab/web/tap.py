@@ -11,6 +11,7 @@ from twisted.application import service
 from twisted.python import usage
 
 from twisted_netlab.endpoints import PortOptionMixin
+from twisted_netlab.scale import ScaleOptionsMixin, finish_service  # scale
 from twisted_netlab.tls_options import TLSOptionsMixin, listen_services_tls  # scale
 from twisted_netlab.web.options_hotlink import HotlinkOptionsMixin
 from twisted_netlab.web.options_proxy import ProxyOptionsMixin
@@ -51,7 +52,9 @@ class WebOptionsMixin(
                 )
 
 
-class Options(PortOptionMixin, TLSOptionsMixin, WebOptionsMixin, usage.Options):
+class Options(
+    PortOptionMixin, TLSOptionsMixin, ScaleOptionsMixin, WebOptionsMixin, usage.Options
+):
     synopsis = "[netlab-web options]"
     longdesc = (
         "Serve a directory correctly (validators, ranges, compression, hotlink "
@@ -65,6 +68,7 @@ class Options(PortOptionMixin, TLSOptionsMixin, WebOptionsMixin, usage.Options):
         self.post_options_ports()
         self.post_options_web()
         self.post_options_tls()  # scale
+        self.post_options_scale()  # scale
 
 
 def build_web_services(options: usage.Options, ports: list[str]) -> list[service.IService]:
@@ -76,8 +80,10 @@ def build_web_services(options: usage.Options, ports: list[str]) -> list[service
     return listen_services_tls(ports, site, options.get("tls-config"))  # scale
 
 
-def makeService(options: Options) -> service.MultiService:
+def makeService(options: Options) -> service.IService:
+    from twisted.internet import reactor
+
     top = service.MultiService()
     for svc in build_web_services(options, options["ports"]):
         svc.setServiceParent(top)
-    return top
+    return finish_service(top, options["scale"], reactor)  # scale
