@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import treq
@@ -188,19 +189,24 @@ class OptionTests(SynchronousTestCase):
     def test_off_by_default(self) -> None:
         options = web.Options()
         options.parseOptions(["--path", "."])
-        self.assertEqual(options["scale"], ScaleConfig(mounts=("/_netlab/",)))
+        self.assertEqual(
+            options["scale"], ScaleConfig(mounts=("/_netlab/",), argv=("--path", "."))
+        )
         self.assertIsInstance(web.makeService(options), MultiService)
         self.assertNotIsInstance(web.makeService(options), ScaleService)
 
     def test_combined_wiring(self) -> None:
         options = combined.Options()
-        options.parseOptions(
-            ["--path", ".", "--proxy", "/api=http://127.0.0.1:9", "--tls",
-             "--metrics", "tcp:0:interface=127.0.0.1", "--lame-duck", "1.5"]
-        )
+        # --tls makes a certificate: in a private data folder, never the user's.
+        self.patch(os, "environ", {**os.environ, "XDG_DATA_HOME": os.path.abspath(self.mktemp())})
+        argv = ["--path", ".", "--proxy", "/api=http://127.0.0.1:9", "--tls",
+                "--metrics", "tcp:0:interface=127.0.0.1", "--lame-duck", "1.5"]
+        options.parseOptions(argv)
         self.assertEqual(
             options["scale"],
-            ScaleConfig("tcp:0:interface=127.0.0.1", False, 1.5, ("/api", "/_netlab/")),
+            ScaleConfig(
+                "tcp:0:interface=127.0.0.1", False, 1.5, ("/api", "/_netlab/"), 1, tuple(argv)
+            ),
         )
         outer = combined.makeService(options)
         assert isinstance(outer, ScaleService)

@@ -20,7 +20,9 @@ inside their ``stopService``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import sys
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +53,8 @@ class ScaleConfig:
     metrics_public: bool = False  # also answer them on the public site(s)
     lame_duck: float = 0.0  # seconds of 503-on-/healthz before the services stop
     mounts: tuple[str, ...] = ()  # metric labels: the configured mount prefixes
+    workers: int = 1  # > 1: this process supervises that many workers
+    argv: tuple[str, ...] = ()  # the plugin arguments, given again to each worker
 
     @property
     def instrumented(self) -> bool:
@@ -67,8 +71,28 @@ def _seconds(name: str, value: str) -> float:
     return seconds
 
 
+def parse_workers(value: str, cpus: int | None) -> int:
+    """``N`` (1-256) or ``auto`` (the CPUs this process may run on)."""
+    if value.strip().lower() == "auto":
+        return max(1, cpus or 1)
+    try:
+        count = int(value)
+    except ValueError:
+        raise usage.UsageError(f"--workers must be a number or 'auto', not {value!r}") from None
+    if not 1 <= count <= 256:
+        raise usage.UsageError(f"--workers must be between 1 and 256, not {count}")
+    return count
+
+
+def _usable_cpus() -> int | None:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count()
+
+
 class ScaleOptionsMixin:
-    """``--metrics``, ``--metrics-public``, ``--lame-duck``; result in "scale"."""
+    """``--metrics``, ``--metrics-public``, ``--lame-duck``, ``--workers``; result in "scale"."""
 
     optFlags = [
         ["metrics-public", None, "Also answer /metrics and /healthz on the public web "
@@ -79,7 +103,14 @@ class ScaleOptionsMixin:
          "separate endpoint, e.g. tcp:9100:interface=127.0.0.1."],
         ["lame-duck", None, "0", "On SIGTERM, answer /healthz with 503 and keep serving "
          "this many seconds before stopping (more than a balancer's inter x fall)."],
+        ["workers", None, "1", "Worker processes sharing the listening sockets: N or "
+         "'auto' (one per CPU). 1: serve in this process."],
     ]
+
+    def parseOptions(self, options: Sequence[str] | None = None) -> None:
+        # Kept so the supervisor can give each worker the very same arguments.
+        self["argv"] = list(sys.argv[1:] if options is None else options)  # type: ignore[index]
+        super().parseOptions(options)  # type: ignore[misc]
 
     def post_options_scale(self, web: bool = True) -> None:
         options: dict[str, Any] = self  # type: ignore[assignment]
@@ -92,11 +123,23 @@ class ScaleOptionsMixin:
         mounts: list[str] = [m.prefix for m in options.get("proxy-mounts") or ()]
         if web and not options.get("no-tools") and options.get("tools-prefix"):
             mounts.append(options["tools-prefix"])
+        workers = parse_workers(options.get("workers") or "1", _usable_cpus())
+        if workers > 1:
+            listeners = [*options.get("ports", ()), *options.get("web-ports", ()),
+                         *options.get("tcp-ports", ()), *([endpoint] if endpoint else [])]
+            for description in listeners:
+                if description.split(":", 1)[0].strip().lower() == "ssl":
+                    raise usage.UsageError(
+                        f"--workers cannot share the ssl: endpoint {description!r}; "
+                        "use a tcp: port with --tls (or --tls-cert/--tls-key)"
+                    )
         options["scale"] = ScaleConfig(
             metrics=endpoint,
             metrics_public=public,
             lame_duck=_seconds("lame-duck", options.get("lame-duck") or "0"),
             mounts=tuple(mounts),
+            workers=workers,
+            argv=tuple(options.get("argv") or ()),
         )
 
 
@@ -161,9 +204,33 @@ class ScaleService(MultiService):
 
 
 def finish_service(
-    top: MultiService, config: ScaleConfig, clock: IReactorTime
+    top: MultiService, config: ScaleConfig, reactor: Any, tap_module: str
 ) -> IService:
-    """``top`` unchanged when nothing was asked; else ``top`` inside a ``ScaleService``."""
+    """What the plugin's ``makeService`` returns, given its plain service tree.
+
+    ``--workers N`` (N > 1): a supervisor that opens the sockets of the tree's
+    listeners and runs N ``python -m twisted_netlab.workers --tap tap_module`` that
+    rebuild the same tree (with ``--workers 1``) and adopt them.  Otherwise ``top``
+    itself, or ``top`` inside a ``ScaleService`` when metrics or lame duck are on.
+    """
+    served = _instrumented(top, config, reactor)
+    if config.workers <= 1:
+        return served
+    from twisted_netlab.workers.supervisor import SupervisorService
+
+    listeners = list(listening_services(served))
+
+    def argv_for(fds: list[tuple[int, int]], index: int) -> list[str]:
+        fd_args = [a for fd, family in fds for a in ("--fd", f"{fd}:{family}")]
+        return [sys.executable, "-m", "twisted_netlab.workers", "--tap", tap_module,
+                "--index", str(index), *fd_args, "--", *config.argv]
+
+    return SupervisorService(
+        reactor, listeners, config.workers, argv_for, kill_after=config.lame_duck + 60
+    )
+
+
+def _instrumented(top: MultiService, config: ScaleConfig, clock: IReactorTime) -> MultiService:
     if not config.instrumented:
         return top
     health = HealthState()

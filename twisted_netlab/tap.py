@@ -66,4 +66,4 @@ def makeService(options: Options) -> service.IService:
         svc.setServiceParent(top)
     for svc in build_web_services(options, options["web-ports"]):
         svc.setServiceParent(top)
-    return finish_service(top, options["scale"], reactor)  # scale
+    return finish_service(top, options["scale"], reactor, __name__)  # scale

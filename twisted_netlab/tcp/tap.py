@@ -159,4 +159,4 @@ def makeService(options: Options) -> service.IService:
     top = service.MultiService()
     for svc in build_tcp_services(options["ports"], options["settings"]):
         svc.setServiceParent(top)
-    return finish_service(top, options["scale"], reactor)  # scale
+    return finish_service(top, options["scale"], reactor, __name__)  # scale

@@ -103,8 +103,15 @@ def _close_after(request: IRequest) -> None:
         request.setHeader(b"connection", b"close")
 
 
+class OpsSite(Site):
+    """No access log: a balancer polls /healthz several times a second."""
+
+    def log(self, request: http.Request) -> None:
+        pass
+
+
 def build_ops_site(metrics: NetlabMetrics, health: HealthState) -> Site:
-    site = Site(OpsRoot(metrics, health))
+    site = OpsSite(OpsRoot(metrics, health))
     site.displayTracebacks = False
     return site
 

@@ -86,4 +86,4 @@ def makeService(options: Options) -> service.IService:
     top = service.MultiService()
     for svc in build_web_services(options, options["ports"]):
         svc.setServiceParent(top)
-    return finish_service(top, options["scale"], reactor)  # scale
+    return finish_service(top, options["scale"], reactor, __name__)  # scale
