@@ -9,21 +9,18 @@ import re
 import signal
 import socket
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import treq
 from twisted.internet import reactor as _reactor
 from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
-from twisted.internet.defer import Deferred
-from twisted.internet.protocol import ProcessProtocol
 from twisted.internet.task import deferLater
 from twisted.python import usage
-from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.client import HTTPConnectionPool
 
+from tests.process_support import TWISTD, ProcessLines
 from twisted_netlab.scale import parse_workers
 from twisted_netlab.tcp import tap as tcp
 from twisted_netlab.tcp.client import exchange
@@ -40,7 +37,6 @@ from twisted_netlab.workers.supervisor import (
 )
 
 reactor: Any = _reactor
-TWISTD = ["-c", "from twisted.scripts.twistd import run; run()"]
 PID = re.compile(rb"netlab_process_info\{pid=\"(\d+)\"\} 1\.0")
 
 
@@ -90,47 +86,6 @@ class RuleTests(SynchronousTestCase):
         self.assertEqual(AdoptedEndpoint(reactor, 3, 2).fd, 3)
 
 
-class _Lines(ProcessProtocol):
-    """Collects twistd's log lines; ``expect`` fires when enough lines match."""
-
-    def __init__(self) -> None:
-        self.lines: list[bytes] = []
-        self._buffer = b""
-        self._waiters: list[tuple[Callable[[], bool], Deferred[None]]] = []
-        self.ended: Deferred[tuple[int | None, int | None]] = Deferred()
-
-    def childDataReceived(self, fd: int, data: bytes) -> None:
-        self._buffer += data
-        *lines, self._buffer = self._buffer.split(b"\n")
-        self.lines.extend(lines)
-        self._check()
-
-    def processEnded(self, reason: Failure) -> None:
-        value = reason.value
-        self.ended.callback((getattr(value, "exitCode", None), getattr(value, "signal", None)))
-
-    def matches(self, pattern: bytes) -> list[re.Match[bytes]]:
-        regex = re.compile(pattern)
-        return [m for m in map(regex.search, self.lines) if m]
-
-    def expect(self, pattern: bytes, count: int = 1, timeout: float = 40) -> Deferred[None]:
-        d: Deferred[None] = Deferred()
-        self._waiters.append((lambda: len(self.matches(pattern)) >= count, d))
-        self._check()
-        return d.addTimeout(timeout, reactor).addErrback(self._explain, pattern)
-
-    def _explain(self, failure: Failure, pattern: bytes) -> None:
-        tail = b"\n".join(self.lines[-30:]).decode(errors="replace")
-        raise AssertionError(f"no line matched {pattern!r}; last lines:\n{tail}")
-
-    def _check(self) -> None:
-        for waiter in list(self._waiters):
-            ready, d = waiter
-            if ready():
-                self._waiters.remove(waiter)
-                d.callback(None)
-
-
 def _state(pid: int) -> str:
     stat = Path(f"/proc/{pid}/stat").read_text()
     return stat.rsplit(")", 1)[1].split()[0]
@@ -139,12 +94,12 @@ def _state(pid: int) -> str:
 class WorkerProcessTests(TestCase):
     timeout = 120
 
-    async def start(self, plugin: str, argv: list[str]) -> tuple[_Lines, list[int], dict[int, int]]:
+    async def start(self, plugin: str, argv: list[str]) -> tuple[ProcessLines, list[int], dict[int, int]]:
         """Start twistd with 2 workers; return the log, ports, and {index: pid}."""
         root = Path(self.mktemp()).resolve()
         root.mkdir(parents=True)
         (root / "hello.txt").write_bytes(b"hello\n")
-        lines = _Lines()
+        lines = ProcessLines()
         self.process = reactor.spawnProcess(
             lines, sys.executable,
             [sys.executable, *TWISTD, "-n", "--pidfile=", plugin, *argv, "--workers", "2"],
