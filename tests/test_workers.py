@@ -189,3 +189,15 @@ class WorkerProcessTests(TestCase):
                 len(lines.matches(rb"worker %d \(pid %d\) stopped \(exit code 0\)" % (index, pid))), 1
             )
             self.assertRaises(ProcessLookupError, os.kill, pid, 0)
+
+    async def test_combined_plugin_shares_both_services(self) -> None:
+        _, (echo_port, web_port), _ = await self.start(
+            "netlab", ["--tcp-port", "tcp:0:interface=127.0.0.1",
+                       "--web-port", "tcp:0:interface=127.0.0.1", "--path", "."]
+        )
+        result = await exchange(reactor, f"tcp:127.0.0.1:{echo_port}", [b"x"])
+        self.assertEqual(result.replies, [(0, b"x")])
+        pool = HTTPConnectionPool(reactor, persistent=False)
+        self.addCleanup(pool.closeCachedConnections)
+        page = await treq.get(f"http://127.0.0.1:{web_port}/hello.txt", pool=pool, timeout=20)
+        self.assertEqual(await page.content(), b"hello\n")
