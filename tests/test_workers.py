@@ -201,3 +201,23 @@ class WorkerProcessTests(TestCase):
         self.addCleanup(pool.closeCachedConnections)
         page = await treq.get(f"http://127.0.0.1:{web_port}/hello.txt", pool=pool, timeout=20)
         self.assertEqual(await page.content(), b"hello\n")
+
+    async def test_port_in_use_fails_before_any_worker(self) -> None:
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen(1)
+            port = taken.getsockname()[1]
+            lines = ProcessLines()
+            self.process = reactor.spawnProcess(
+                lines, sys.executable,
+                [sys.executable, *TWISTD, "-n", "--pidfile=", "netlab-web",
+                 "--port", f"tcp:{port}:interface=127.0.0.1", "--workers", "2"],
+                env=dict(os.environ),
+            )
+            self.lines = lines
+            self.addCleanup(self._stop_all)
+            ended = await lines.ended.addTimeout(60, reactor)
+        self.assertEqual(ended, (1, None))
+        refused = rb"CannotListenError: Couldn't listen on 127\.0\.0\.1:%d: .*Address already in use" % port
+        self.assertEqual(len(lines.matches(refused)), 1)
+        self.assertEqual(lines.matches(rb"worker \d started"), [])

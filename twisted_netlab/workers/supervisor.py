@@ -139,7 +139,21 @@ class SupervisorService(Service):
 
     def startService(self) -> None:
         super().startService()
-        Deferred.fromCoroutine(self._start()).addErrback(self._start_failed)
+        early: list[Failure] = []
+        synchronous = True
+
+        def failed(failure: Failure) -> None:
+            if synchronous:
+                early.append(failure)
+            else:
+                self._start_failed(failure)
+
+        Deferred.fromCoroutine(self._start()).addErrback(failed)
+        synchronous = False
+        if early:
+            # A port in use fails here, before the reactor runs: twistd reports it and
+            # exits 1, as it does without workers.
+            early[0].raiseException()
 
     def _start_failed(self, failure: Failure) -> None:
         log.failure("supervisor could not start its listeners; stopping", failure)
