@@ -280,3 +280,33 @@ class LoopbackTests(TestCase):
 def _Listener(factory: Any) -> StreamServerEndpointService:
     """A listener the way the plugins make them; this test listens itself (port 0)."""
     return StreamServerEndpointService(TCP4ServerEndpoint(reactor, 0), factory)
+
+
+class HalfCloseTests(SynchronousTestCase):
+    """The counting wrapper keeps the echo's half-close (answer after the peer's FIN)."""
+
+    def test_wrapper_half_closeable_exactly_when_wrapped_is(self) -> None:
+        from twisted.internet.interfaces import IHalfCloseableProtocol
+        from twisted.internet.protocol import Factory, Protocol
+
+        from twisted_netlab.framing import encode
+
+        metrics = NetlabMetrics(CollectorRegistry())
+        echo = CountingFactory(EchoFactory(Clock(), framing="seed"), metrics, "tcp", "seed", 100)
+        wrapper = echo.buildProtocol(IPv4Address("TCP", "127.0.0.1", 5))
+        assert wrapper is not None
+        transport = StringTransport()
+        wrapper.makeConnection(transport)
+        self.assertTrue(IHalfCloseableProtocol.providedBy(wrapper))
+        frame = encode(b"hi", 7, "seed")
+        wrapper.dataReceived(frame)
+        wrapper.readConnectionLost()  # the peer's FIN: echo answered, then closes
+        self.assertEqual(transport.value(), frame)
+        self.assertTrue(transport.disconnecting)
+        self.assertEqual(metrics.registry.get_sample_value("netlab_echo_frames_total"), 1.0)
+
+        plain = CountingFactory(Factory.forProtocol(Protocol), metrics, "other")
+        other = plain.buildProtocol(IPv4Address("TCP", "127.0.0.1", 6))
+        assert other is not None
+        other.makeConnection(StringTransport())
+        self.assertFalse(IHalfCloseableProtocol.providedBy(other))
