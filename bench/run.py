@@ -9,7 +9,8 @@ import importlib.util
 import sys
 from pathlib import Path
 
-SUITES = {"tcp": "tcp_bench.py", "web": "web_bench.py", "proxy": "proxy_bench.py"}
+SUITES = {"tcp": "tcp_bench.py", "web": "web_bench.py", "proxy": "proxy_bench.py",
+          "scale": "scale_bench.py"}
 
 
 def load(name: str):  # type: ignore[no-untyped-def]

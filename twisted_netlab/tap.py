@@ -10,12 +10,14 @@ from twisted.application import service
 from twisted.python import usage
 
 from twisted_netlab.endpoints import validate_endpoint
+from twisted_netlab.scale import ScaleOptionsMixin, finish_service  # scale
 from twisted_netlab.tcp.config import echo_config, option_parameters
 from twisted_netlab.tcp.tap import DEFAULT_TCP_PORT, build_tcp_services
+from twisted_netlab.tls_options import TLSOptionsMixin  # scale
 from twisted_netlab.web.tap import DEFAULT_WEB_PORT, WebOptionsMixin, build_web_services
 
 
-class Options(WebOptionsMixin, usage.Options):
+class Options(TLSOptionsMixin, ScaleOptionsMixin, WebOptionsMixin, usage.Options):
     synopsis = "[netlab options]"
     longdesc = (
         "Run the framed TCP echo (--tcp-* options) and the web service (static files, "
@@ -43,12 +45,16 @@ class Options(WebOptionsMixin, usage.Options):
             self["tcp-ports"].append(validate_endpoint(DEFAULT_TCP_PORT))
         self["tcp-config"] = echo_config(self, prefix="tcp-")
         self.post_options_web()
+        self.post_options_tls()  # scale: --tls applies to the web ports
+        self.post_options_scale()  # scale
 
 
-def makeService(options: Options) -> service.MultiService:
+def makeService(options: Options) -> service.IService:
+    from twisted.internet import reactor
+
     top = service.MultiService()
     for svc in build_tcp_services(options["tcp-ports"], options["tcp-config"]):
         svc.setServiceParent(top)
     for svc in build_web_services(options, options["web-ports"]):
         svc.setServiceParent(top)
-    return top
+    return finish_service(top, options["scale"], reactor, __name__)  # scale

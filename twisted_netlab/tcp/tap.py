@@ -15,6 +15,7 @@ from twisted.python import usage
 from zope.interface import implementer
 
 from twisted_netlab.endpoints import PortOptionMixin, listen_services
+from twisted_netlab.scale import ScaleOptionsMixin, finish_service  # scale
 from twisted_netlab.tcp.config import FRAMINGS, EchoConfig, echo_config, option_parameters
 
 __all__ = ["FRAMINGS", "Options", "build_tcp_services", "echo_config", "makeService"]
@@ -59,7 +60,7 @@ def build_tcp_services(ports: list[str], config: EchoConfig) -> list[service.ISe
     return [EchoService(factory, listeners)]
 
 
-class Options(PortOptionMixin, usage.Options):
+class Options(PortOptionMixin, ScaleOptionsMixin, usage.Options):
     synopsis = "[netlab-tcp options]"
     longdesc = (
         "A framed TCP echo: every frame comes back with the same serial and body. "
@@ -75,10 +76,13 @@ class Options(PortOptionMixin, usage.Options):
     def postOptions(self) -> None:
         self.post_options_ports()
         self["config"] = echo_config(self)
+        self.post_options_scale(web=False)  # scale
 
 
-def makeService(options: Options) -> service.MultiService:
+def makeService(options: Options) -> service.IService:
+    from twisted.internet import reactor
+
     top = service.MultiService()  # type: ignore[no-untyped-call]
     for svc in build_tcp_services(options["ports"], options["config"]):
         svc.setServiceParent(top)  # type: ignore[no-untyped-call]
-    return top
+    return finish_service(top, options["scale"], reactor, __name__)  # scale

@@ -97,8 +97,11 @@ class PartsProducer:
         self._close()
         self.request.unregisterProducer()
         channel = getattr(self.request, "channel", None)
-        if channel is not None and channel.transport is not None:
-            channel.transport.abortConnection()
+        transport = getattr(channel, "transport", None)
+        if transport is not None:
+            transport.abortConnection()
+        elif channel is not None:  # HTTP/2: an H2Stream has no transport; reset the stream
+            channel.abortConnection()
 
     def _close(self) -> None:
         if self.fd is not None:

@@ -10,7 +10,9 @@ from __future__ import annotations
 from twisted.application import service
 from twisted.python import usage
 
-from twisted_netlab.endpoints import PortOptionMixin, listen_services
+from twisted_netlab.endpoints import PortOptionMixin
+from twisted_netlab.scale import ScaleOptionsMixin, finish_service  # scale
+from twisted_netlab.tls_options import TLSOptionsMixin, listen_services_tls  # scale
 from twisted_netlab.web.options_hotlink import HotlinkOptionsMixin
 from twisted_netlab.web.options_proxy import ProxyOptionsMixin
 from twisted_netlab.web.options_static import StaticOptionsMixin
@@ -50,7 +52,9 @@ class WebOptionsMixin(
                 )
 
 
-class Options(PortOptionMixin, WebOptionsMixin, usage.Options):
+class Options(
+    PortOptionMixin, TLSOptionsMixin, ScaleOptionsMixin, WebOptionsMixin, usage.Options
+):
     synopsis = "[netlab-web options]"
     longdesc = (
         "Serve a directory correctly (validators, ranges, compression, hotlink "
@@ -63,6 +67,8 @@ class Options(PortOptionMixin, WebOptionsMixin, usage.Options):
     def postOptions(self) -> None:
         self.post_options_ports()
         self.post_options_web()
+        self.post_options_tls()  # scale
+        self.post_options_scale()  # scale
 
 
 def build_web_services(options: usage.Options, ports: list[str]) -> list[service.IService]:
@@ -70,11 +76,14 @@ def build_web_services(options: usage.Options, ports: list[str]) -> list[service
 
     from twisted_netlab.web.site import build_site
 
-    return listen_services(ports, build_site(options, reactor))
+    site = build_site(options, reactor)
+    return listen_services_tls(ports, site, options.get("tls-config"))  # scale
 
 
-def makeService(options: Options) -> service.MultiService:
+def makeService(options: Options) -> service.IService:
+    from twisted.internet import reactor
+
     top = service.MultiService()
     for svc in build_web_services(options, options["ports"]):
         svc.setServiceParent(top)
-    return top
+    return finish_service(top, options["scale"], reactor, __name__)  # scale

@@ -1,0 +1,1 @@
+"""``--workers N``: a supervisor process and N workers sharing its listening sockets."""
