@@ -85,7 +85,8 @@ class CombinedOptionsTests(SynchronousTestCase):
         self.assertEqual(len(options["tcp-ports"]), 2)
         self.assertEqual(options["tcp-settings"], TCPSettings("wide", 100000, 30.0))
         self.assertTrue(options["no-listing"])
-        self.assertEqual(len(list(combined.makeService(options))), 3)
+        # 2 tcp ports, 1 web port, and the web drain service
+        self.assertEqual(len(list(combined.makeService(options))), 4)
 
     def test_bad_tcp_option(self) -> None:
         options = combined.Options()
@@ -106,7 +107,7 @@ class _Twistd(ProcessProtocol):
     def outReceived(self, data: bytes) -> None:
         self.output += data
         tcp = re.search(rb"listening on 127\.0\.0\.1:(\d+)", self.output)
-        http = re.search(rb"NetlabSite starting on (\d+)", self.output)
+        http = re.search(rb"\w*Site starting on (\d+)", self.output)
         if tcp and http and not self.ports.called:
             self.ports.callback((int(tcp.group(1)), int(http.group(1))))
 

@@ -12,6 +12,7 @@ from twisted.python import usage
 
 from twisted_netlab.endpoints import PortOptionMixin, listen_services
 from twisted_netlab.web.options_hotlink import HotlinkOptionsMixin
+from twisted_netlab.web.options_limits import LimitsOptionsMixin
 from twisted_netlab.web.options_proxy import ProxyOptionsMixin
 from twisted_netlab.web.options_static import StaticOptionsMixin
 from twisted_netlab.web.options_tools import ToolsOptionsMixin
@@ -21,7 +22,8 @@ DEFAULT_WEB_PORT = "tcp:8080:interface=127.0.0.1"
 
 
 class WebOptionsMixin(
-    StaticOptionsMixin, HotlinkOptionsMixin, ProxyOptionsMixin, ToolsOptionsMixin
+    StaticOptionsMixin, HotlinkOptionsMixin, ProxyOptionsMixin, ToolsOptionsMixin,
+    LimitsOptionsMixin,
 ):
     """Every netlab-web option except the listening ports (the combined plugin reuses it)."""
 
@@ -34,6 +36,7 @@ class WebOptionsMixin(
         self.post_options_hotlink()
         self.post_options_proxy()
         self.post_options_tools()
+        self.post_options_limits()
         self.check_mounts_apart()
 
     def check_mounts_apart(self) -> None:
@@ -68,9 +71,12 @@ class Options(PortOptionMixin, WebOptionsMixin, usage.Options):
 def build_web_services(options: usage.Options, ports: list[str]) -> list[service.IService]:
     from twisted.internet import reactor
 
+    from twisted_netlab.drain import DrainService
     from twisted_netlab.web.site import build_site
 
-    return listen_services(ports, build_site(options, reactor))
+    site = build_site(options, reactor)
+    # Last child: MultiService stops children in reverse, so the drain starts first.
+    return [*listen_services(ports, site), DrainService([site], reactor)]
 
 
 def makeService(options: Options) -> service.MultiService:
