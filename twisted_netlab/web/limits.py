@@ -13,6 +13,7 @@ round trip, and a 20 s total deadline still leaves a phone on a bad network plen
 from __future__ import annotations
 
 import enum
+import errno
 import resource
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,10 @@ from dataclasses import dataclass
 KIB = 1 << 10
 MIB = 1 << 20
 GIB = 1 << 30
+
+#: ``OSError.errno`` values meaning "out of file descriptors" (process / system):
+#: a 503 saying so, never "file not found" or "file changed".
+FD_EXHAUSTED = frozenset({errno.EMFILE, errno.ENFILE})
 
 #: fds kept free for everything that is not a client socket (log files, listening
 #: sockets, the spool of a body, DNS, ...).
