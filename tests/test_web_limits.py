@@ -235,3 +235,40 @@ class DrainTests(TestCase):
         await drained
         self.assertEqual(await stalled.closed, b"")
         self.assertEqual(h.site.drain_counts, {"drained": 0, "cut": 1, "idle": 0})
+
+
+class WiringTests(TestCase):
+    """netlab-web's own site: limits from the options, bodies by mount."""
+
+    async def test_options_reach_the_site(self) -> None:
+        import os
+
+        from twisted.internet import reactor
+
+        from tests.raw_support import raw_exchange
+        from twisted_netlab.web import tap
+        from twisted_netlab.web.connections import LimitedSite
+        from twisted_netlab.web.site import build_site
+
+        root = os.path.abspath(self.mktemp())
+        os.makedirs(root)
+        options = tap.Options()
+        options.parseOptions(["--path", root, "--tools-max-body", "1k", "--max-connections", "7"])
+        site = build_site(options, reactor)
+        self.assertIsInstance(site, LimitedSite)
+        assert isinstance(site, LimitedSite)
+        self.assertEqual((site.limits.tools_max_body, site.limits.max_connections), (1024, 7))
+        port = reactor.listenTCP(0, site, interface="127.0.0.1")  # type: ignore[arg-type]
+        self.addCleanup(port.stopListening)
+        number: int = port.getHost().port  # type: ignore[attr-defined]
+        head = b"POST /_netlab/inspect HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n"
+        self.assertEqual(await raw_exchange(number, head % 1025),
+                         plain_response(413, "the request body is larger than 1024 bytes"))
+        self.assertEqual(await raw_exchange(number, head.replace(b"_netlab/inspect", b"f") % 5),
+                         plain_response(405, "POST is not allowed here: this resource takes no "
+                                        "request body", ((b"Allow", b"GET, HEAD, OPTIONS"),)))
+        query = b"&".join(b"f%d=v" % i for i in range(1001))
+        answer = await raw_exchange(
+            number, b"GET /_netlab/inspect?" + query + b" HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        self.assertTrue(answer.startswith(b"HTTP/1.1 200 OK\r\n"))
+        self.assertIn(b"[1 more fields not parsed; the limit is 1000]", answer)
