@@ -73,12 +73,16 @@ class Client(Protocol):
     """A raw client: write when told, collect everything, ``closed`` on loss."""
 
     def __init__(self) -> None:
-        self.data = b""
+        self.buffer = bytearray()  # not bytes +=: a 48 MiB download would be quadratic
         self.closed: Deferred[bytes] = Deferred()
         self.got: list[Deferred[None]] = []
 
+    @property
+    def data(self) -> bytes:
+        return bytes(self.buffer)
+
     def dataReceived(self, data: bytes) -> None:
-        self.data += data
+        self.buffer += data
         got, self.got = self.got, []
         for d in got:
             d.callback(None)
