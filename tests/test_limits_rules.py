@@ -132,3 +132,10 @@ class OptionsTests(SynchronousTestCase):
         self.assertEqual(parse_size("x", "1g"), GIB)
         self.assertEqual(parse_size("x", "10 MiB"), 10 * MIB)
         self.assertEqual(parse_size("x", "4096"), 4096)
+
+    def test_combined_plugin_takes_the_same_options(self) -> None:
+        from twisted_netlab import tap as combined
+
+        options = combined.Options()
+        options.parseOptions(["--max-body", "2k", "--header-timeout", "3"])
+        self.assertEqual((options["limits"].max_body, options["limits"].header_timeout), (2048, 3.0))

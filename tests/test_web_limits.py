@@ -272,3 +272,40 @@ class WiringTests(TestCase):
             number, b"GET /_netlab/inspect?" + query + b" HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
         self.assertTrue(answer.startswith(b"HTTP/1.1 200 OK\r\n"))
         self.assertIn(b"[1 more fields not parsed; the limit is 1000]", answer)
+
+
+class StreamingBodyHookTests(TestCase):
+    """``open_body``: a consumer sees body bytes as they arrive and can push back."""
+
+    async def test_sink_gets_chunks_as_they_arrive_and_can_pause_reads(self) -> None:
+        from io import BytesIO
+        from typing import Any
+
+        chunks: list[bytes] = []
+        channels: list[Any] = []
+
+        class Sink(BytesIO):
+            def write(self, data: Any) -> int:
+                chunks.append(bytes(data))
+                return super().write(data)
+
+        def opener(request: Any, length: int | None) -> Sink:
+            channels.append(request.channel)
+            return Sink()
+
+        h = LimitsHarness(self, Hello())
+        h.site.body_opener = opener
+        client = await h.connect(b"POST /_netlab/x HTTP/1.1\r\nHost: t\r\nContent-Length: 6\r\n\r\n")
+        await h.send(client, b"abc")
+        self.assertEqual(chunks, [b"abc"])  # before the body is complete
+        channel = channels[0]
+        channel.pause_body_reads()
+        client.write(b"def")
+        other = await h.connect(GET)  # reactor turns: "def" would be read if not paused
+        await h.response(other, b"hello\n")
+        self.assertEqual(chunks, [b"abc"])
+        resumed = h.site.next("read")
+        channel.resume_body_reads()
+        await resumed
+        self.assertEqual(chunks, [b"abc", b"def"])
+        self.assertTrue((await h.response(client, b"hello\n")).startswith(b"HTTP/1.1 200 OK"))
