@@ -29,7 +29,8 @@ class CurlRefusalTests(TestCase):
                         *extra, "--data-binary", "@" + self.body, url],
             env=dict(os.environ), reactor=reactor)
         self.assertEqual(code, 0, err)
-        return out
+        status: bytes = out
+        return status
 
     async def test_body_sent_without_expect_still_gets_the_answer(self) -> None:
         h = LimitsHarness(self, Hello())
