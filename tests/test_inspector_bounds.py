@@ -69,10 +69,18 @@ class MultipartBoundTests(SynchronousTestCase):
         self.assertEqual(out["fields"]["p"][-1], f"… [{DEFAULT_MAX_PARTS - 200} more items]")
 
     def test_big_json_array_answer_is_bounded(self) -> None:
+        body = json.dumps(["y" * 40] * 20_000).encode()
+        out = describe_body("application/json", body)
+        self.assertEqual(out["json"][-1], f"… [{20_000 - 200} more items]")
+        self.assertLess(len(json.dumps(out)), 20_000)
+
+    def test_json_over_the_parse_limit_is_shown_raw(self) -> None:
         body = json.dumps(["y" * 40] * 200_000).encode()
         out = describe_body("application/json", body)
-        self.assertEqual(out["json"][-1], f"… [{200_000 - 200} more items]")
-        self.assertLess(len(json.dumps(out)), 20_000)
+        self.assertEqual(out["note"], f"JSON bodies over {1 << 20} bytes are shown raw, not parsed")
+        self.assertEqual((out["truncated"], out["bytes_left_out"]), (True, len(body) - (1 << 20)))
+        self.assertEqual(len(out["text"]), 1 << 20)
+        self.assertNotIn("json", out)
 
     def test_form_body_over_the_field_limit(self) -> None:
         body = "&".join(f"k{i}=v" for i in range(1005)).encode()

@@ -35,6 +35,9 @@ DEFAULT_MAX_STRING = 1024  # characters of one parsed value
 DEFAULT_MAX_ITEMS = 200  # entries of one list/object
 DEFAULT_MAX_NODES = 5000  # values in one parsed document
 DEFAULT_MAX_DEPTH = 32
+#: Larger JSON documents are shown raw, not parsed: json.loads of a few MiB of small
+#: objects costs the reactor thread most of a second.
+DEFAULT_MAX_JSON_PARSE = 1 << 20
 
 
 def bound_json(
@@ -263,12 +266,16 @@ def describe_body(
     max_fields: int = DEFAULT_MAX_FIELDS,
     max_echo: int = DEFAULT_MAX_ECHO,
     max_parts: int = DEFAULT_MAX_PARTS,
+    max_json_parse: int = DEFAULT_MAX_JSON_PARSE,
 ) -> JSONObject:
     """What the inspector reports about a body: ``kind``, ``size`` and the content."""
     media, params = parse_media_type(content_type)
     out: JSONObject = {"size": len(body), "content_type": content_type}
     if not body:
         out["kind"] = "empty"
+    elif _is_json(media) and len(body) > max_json_parse:
+        out.update(kind="json", note=f"JSON bodies over {max_json_parse} bytes are shown raw, "
+                   "not parsed", **raw_description(body, max_echo))
     elif _is_json(media):
         out.update(kind="json", **_parse_json(body, max_echo))
     elif media == "application/x-www-form-urlencoded":
