@@ -191,6 +191,7 @@ class ConnectionCapTests(TestCase):
         from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 
         await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", h.port_number), late)
+        late.write(GET)  # bytes the server never reads must not reset the 503 away
         self.assertEqual(await late.closed, plain_response(
             503, "server is at its connection limit", ((b"Retry-After", b"5"),)))
         hang.release()

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from typing import IO, Any, Protocol, cast
 
-from twisted.internet.interfaces import IDelayedCall, IHalfCloseableDescriptor
+from twisted.internet.interfaces import IDelayedCall, ITCPTransport
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.http import RESPONSES, HTTPChannel
@@ -192,7 +192,7 @@ class LimitedChannel(HTTPChannel):
         self.persistent = False
         self._enter(Phase.REFUSED, self.limits.linger_time)
         self.transport.write(plain_response(code, message, extra))
-        if linger and IHalfCloseableDescriptor.providedBy(self.transport):
+        if linger and ITCPTransport.providedBy(self.transport):
             # FIN after the answer, keep reading (and dropping) until the client closes
             # or linger_time passes: closing with unread data would send a RST that
             # can destroy the answer in the client's receive buffer.

@@ -16,9 +16,10 @@ from collections.abc import Callable
 from typing import IO, Any
 
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime
-from twisted.internet.protocol import Protocol
+from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime, ITCPTransport
+from twisted.internet.protocol import Protocol, connectionDone
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.web.resource import IResource
 from twisted.web.server import Request
 
@@ -38,18 +39,35 @@ BodyOpener = Callable[[Request, int | None], "IO[bytes] | None"]
 
 
 class Refusal(Protocol):
-    """Answers 503 to a connection the site cannot take, then closes it."""
+    """Answers 503 to a connection the site cannot take, then closes it.
 
-    def __init__(self, message: str) -> None:
+    The client has usually sent its request already: closing with those bytes unread
+    would reset the connection and could destroy the 503, so the write side is closed
+    first and what arrives is dropped for at most ``linger`` seconds.
+    """
+
+    def __init__(self, message: str, clock: IReactorTime, linger: float = 1.0) -> None:
         self.message = message
+        self.clock = clock
+        self.linger = linger
+        self._abort: IDelayedCall | None = None
 
     def connectionMade(self) -> None:
-        assert self.transport is not None
-        self.transport.write(plain_response(503, self.message, ((b"Retry-After", b"5"),)))
-        self.transport.loseConnection()
+        transport: Any = self.transport
+        transport.write(plain_response(503, self.message, ((b"Retry-After", b"5"),)))
+        if ITCPTransport.providedBy(transport):
+            transport.loseWriteConnection()
+            self._abort = self.clock.callLater(self.linger, transport.abortConnection)
+        else:
+            transport.loseConnection()
 
     def dataReceived(self, data: bytes) -> None:
-        """Ignored: the answer is already on its way."""
+        """Dropped: the answer is already on its way."""
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        if self._abort is not None and self._abort.active():
+            self._abort.cancel()
+        self._abort = None
 
 
 def _host(addr: IAddress | None) -> str:
@@ -117,7 +135,7 @@ class LimitedSite(NetlabSite):
     def buildProtocol(self, addr: IAddress | None) -> Any:
         if self.draining:
             self.refused += 1
-            return Refusal("the server is shutting down")
+            return Refusal("the server is shutting down", self.reactor)
         host = _host(addr)
         decision = admit(self.views(), host, self.limits.connection_cap,
                          self.limits.max_connections_per_ip)
@@ -125,7 +143,7 @@ class LimitedSite(NetlabSite):
             self.refused += 1
             self._log.warn("refusing a connection from {host}: {reason}", host=host,
                           reason=decision.reason)
-            return Refusal(decision.reason)
+            return Refusal(decision.reason, self.reactor)
         if decision.verdict is Admission.EVICT and decision.victim is not None:
             victim = self.channels.pop(decision.victim)
             self.evicted += 1
