@@ -163,6 +163,14 @@ class LimitsHarness:
         self.test = test
         self.clients: list[Client] = []
         test.addCleanup(self._close_clients)
+        test.addCleanup(self._close_server_side)
+
+    async def _close_server_side(self) -> None:
+        """Connections a real client left lingering (their deadlines run on the fake clock)."""
+        while self.site.channels:
+            lost = self.site.next("lost")
+            next(iter(self.site.channels.values())).close_now(abort=True)
+            await lost
 
     async def _close_clients(self) -> None:
         for client in self.clients:
