@@ -78,6 +78,7 @@ class DripResult:
 @dataclass
 class PoliteResult:
     latencies: list[float] = field(default_factory=list)
+    worst: tuple[float, float] = (0.0, 0.0)  # (latency, seconds into the run)
     failures: int = 0
 
 
@@ -113,6 +114,7 @@ async def drip(port: int, interval: float, stop_at: float, result: DripResult) -
 
 
 async def polite(port: int, stop_at: float, result: PoliteResult) -> None:
+    began = time.monotonic()
     request = b"GET /small.txt HTTP/1.1\r\nHost: polite\r\nConnection: close\r\n\r\n"
     while time.monotonic() < stop_at:
         tick = time.monotonic()
@@ -122,7 +124,9 @@ async def polite(port: int, stop_at: float, result: PoliteResult) -> None:
             data = await asyncio.wait_for(reader.read(), 5)
             writer.close()
             if data.startswith(b"HTTP/1.1 200") and data.endswith(SMALL):
-                result.latencies.append(time.monotonic() - tick)
+                latency = time.monotonic() - tick
+                result.latencies.append(latency)
+                result.worst = max(result.worst, (latency, tick - began))
             else:
                 result.failures += 1
         except (TimeoutError, OSError):
@@ -161,7 +165,8 @@ def report(name: str, drips: int, d: DripResult, p: PoliteResult) -> dict[str, f
           f"still open at the end: {d.open_at_end}; could not connect: {d.failed_to_connect}")
     print(f"{name}:   answers to drips: {d.answered or 'none'}")
     print(f"{name}: polite client: {len(p.latencies)}/{total} ok ({rate:.1f} %), "
-          f"p99 {'-' if tail is None else f'{tail * 1000:.1f} ms'}")
+          f"p99 {'-' if tail is None else f'{tail * 1000:.1f} ms'}, worst "
+          f"{p.worst[0] * 1000:.1f} ms at {p.worst[1]:.0f} s into the run")
     return {"closed": len(closed), "rate": rate, "p99": tail or 0.0}
 
 

@@ -305,6 +305,8 @@ class StreamingBodyHookTests(TestCase):
         other = await h.connect(GET)  # reactor turns: "def" would be read if not paused
         await h.response(other, b"hello\n")
         self.assertEqual(chunks, [b"abc"])
+        h.clock.advance(120)  # a paused consumer's wait is not the client's fault
+        self.assertEqual(client.data, b"")
         resumed = h.site.next("read")
         channel.resume_body_reads()
         await resumed

@@ -101,10 +101,8 @@ class LimitedChannel(HTTPChannel):
     phase_since: float = 0.0
     method: bytes = b""
     target: bytes = b""
-    answered = 0  # responses completed on this connection
     _deadline: IDelayedCall | None = None
     _send_timer: IDelayedCall | None = None
-    _linger: IDelayedCall | None = None
     _want_request_line = True
     _head_bytes = 0
     _header_count = 0
@@ -289,7 +287,6 @@ class LimitedChannel(HTTPChannel):
         super().allContentReceived()  # type: ignore[no-untyped-call]
 
     def requestDone(self, request: Any) -> None:
-        self.answered += 1
         if self.host.draining:
             self.persistent = False
         if self.persistent:
@@ -316,14 +313,21 @@ class LimitedChannel(HTTPChannel):
         self.close_now(abort=True)
 
     def pause_body_reads(self) -> None:
-        """Backpressure for a streaming body consumer: stop reading the client."""
+        """Backpressure for a streaming body consumer: stop reading the client.
+
+        The body deadline is suspended meanwhile: the wait is ours, not the client's.
+        """
         if not self._reads_paused and self.transport is not None:
             self._reads_paused = True
+            if self.phase is Phase.BODY:
+                self._cancel_deadline()
             self.tcp.pauseProducing()
 
     def resume_body_reads(self) -> None:
         if self._reads_paused and self.transport is not None:
             self._reads_paused = False
+            if self.phase is Phase.BODY:
+                self._rearm(self.limits.body_timeout)
             self.tcp.resumeProducing()
 
     def connectionLost(self, reason: Failure) -> None:  # type: ignore[override]
