@@ -170,7 +170,7 @@ def report(name: str, drips: int, d: DripResult, p: PoliteResult) -> dict[str, f
     return {"closed": len(closed), "rate": rate, "p99": tail or 0.0}
 
 
-async def soak(port: int, pid: int, connections: int, duration: float) -> None:
+async def soak(name: str, port: int, pid: int, connections: int, duration: float) -> None:
     errors = 0
     done = 0
     stop_at = time.monotonic() + duration
@@ -202,7 +202,7 @@ async def soak(port: int, pid: int, connections: int, duration: float) -> None:
     def sample(label: str) -> None:
         status = proc_status(pid)
         fds = len(os.listdir(f"/proc/{pid}/fd")) if os.path.isdir(f"/proc/{pid}/fd") else -1
-        print(f"soak {label}: responses {done}, errors {errors}, "
+        print(f"{name} soak {label}: responses {done}, errors {errors}, "
               f"RSS {status.get('VmRSS', 0) // 1024} MiB, fds {fds}")
 
     sample("start")
@@ -247,7 +247,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             try:
                 with Server(name, cmd, port, work) as server:
                     if args.soak:
-                        asyncio.run(soak(port, server.pid, args.connections, args.soak))
+                        asyncio.run(soak(name, port, server.pid, args.connections, args.soak))
                     else:
                         d, p = asyncio.run(slowloris(port, args.drips, args.duration, args.interval))
                         results[name] = report(name, args.drips, d, p)
