@@ -11,6 +11,10 @@ and the polite client's success rate and p99 latency. Every server runs at its d
 limits (ours: ``--header-timeout 20``; nginx: ``client_header_timeout 60s``); the same
 run against nginx gives the anchor.
 
+With ``--server-fds N`` each server runs under ``ulimit -n N``: with more drips than
+that, ours evicts the oldest drip for each polite client (its connection cap is derived
+from the fd limit) where a server without a cap runs out of descriptors.
+
 Soak: ``--connections`` keep-alive clients fetch a 64 KiB static file in a loop for N
 seconds; printed: errors, server RSS and open fds at start, middle and end.
 
@@ -222,6 +226,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--servers", default="ours,nginx")
     parser.add_argument("--soak", type=float, default=0.0, help="soak for N seconds instead")
     parser.add_argument("--connections", type=int, default=256)
+    parser.add_argument("--server-fds", type=int, default=0,
+                        help="run each server under this fd limit (the fd-exhaustion case, "
+                        "e.g. 4096 with --drips 5000)")
     args = parser.parse_args(argv)
     if args.quick:
         # Long enough to see our 20 s head deadline act (nginx: 60 s, so not in --quick).
@@ -244,6 +251,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             if cmd is None:
                 print(f"{name}: not installed, skipped")
                 continue
+            if args.server_fds:
+                if not have("prlimit"):
+                    print("--server-fds needs prlimit (util-linux)")
+                    return 2
+                cmd = ["prlimit", f"--nofile={args.server_fds}:{args.server_fds}", *cmd]
             try:
                 with Server(name, cmd, port, work) as server:
                     if args.soak:
