@@ -109,6 +109,11 @@ class LimitedChannel(HTTPChannel):
     _body_limit = 0
     _body_bytes = 0
     _reads_paused = False
+    # Bytes handed to the parser vs bytes it has passed on: the difference is a partial
+    # line waiting in LineReceiver's buffer (e.g. a pipelined head that arrived in the
+    # same read as the previous request), which must start the head deadline too.
+    _fed = 0
+    _parsed = 0
 
     @property
     def host(self) -> ChannelHost:
@@ -212,9 +217,13 @@ class LimitedChannel(HTTPChannel):
             return
         if self.phase is Phase.IDLE and data:
             self._enter(Phase.HEAD, self.limits.header_timeout)
+        self._fed += len(data)
         super().dataReceived(data)  # type: ignore[no-untyped-call]
+        if self.phase is Phase.IDLE and self._fed > self._parsed:
+            self._enter(Phase.HEAD, self.limits.header_timeout)
 
     def lineReceived(self, line: bytes) -> None:
+        self._parsed += len(line) + len(self.delimiter)
         if self.phase is Phase.REFUSED:
             return
         self._head_bytes += len(line) + 2
@@ -241,6 +250,7 @@ class LimitedChannel(HTTPChannel):
         super().lineReceived(line)  # type: ignore[no-untyped-call]
 
     def lineLengthExceeded(self, line: bytes) -> None:
+        self._parsed += len(line)
         if self._want_request_line:
             self.refuse(414, "the request line is too long")
         else:
@@ -276,6 +286,7 @@ class LimitedChannel(HTTPChannel):
         return True
 
     def rawDataReceived(self, data: bytes) -> None:
+        self._parsed += len(data)
         if self.phase is Phase.REFUSED:
             return
         super().rawDataReceived(data)
