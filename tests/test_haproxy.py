@@ -88,7 +88,7 @@ class HAProxyTests(TestCase):
              "--lame-duck", str(LAME_DUCK)]
         )
         await lines.expect(rb"OpsSite starting on \d+")
-        web = int(lines.matches(rb"NetlabSite \(CountingFactory\) starting on (\d+)")[0].group(1))
+        web = int(lines.matches(rb"LimitedSite \(CountingFactory\) starting on (\d+)")[0].group(1))
         ops = int(lines.matches(rb"OpsSite starting on (\d+)")[0].group(1))
         return process, lines, web, ops
 

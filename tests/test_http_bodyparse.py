@@ -81,9 +81,11 @@ class DescribeTests(SynchronousTestCase):
         self.assertEqual(out["files"][0], {
             "field": "upload", "filename": 'a "b".bin', "content_type": "application/octet-stream",
             "size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
-            "preview": {"base64": base64.b64encode(data[:256]).decode(), "truncated": True},
+            "preview": {"base64": base64.b64encode(data[:256]).decode(), "truncated": True,
+                        "bytes_left_out": len(data) - 256},
         })
-        self.assertEqual(out["files"][1]["preview"], {"text": "x" * 256, "truncated": True})
+        self.assertEqual(out["files"][1]["preview"],
+                         {"text": "x" * 256, "truncated": True, "bytes_left_out": 44})
 
     def test_multipart_errors(self) -> None:
         self.assertIn("boundary", describe_body("multipart/form-data", b"--x\r\n")["error"])
@@ -100,7 +102,7 @@ class DescribeTests(SynchronousTestCase):
         self.assertEqual((big["text"], big["truncated"], big["size"]), ("a" * 10, True, 50))
 
     def test_preview_cut_inside_character(self) -> None:
-        self.assertEqual(raw_description("\u00e9\u00e9".encode(), 3), {"text": "\u00e9", "truncated": True})
+        self.assertEqual(raw_description("\u00e9\u00e9".encode(), 3), {"text": "\u00e9", "truncated": True, "bytes_left_out": 2})
 
     @settings(max_examples=200)
     @given(st.text(max_size=20), st.binary(max_size=200))

@@ -212,7 +212,7 @@ class OptionTests(SynchronousTestCase):
         outer = combined.makeService(options)
         assert isinstance(outer, ScaleService)
         top, ops = list(outer)
-        echo_svc, web_svc = list(top)
+        echo_svc, web_svc, _drain = list(top)
         (tcp_svc,) = list(echo_svc)  # EchoService: the listeners plus the graceful drain
         self.assertIsInstance(tcp_svc.factory, CountingFactory)
         self.assertEqual(tcp_svc.factory.service, "tcp")

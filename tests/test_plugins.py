@@ -87,7 +87,8 @@ class CombinedOptionsTests(SynchronousTestCase):
             options["tcp-config"], EchoConfig("wide", 100000, idle_timeout=30.0)
         )
         self.assertTrue(options["no-listing"])
-        echo, _web = combined.makeService(options)  # the echo is one service
+        # the echo (one service for both ports), the web listener, the web drain service
+        echo, _web, _drain = combined.makeService(options)  # type: ignore[misc]
         self.assertEqual(len(list(echo)), 2)  # type: ignore[call-overload]
 
     def test_bad_tcp_option(self) -> None:
@@ -109,7 +110,7 @@ class _Twistd(ProcessProtocol):
     def outReceived(self, data: bytes) -> None:
         self.output += data
         tcp = re.search(rb"listening on 127\.0\.0\.1:(\d+)", self.output)
-        http = re.search(rb"NetlabSite starting on (\d+)", self.output)
+        http = re.search(rb"\w*Site starting on (\d+)", self.output)
         if tcp and http and not self.ports.called:
             self.ports.callback((int(tcp.group(1)), int(http.group(1))))
 

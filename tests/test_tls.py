@@ -151,7 +151,7 @@ class GivenPairTests(SynchronousTestCase):
             ["--tls-cert", str(self.cert), "--tls-key", str(self.key),
              "--port", "tcp:0:interface=127.0.0.1", "--port", ssl_port]
         )
-        plain, secure = web.makeService(options)
+        plain, secure, _drain = web.makeService(options)  # type: ignore[misc]
         self.assertIsInstance(plain.factory, TLSMemoryBIOFactory)  # type: ignore[attr-defined]
         self.assertNotIsInstance(secure.factory, TLSMemoryBIOFactory)  # type: ignore[attr-defined]
 

@@ -48,4 +48,20 @@ def listen_services(
     descriptions: Iterable[str], factory: IProtocolFactory
 ) -> list[IService]:
     """One ``strports`` service per endpoint description, all sharing ``factory``."""
-    return [strports.service(d, factory) for d in descriptions]
+    return [strports.service(with_default_backlog(d), factory) for d in descriptions]
+
+
+#: nginx's listen backlog; Twisted's default (50) drops SYNs under a connection burst.
+#: The kernel caps it at net.core.somaxconn.
+DEFAULT_BACKLOG = 511
+
+
+def with_default_backlog(description: str, backlog: int = DEFAULT_BACKLOG) -> str:
+    """Add ``backlog=511`` to a ``tcp:``/``tcp6:`` description that does not set one."""
+    kind, _, rest = description.partition(":")
+    if kind not in ("tcp", "tcp6") or not rest:
+        return description
+    fields = [f.split("=", 1)[0].strip() for f in rest.split(":")[1:]]
+    if "backlog" in fields:
+        return description
+    return f"{description}:backlog={backlog}"

@@ -30,6 +30,7 @@ from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python import usage
 
+from twisted_netlab.endpoints import with_default_backlog
 from twisted_netlab.tls import TLSError, TLSMaterial, data_folder, load_pair, self_signed
 
 log = Logger()
@@ -125,7 +126,8 @@ def listen_services_tls(
         log.info("{banner}", banner=config.banner())
     return [
         strports.service(
-            d, factory if wrapped is None or is_tls_endpoint(d) else wrapped
+            with_default_backlog(d),
+            factory if wrapped is None or is_tls_endpoint(d) else wrapped,
         )
         for d in descriptions
     ]

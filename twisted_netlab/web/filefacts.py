@@ -21,6 +21,7 @@ from twisted_netlab.http.ranges import RangeResult
 from twisted_netlab.http.validators import ETag, http_date, make_etag
 from twisted_netlab.web.fastheaders import canonical
 from twisted_netlab.web.fsinfo import ByteLRU, Resolver, StatKey, is_regular, stat_key
+from twisted_netlab.web.limits import FD_EXHAUSTED
 
 try:  # brotli is an optional extra
     import brotli as _brotli  # type: ignore[import-untyped]
@@ -263,7 +264,9 @@ def read_body(rep: Representation, cache: ByteLRU) -> bytes | None:
             body = handle.read()
     except PermissionError:
         raise  # not a change on disk: the adapter answers 403
-    except OSError:
+    except OSError as exc:
+        if exc.errno in FD_EXHAUSTED:
+            raise  # not a change on disk either: the adapter answers 503
         return None
     if len(body) != rep.size:
         return None

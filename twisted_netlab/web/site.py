@@ -122,6 +122,7 @@ def open_access_log(target: str | None) -> IO[bytes] | None:
 
 
 def build_site(options: usage.Options, reactor: IReactorTime) -> NetlabSite:
+    from twisted_netlab.web.connections import build_limited_site
     from twisted_netlab.web.cors import wrap_cors
     from twisted_netlab.web.hotlink import wrap_hotlink
     from twisted_netlab.web.proxy import build_proxy_mounts
@@ -129,6 +130,7 @@ def build_site(options: usage.Options, reactor: IReactorTime) -> NetlabSite:
     from twisted_netlab.web.tools import build_tool_mounts
 
     static = wrap_hotlink(build_static_resource(options, reactor), options, reactor)
-    mounts = [*build_proxy_mounts(options, reactor), *build_tool_mounts(options)]
-    root = wrap_cors(MountRoot(static, mounts), options)
-    return NetlabSite(root, access_log=open_access_log(options.get("access-log")))
+    proxies, tools = build_proxy_mounts(options, reactor), build_tool_mounts(options)
+    root = wrap_cors(MountRoot(static, [*proxies, *tools]), options)
+    return build_limited_site(root, options, proxies, tools, reactor,
+                              access_log=open_access_log(options.get("access-log")))

@@ -68,6 +68,7 @@ from twisted_netlab.web.fsinfo import (
     same_version,
     stat_key,
 )
+from twisted_netlab.web.limits import FD_EXHAUSTED
 from twisted_netlab.web.listing import collect_entries, render_html, render_json
 from twisted_netlab.web.producers import PartsProducer
 from twisted_netlab.web.refusal import refuse
@@ -175,6 +176,14 @@ class StaticResource(Resource):
             except PermissionError:
                 _reset(request)
                 return self._error(request, 403, "Forbidden", "Permission denied.")
+            except OSError as exc:
+                if exc.errno not in FD_EXHAUSTED:
+                    raise
+                _reset(request)
+                self.log.error("out of file descriptors serving {path}", path=request.path)
+                request.setHeader(b"Retry-After", b"5")
+                return self._error(request, 503, "Service Unavailable",
+                                   "The server is out of file descriptors; retry shortly.")
         if method == b"OPTIONS":
             request.setResponseCode(204)
             request.setHeader(b"Allow", ALLOW)
@@ -538,7 +547,9 @@ class StaticResource(Resource):
             fd = os.open(rep.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         except PermissionError:
             raise
-        except OSError:
+        except OSError as exc:
+            if exc.errno in FD_EXHAUSTED:
+                raise
             self._forget(facts)
             raise _Restart() from None
         if stat_key(os.fstat(fd)) != rep.key:

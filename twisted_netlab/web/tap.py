@@ -14,6 +14,7 @@ from twisted_netlab.endpoints import PortOptionMixin
 from twisted_netlab.scale import ScaleOptionsMixin, finish_service  # scale
 from twisted_netlab.tls_options import TLSOptionsMixin, listen_services_tls  # scale
 from twisted_netlab.web.options_hotlink import HotlinkOptionsMixin
+from twisted_netlab.web.options_limits import LimitsOptionsMixin
 from twisted_netlab.web.options_proxy import ProxyOptionsMixin
 from twisted_netlab.web.options_static import StaticOptionsMixin
 from twisted_netlab.web.options_tools import ToolsOptionsMixin
@@ -23,7 +24,8 @@ DEFAULT_WEB_PORT = "tcp:8080:interface=127.0.0.1"
 
 
 class WebOptionsMixin(
-    StaticOptionsMixin, HotlinkOptionsMixin, ProxyOptionsMixin, ToolsOptionsMixin
+    StaticOptionsMixin, HotlinkOptionsMixin, ProxyOptionsMixin, ToolsOptionsMixin,
+    LimitsOptionsMixin,
 ):
     """Every netlab-web option except the listening ports (the combined plugin reuses it)."""
 
@@ -36,6 +38,7 @@ class WebOptionsMixin(
         self.post_options_hotlink()
         self.post_options_proxy()
         self.post_options_tools()
+        self.post_options_limits()
         self.check_mounts_apart()
 
     def check_mounts_apart(self) -> None:
@@ -74,10 +77,13 @@ class Options(
 def build_web_services(options: usage.Options, ports: list[str]) -> list[service.IService]:
     from twisted.internet import reactor
 
+    from twisted_netlab.drain import DrainService
     from twisted_netlab.web.site import build_site
 
     site = build_site(options, reactor)
-    return listen_services_tls(ports, site, options.get("tls-config"))  # scale
+    # Last child: MultiService stops children in reverse, so the drain starts first.
+    listeners = listen_services_tls(ports, site, options.get("tls-config"))  # scale
+    return [*listeners, DrainService([site], reactor)]
 
 
 def makeService(options: Options) -> service.IService:

@@ -31,7 +31,7 @@ from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import NOT_DONE_YET
 
-from twisted_netlab.http.bodyparse import describe_body, parse_query
+from twisted_netlab.http.bodyparse import describe_body, query_for_answer
 from twisted_netlab.http.respspec import (
     REDIRECT_CODES,
     ResponseSpecError,
@@ -147,7 +147,7 @@ def inspect_request(request: IRequest) -> dict[str, Any]:
         "uri": _text(request.uri),
         "path": _text(request.path),
         "query_raw": query_raw,
-        "query": parse_query(query_raw),
+        "query": query_for_answer(query_raw),
         "headers": [
             [_text(name), REDACTED if hide and name.lower() in _CREDENTIAL_HEADERS else _text(value)]
             for name, values in request.requestHeaders.getAllRawHeaders()

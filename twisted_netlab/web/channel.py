@@ -1,0 +1,350 @@
+"""An HTTP/1.1 channel that no client can hold forever.
+
+Twisted's ``HTTPChannel`` has one idle timer that every received byte resets, so a
+client dripping one header byte every few seconds keeps its connection (and fd) for
+ever. This channel replaces that timer with deadlines that depend on the phase of the
+request cycle (``limits.Phase``):
+
+- IDLE: a new connection gets ``header_timeout`` to start and finish its head; after
+  a response, a keep-alive connection gets ``keepalive_timeout`` to send a first byte.
+- HEAD: the whole head must be in ``header_timeout`` after its first byte. Never
+  extended: the drip gets a 408 at the deadline.
+- BODY: ``body_timeout`` between two body reads (this one *is* reset by each read,
+  like nginx's ``client_body_timeout``).
+- BUSY: no read deadline (the resource decides); the send timeout watches writes.
+
+The send timeout uses the transport's flow control: the transport pauses the channel
+(its producer) when its write buffer is full and resumes it once drained, so "paused
+for ``send_timeout``" is "the client accepted nothing for that long".
+
+Bodies are judged when the head is complete, before a byte of them is read: the site
+says how large a body the target takes (``ChannelHost.body_limit``); 0 means none.
+Refusals (405/413/414/431) are written directly, the write side is closed, and what the
+client still sends is read and dropped for ``linger_time`` so that the answer is not
+destroyed by a TCP reset (nginx's "lingering close").
+
+Only public/overridable ``HTTPChannel`` methods are overridden (``connectionMade``,
+``dataReceived``, ``lineReceived``, ``lineLengthExceeded``, ``allHeadersReceived``,
+``rawDataReceived``, ``allContentReceived``, ``requestDone``, ``pauseProducing``,
+``resumeProducing``, ``connectionLost``) plus ``Request.gotLength`` and
+``Request.handleContentChunk``.
+"""
+
+from __future__ import annotations
+
+from typing import IO, Any, Protocol, cast
+
+from twisted.internet.interfaces import IDelayedCall, ITCPTransport
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web.http import RESPONSES, HTTPChannel
+from twisted.web.server import Request
+
+from twisted_netlab.web.limits import BodyVerdict, LimitsConfig, Phase, body_overflows, judge_body
+
+
+class ChannelHost(Protocol):
+    """What the channel needs from its site (``connections.LimitedSite``)."""
+
+    limits: LimitsConfig
+    draining: bool
+
+    def seconds(self) -> float: ...
+
+    def body_limit(self, method: bytes, target: bytes) -> int:
+        """Largest body ``method target`` takes (0: none), already capped by max_body."""
+
+    def open_body(self, request: Request, length: int | None) -> IO[bytes] | None:
+        """A file-like to receive the body as it arrives, or None to spool it.
+
+        The streaming hook: a consumer that wants bytes as they arrive returns an object
+        with ``write(data)``/``seek``/``read``; it may call ``pause_body_reads`` /
+        ``resume_body_reads`` on ``request.channel`` for backpressure.
+        """
+
+    def channel_closed(self, channel: LimitedChannel) -> None: ...
+
+
+def plain_response(code: int, message: str, extra: tuple[tuple[bytes, bytes], ...] = ()) -> bytes:
+    """A complete ``Connection: close`` answer written without a Request object."""
+    body = message.encode("utf-8") + b"\n"
+    lines = [
+        b"HTTP/1.1 %d %s" % (code, RESPONSES.get(code, b"Error")),
+        b"Content-Type: text/plain; charset=utf-8",
+        b"Content-Length: %d" % len(body),
+        b"Connection: close",
+        *(name + b": " + value for name, value in extra),
+    ]
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+class LimitedRequest(Request):
+    """A Request whose body goes where the site says, counted against the cap."""
+
+    channel: LimitedChannel
+
+    def gotLength(self, length: int | None) -> None:
+        sink = self.channel.host.open_body(self, length)
+        if sink is None:
+            super().gotLength(length)  # type: ignore[no-untyped-call]
+        else:
+            self.content = sink
+
+    def handleContentChunk(self, data: bytes) -> None:
+        if self.channel.body_received(len(data)):
+            super().handleContentChunk(data)  # type: ignore[no-untyped-call]
+
+
+class LimitedChannel(HTTPChannel):
+    _log = Logger()
+    phase: Phase = Phase.IDLE
+    phase_since: float = 0.0
+    method: bytes = b""
+    target: bytes = b""
+    _deadline: IDelayedCall | None = None
+    _send_timer: IDelayedCall | None = None
+    _want_request_line = True
+    _head_bytes = 0
+    _header_count = 0
+    _body_limit = 0
+    _body_bytes = 0
+    _reads_paused = False
+    # Bytes handed to the parser vs bytes it has passed on: the difference is a partial
+    # line waiting in LineReceiver's buffer (e.g. a pipelined head that arrived in the
+    # same read as the previous request), which must start the head deadline too.
+    _fed = 0
+    _parsed = 0
+
+    @property
+    def host(self) -> ChannelHost:
+        return cast(ChannelHost, self.site)  # type: ignore[attr-defined]
+
+    @property
+    def tcp(self) -> Any:
+        """The transport with its TCP/TLS methods (abort, half-close, flow control)."""
+        return self.transport
+
+    @property
+    def limits(self) -> LimitsConfig:
+        return self.host.limits
+
+    # -- phases and timers ------------------------------------------------------------
+
+    def _enter(self, phase: Phase, timeout: float | None) -> None:
+        self.phase = phase
+        self.phase_since = self.host.seconds()
+        self._cancel_deadline()
+        if timeout is not None:
+            self._deadline = self.callLater(timeout, self._deadline_passed)  # type: ignore[no-untyped-call]
+
+    def _cancel_deadline(self) -> None:
+        if self._deadline is not None and self._deadline.active():
+            self._deadline.cancel()
+        self._deadline = None
+
+    def _rearm(self, timeout: float) -> None:
+        if self._deadline is not None and self._deadline.active():
+            self._deadline.reset(timeout)
+        else:
+            self._deadline = self.callLater(timeout, self._deadline_passed)  # type: ignore[no-untyped-call]
+
+    def _deadline_passed(self) -> None:
+        self._deadline = None
+        peer = self.transport.getPeer() if self.transport else None
+        if self.phase is Phase.IDLE:
+            self._log.debug("closing idle connection {peer}", peer=peer)
+            self.close_now(abort=False)
+        elif self.phase is Phase.HEAD:
+            self._log.info("request head from {peer} not complete in {t} s: 408",
+                          peer=peer, t=self.limits.header_timeout)
+            self.refuse(408, "the request head did not arrive in time", linger=False)
+        elif self.phase is Phase.BODY:
+            self._log.info("no request body bytes from {peer} for {t} s: 408",
+                          peer=peer, t=self.limits.body_timeout)
+            self.refuse(408, "the request body stopped arriving", linger=False)
+        elif self.phase is Phase.REFUSED:
+            self.close_now(abort=True)
+
+    def _start_request_cycle(self, timeout: float) -> None:
+        self._want_request_line = True
+        self._head_bytes = 0
+        self._header_count = 0
+        self._body_bytes = 0
+        self.MAX_LENGTH = self.limits.max_request_line
+        self._enter(Phase.IDLE, timeout)
+
+    # -- closing --------------------------------------------------------------------
+
+    def close_now(self, *, abort: bool) -> None:
+        """Close at once (eviction, drain, deadlines); ``abort`` drops unsent bytes."""
+        self._cancel_deadline()
+        if self.transport is None:
+            return
+        if abort:
+            self.tcp.abortConnection()
+        else:
+            self.loseConnection()  # type: ignore[no-untyped-call]
+
+    def refuse(
+        self, code: int, message: str, *, linger: bool = True,
+        extra: tuple[tuple[bytes, bytes], ...] = (),
+    ) -> None:
+        """Answer ``code`` without a resource and close; drop whatever still arrives."""
+        if self.phase is Phase.REFUSED or self.transport is None:
+            return
+        self.persistent = False
+        self._enter(Phase.REFUSED, self.limits.linger_time)
+        self.transport.write(plain_response(code, message, extra))
+        if linger and ITCPTransport.providedBy(self.transport):
+            # FIN after the answer, keep reading (and dropping) until the client closes
+            # or linger_time passes: closing with unread data would send a RST that
+            # can destroy the answer in the client's receive buffer.
+            self.tcp.loseWriteConnection()
+        else:
+            self.loseConnection()  # type: ignore[no-untyped-call]
+
+    # -- HTTPChannel overrides --------------------------------------------------------
+
+    def connectionMade(self) -> None:
+        self.timeOut = None  # Twisted's byte-reset idle timer is replaced by deadlines
+        self.maxHeaders = self.limits.max_header_count + 1
+        self.totalHeadersSize = self.limits.max_header_bytes + 1
+        super().connectionMade()  # type: ignore[no-untyped-call]
+        self._start_request_cycle(self.limits.header_timeout)
+
+    def dataReceived(self, data: bytes) -> None:
+        if self.phase is Phase.REFUSED:
+            return
+        if self.phase is Phase.IDLE and data:
+            self._enter(Phase.HEAD, self.limits.header_timeout)
+        self._fed += len(data)
+        super().dataReceived(data)  # type: ignore[no-untyped-call]
+        if self.phase is Phase.IDLE and self._fed > self._parsed:
+            self._enter(Phase.HEAD, self.limits.header_timeout)
+
+    def lineReceived(self, line: bytes) -> None:
+        self._parsed += len(line) + len(self.delimiter)
+        if self.phase is Phase.REFUSED:
+            return
+        self._head_bytes += len(line) + 2
+        if self._want_request_line:
+            if not line:
+                super().lineReceived(line)  # type: ignore[no-untyped-call]  # one stray CRLF is allowed
+                return
+            if len(line) > self.limits.max_request_line:
+                self.refuse(414, "the request line is too long")
+                return
+            parts = line.split(b" ")
+            self.method = parts[0]
+            self.target = parts[1] if len(parts) > 1 else b""
+            self._want_request_line = False
+            self.MAX_LENGTH = self.limits.max_header_bytes
+        elif line and line[:1] not in (b" ", b"\t"):
+            self._header_count += 1
+        if self._head_bytes > self.limits.max_header_bytes:
+            self.refuse(431, "the request headers are too large")
+            return
+        if self._header_count > self.limits.max_header_count:
+            self.refuse(431, "the request has too many header fields")
+            return
+        super().lineReceived(line)  # type: ignore[no-untyped-call]
+
+    def lineLengthExceeded(self, line: bytes) -> None:
+        self._parsed += len(line)
+        if self._want_request_line:
+            self.refuse(414, "the request line is too long")
+        else:
+            self.refuse(431, "the request headers are too large")
+
+    def allHeadersReceived(self) -> None:
+        limit = min(self.host.body_limit(self.method, self.target), self.limits.max_body)
+        verdict = judge_body(self.method, self.length, limit)
+        if verdict is BodyVerdict.NO_BODY_HERE:
+            self.refuse(405, f"{self.method.decode('latin-1')} is not allowed here: "
+                        "this resource takes no request body",
+                        extra=((b"Allow", b"GET, HEAD, OPTIONS"),))
+            return
+        if verdict is BodyVerdict.TOO_LARGE:
+            message = ("this resource takes no request body" if limit <= 0
+                       else f"the request body is larger than {limit} bytes")
+            self.refuse(413, message)
+            return
+        self._body_limit = limit
+        super().allHeadersReceived()  # type: ignore[no-untyped-call]
+        if self.length != 0 and self.phase is not Phase.REFUSED:
+            self._enter(Phase.BODY, self.limits.body_timeout)
+
+    def body_received(self, size: int) -> bool:
+        """Count ``size`` body bytes; refuse (413) and return False past the cap."""
+        if self.phase is Phase.REFUSED:
+            return False
+        self._body_bytes += size
+        if body_overflows(self._body_bytes, self._body_limit):
+            self.refuse(413, f"the request body is larger than {self._body_limit} bytes")
+            return False
+        self._rearm(self.limits.body_timeout)
+        return True
+
+    def rawDataReceived(self, data: bytes) -> None:
+        self._parsed += len(data)
+        if self.phase is Phase.REFUSED:
+            return
+        super().rawDataReceived(data)
+
+    def allContentReceived(self) -> None:
+        if self.phase is Phase.REFUSED:
+            return
+        self._enter(Phase.BUSY, None)
+        super().allContentReceived()  # type: ignore[no-untyped-call]
+
+    def requestDone(self, request: Any) -> None:
+        if self.host.draining:
+            self.persistent = False
+        if self.persistent:
+            # Before super(): it replays pipelined bytes, which start the next head.
+            self._start_request_cycle(self.limits.keepalive_timeout)
+        super().requestDone(request)  # type: ignore[no-untyped-call]
+
+    def pauseProducing(self) -> None:
+        super().pauseProducing()  # type: ignore[no-untyped-call]
+        if self._send_timer is None:
+            self._send_timer = self.callLater(self.limits.send_timeout, self._send_timed_out)  # type: ignore[no-untyped-call]
+
+    def resumeProducing(self) -> None:
+        super().resumeProducing()  # type: ignore[no-untyped-call]
+        if self._send_timer is not None and self._send_timer.active():
+            self._send_timer.cancel()
+        self._send_timer = None
+
+    def _send_timed_out(self) -> None:
+        self._send_timer = None
+        self._log.info("{peer} accepted no bytes for {t} s: closing",
+                      peer=self.transport.getPeer() if self.transport else None,
+                      t=self.limits.send_timeout)
+        self.close_now(abort=True)
+
+    def pause_body_reads(self) -> None:
+        """Backpressure for a streaming body consumer: stop reading the client.
+
+        The body deadline is suspended meanwhile: the wait is ours, not the client's.
+        """
+        if not self._reads_paused and self.transport is not None:
+            self._reads_paused = True
+            if self.phase is Phase.BODY:
+                self._cancel_deadline()
+            self.tcp.pauseProducing()
+
+    def resume_body_reads(self) -> None:
+        if self._reads_paused and self.transport is not None:
+            self._reads_paused = False
+            if self.phase is Phase.BODY:
+                self._rearm(self.limits.body_timeout)
+            self.tcp.resumeProducing()
+
+    def connectionLost(self, reason: Failure) -> None:  # type: ignore[override]
+        self._cancel_deadline()
+        if self._send_timer is not None and self._send_timer.active():
+            self._send_timer.cancel()
+        self._send_timer = None
+        self.host.channel_closed(self)
+        super().connectionLost(reason)  # type: ignore[no-untyped-call]

@@ -1,0 +1,224 @@
+"""The site that counts its connections: cap, eviction, per-address cap and drain.
+
+At the cap, the oldest connection that is idle or still sending its head is closed so
+that the newcomer is served (a slowloris cannot lock real clients out); when every
+connection is doing real work the newcomer gets an honest 503 and is closed. The
+decisions are ``limits.admit``; this module only applies them.
+
+Draining (``start_drain``) is the web half of a graceful stop: idle keep-alive
+connections are closed at once, busy ones finish their response and are then closed
+(``persistent = False``), and whatever is left at ``drain_timeout`` is cut.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import IO, Any
+
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime, ITCPTransport
+from twisted.internet.protocol import Protocol, connectionDone
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web.resource import IResource
+from twisted.web.server import Request
+
+from twisted_netlab.web.channel import LimitedChannel, LimitedRequest, plain_response
+from twisted_netlab.web.limits import (
+    Admission,
+    ConnectionView,
+    LimitsConfig,
+    Phase,
+    PrefixBodyRule,
+    admit,
+    drain_summary,
+)
+from twisted_netlab.web.site import NetlabSite
+
+BodyOpener = Callable[[Request, int | None], "IO[bytes] | None"]
+
+
+class Refusal(Protocol):
+    """Answers 503 to a connection the site cannot take, then closes it.
+
+    The client has usually sent its request already: closing with those bytes unread
+    would reset the connection and could destroy the 503, so the write side is closed
+    first and what arrives is dropped for at most ``linger`` seconds.
+    """
+
+    def __init__(self, message: str, clock: IReactorTime, linger: float = 1.0) -> None:
+        self.message = message
+        self.clock = clock
+        self.linger = linger
+        self._abort: IDelayedCall | None = None
+
+    def connectionMade(self) -> None:
+        transport: Any = self.transport
+        transport.write(plain_response(503, self.message, ((b"Retry-After", b"5"),)))
+        if ITCPTransport.providedBy(transport):
+            transport.loseWriteConnection()
+            self._abort = self.clock.callLater(self.linger, transport.abortConnection)
+        else:
+            transport.loseConnection()
+
+    def dataReceived(self, data: bytes) -> None:
+        """Dropped: the answer is already on its way."""
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        if self._abort is not None and self._abort.active():
+            self._abort.cancel()
+        self._abort = None
+
+
+def _host(addr: IAddress | None) -> str:
+    return str(getattr(addr, "host", "") or "")
+
+
+class LimitedSite(NetlabSite):
+    """``NetlabSite`` with ``LimitedChannel`` connections, a cap and a drain."""
+
+    protocol = LimitedChannel  # type: ignore[assignment]  # HTTP/1.1 only; h2 negotiation comes with TLS in phase 2
+    requestFactory = LimitedRequest
+    _log = Logger()
+
+    def __init__(
+        self,
+        resource: IResource,
+        limits: LimitsConfig,
+        body_rule: PrefixBodyRule,
+        *,
+        reactor: IReactorTime,
+        body_opener: BodyOpener | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(resource, reactor=reactor, **kwargs)
+        self.limits = limits
+        self.body_rule = body_rule
+        self.body_opener = body_opener
+        self.draining = False
+        self.channels: dict[int, LimitedChannel] = {}
+        self.evicted = 0
+        self.refused = 0
+        self._drain: Deferred[None] | None = None
+        self._drain_timer: IDelayedCall | None = None
+        self._drain_busy: set[int] = set()
+        self._drain_counts = {"drained": 0, "cut": 0, "idle": 0}
+
+    # -- ChannelHost ------------------------------------------------------------------
+
+    def seconds(self) -> float:
+        return self.reactor.seconds()
+
+    def body_limit(self, method: bytes, target: bytes) -> int:
+        return min(self.body_rule.body_limit(method, target), self.limits.max_body)
+
+    def open_body(self, request: Request, length: int | None) -> IO[bytes] | None:
+        return None if self.body_opener is None else self.body_opener(request, length)
+
+    def channel_closed(self, channel: LimitedChannel) -> None:
+        key = id(channel)
+        self.channels.pop(key, None)
+        if key in self._drain_busy:
+            self._drain_busy.discard(key)
+            self._drain_counts["drained"] += 1
+        self._maybe_drained()
+
+    # -- admission --------------------------------------------------------------------
+
+    def views(self) -> list[ConnectionView]:
+        return [
+            ConnectionView(key, _host(ch.transport.getPeer() if ch.transport else None),
+                           ch.phase, ch.phase_since)
+            for key, ch in self.channels.items()
+        ]
+
+    def buildProtocol(self, addr: IAddress | None) -> Any:
+        if self.draining:
+            self.refused += 1
+            return Refusal("the server is shutting down", self.reactor)
+        host = _host(addr)
+        decision = admit(self.views(), host, self.limits.connection_cap,
+                         self.limits.max_connections_per_ip)
+        if decision.verdict is Admission.REFUSE:
+            self.refused += 1
+            self._log.warn("refusing a connection from {host}: {reason}", host=host,
+                          reason=decision.reason)
+            return Refusal(decision.reason, self.reactor)
+        if decision.verdict is Admission.EVICT and decision.victim is not None:
+            victim = self.channels.pop(decision.victim)
+            self.evicted += 1
+            self._log.info("{reason}: closing a {phase} connection to serve {host}",
+                          reason=decision.reason, phase=victim.phase.value, host=host)
+            victim.close_now(abort=True)
+        channel = super().buildProtocol(addr)  # type: ignore[no-untyped-call]
+        self.channels[id(channel)] = channel
+        return channel
+
+    # -- drain ------------------------------------------------------------------------
+
+    def start_drain(self, timeout: float | None = None) -> Deferred[None]:
+        """Stop serving new work; fire once every connection is gone (or cut)."""
+        if self._drain is not None:
+            return self._drain
+        self.draining = True
+        self._drain = Deferred()
+        for key, channel in list(self.channels.items()):
+            if channel.phase is Phase.IDLE:
+                self._drain_counts["idle"] += 1
+                channel.close_now(abort=False)
+            else:
+                self._drain_busy.add(key)
+                channel.persistent = False
+        delay = self.limits.drain_timeout if timeout is None else timeout
+        self._drain_timer = self.reactor.callLater(delay, self.cut_all)
+        self._maybe_drained()
+        return self._drain
+
+    def cut_all(self) -> None:
+        """The drain deadline (or a second signal): abort whatever is still open."""
+        if self._drain_timer is not None and self._drain_timer.active():
+            self._drain_timer.cancel()
+        self._drain_timer = None
+        for key, channel in list(self.channels.items()):
+            self._drain_busy.discard(key)
+            self._drain_counts["cut"] += 1
+            self.channels.pop(key, None)
+            channel.close_now(abort=True)
+        self._maybe_drained(force=True)
+
+    def _maybe_drained(self, force: bool = False) -> None:
+        if self._drain is None or self._drain.called or (self.channels and not force):
+            return
+        if self._drain_timer is not None and self._drain_timer.active():
+            self._drain_timer.cancel()
+        counts = self._drain_counts
+        self._log.info("{summary}", summary=drain_summary(counts["drained"], counts["cut"], counts["idle"]))
+        self._drain.callback(None)
+
+    @property
+    def drain_counts(self) -> dict[str, int]:
+        return dict(self._drain_counts)
+
+
+def body_rule_for(
+    proxy_prefixes: list[list[bytes]], tools_prefixes: list[list[bytes]], limits: LimitsConfig
+) -> PrefixBodyRule:
+    """Proxy mounts take bodies up to max_body, the tools up to tools_max_body."""
+    return PrefixBodyRule(tuple(
+        [(tuple(p), limits.max_body) for p in proxy_prefixes]
+        + [(tuple(p), limits.tools_max_body) for p in tools_prefixes]
+    ))
+
+
+def build_limited_site(
+    root: IResource,
+    options: Any,
+    proxy_mounts: list[tuple[list[bytes], IResource]],
+    tool_mounts: list[tuple[list[bytes], IResource]],
+    reactor: IReactorTime,
+    access_log: IO[bytes] | None = None,
+) -> LimitedSite:
+    """The netlab-web site with its limits (``options["limits"]``, defaults if absent)."""
+    limits = options.get("limits") or LimitsConfig()
+    rule = body_rule_for([p for p, _ in proxy_mounts], [p for p, _ in tool_mounts], limits)
+    return LimitedSite(root, limits, rule, reactor=reactor, access_log=access_log)
