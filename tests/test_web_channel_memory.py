@@ -12,13 +12,17 @@ from tests.limits_support import TOOLS_RULE, Hello
 from twisted_netlab.web.channel import LimitedChannel
 from twisted_netlab.web.connections import LimitedSite
 from twisted_netlab.web.limits import LimitsConfig, Phase
+from twisted_netlab.web.negotiation import NegotiatingProtocol
 
 
 def connect(clock: Clock) -> tuple[LimitedSite, LimitedChannel, StringTransport]:
     site = LimitedSite(Hello(), LimitsConfig(max_connections=10), TOOLS_RULE, reactor=clock)
-    channel = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 5000))
+    protocol = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 5000))
     transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 5000))
-    channel.makeConnection(transport)
+    protocol.makeConnection(transport)
+    # With HTTP/2 installed the site wraps the channel to hand ALPN "h2" connections on;
+    # a plain transport never negotiates, so the limited channel does all the work.
+    channel = protocol.inner if isinstance(protocol, NegotiatingProtocol) else protocol
     return site, channel, transport
 
 

@@ -185,6 +185,20 @@ class LimitedChannel(HTTPChannel):
         else:
             self.loseConnection()  # type: ignore[no-untyped-call]
 
+    def detach(self) -> None:
+        """Give the connection up to another protocol (HTTP/2 by ALPN, see negotiation.py).
+
+        Undo what ``connectionMade`` set up, without closing anything: the deadline,
+        the send timer, the site's tracking, and this channel as the transport's producer.
+        """
+        self._cancel_deadline()
+        if self._send_timer is not None and self._send_timer.active():
+            self._send_timer.cancel()
+        self._send_timer = None
+        self.host.channel_closed(self)
+        if self.transport is not None:
+            self.transport.unregisterProducer()  # type: ignore[attr-defined]
+
     def refuse(
         self, code: int, message: str, *, linger: bool = True,
         extra: tuple[tuple[bytes, bytes], ...] = (),

@@ -16,7 +16,13 @@ from collections.abc import Callable
 from typing import IO, Any
 
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime, ITCPTransport
+from twisted.internet.interfaces import (
+    IAddress,
+    IDelayedCall,
+    IProtocol,
+    IReactorTime,
+    ITCPTransport,
+)
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -33,6 +39,7 @@ from twisted_netlab.web.limits import (
     admit,
     drain_summary,
 )
+from twisted_netlab.web.negotiation import NegotiatingProtocol
 from twisted_netlab.web.site import NetlabSite
 
 BodyOpener = Callable[[Request, int | None], "IO[bytes] | None"]
@@ -77,7 +84,10 @@ def _host(addr: IAddress | None) -> str:
 class LimitedSite(NetlabSite):
     """``NetlabSite`` with ``LimitedChannel`` connections, a cap and a drain."""
 
-    protocol = LimitedChannel  # type: ignore[assignment]  # HTTP/1.1 only; h2 negotiation comes with TLS in phase 2
+    # HTTP/1.1 connections; an ALPN "h2" connection is handed to Twisted's HTTP/2 support
+    # by ``negotiation.NegotiatingProtocol``.
+    protocol = LimitedChannel  # type: ignore[assignment]
+    _h2_site: NetlabSite | None = None
     requestFactory = LimitedRequest
     _log = Logger()
 
@@ -152,7 +162,25 @@ class LimitedSite(NetlabSite):
             victim.close_now(abort=True)
         channel = super().buildProtocol(addr)  # type: ignore[no-untyped-call]
         self.channels[id(channel)] = channel
-        return channel
+        if b"h2" not in self.acceptableProtocols():  # type: ignore[no-untyped-call]
+            return channel
+        return NegotiatingProtocol(channel, channel.detach, lambda: self._build_h2(addr))
+
+    def _build_h2(self, addr: IAddress | None) -> IProtocol | None:
+        """A protocol from a plain ``NetlabSite`` sharing our resource and log.
+
+        Made per connection so that it serves ``self.resource`` as it is now (metrics
+        wrap it after the site is built).
+        """
+        if self.draining:
+            return None
+        companion = self._h2_site
+        if companion is None or companion.resource is not self.resource:
+            companion = self._h2_site = NetlabSite(
+                self.resource, access_log=self._access_log, reactor=self.reactor
+            )
+        built: IProtocol | None = companion.buildProtocol(addr)  # type: ignore[no-untyped-call]
+        return built
 
     # -- drain ------------------------------------------------------------------------
 
