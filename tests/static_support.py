@@ -15,8 +15,8 @@ from twisted.trial.unittest import TestCase
 from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.http_headers import Headers
 
+from tests.config_support import static_config
 from tests.raw_support import raw_exchange
-from twisted_netlab.web.options_static import static_option_defaults
 from twisted_netlab.web.site import MountRoot, NetlabSite
 from twisted_netlab.web.static import StaticResource, build_static_resource
 
@@ -57,10 +57,7 @@ class StaticTestCase(TestCase):
     def serve(self, **options: Any) -> StaticResource:
         if self.port is not None:
             self.port.stopListening()
-        values = static_option_defaults()
-        values["path"] = self.root
-        values.update({k.replace("_", "-"): v for k, v in options.items()})
-        resource = build_static_resource(values, reactor)
+        resource = build_static_resource(static_config(self.root, **options), reactor)
         self.port = reactor.listenTCP(0, NetlabSite(MountRoot(resource)), interface="127.0.0.1")
         self.addCleanup(self.port.stopListening)
         assert isinstance(resource, StaticResource)

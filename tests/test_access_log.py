@@ -72,7 +72,7 @@ class AccessLogTests(TestCase):
         log_path = os.path.abspath(self.mktemp())
         options = tap.Options()
         options.parseOptions(["--path", root, "--access-log", log_path])
-        site = build_site(options, reactor)
+        site = build_site(options.web_config, reactor)
         self.addCleanup(site._access_log.close)
         await self.fetch(self.listen(site))
         with open(log_path) as f:

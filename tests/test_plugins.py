@@ -64,7 +64,7 @@ class WebOptionsTests(SynchronousTestCase):
         ):
             options = web.Options()
             options.parseOptions(argv)
-            self.assertEqual(len(options["proxy-mounts"]), 1)
+            self.assertEqual(len(options.web_config.proxy.mounts), 1)
 
 
 class CombinedOptionsTests(SynchronousTestCase):
@@ -85,6 +85,7 @@ class CombinedOptionsTests(SynchronousTestCase):
         self.assertEqual(len(options["tcp-ports"]), 2)
         self.assertEqual(options["tcp-settings"], TCPSettings("wide", 100000, 30.0))
         self.assertTrue(options["no-listing"])
+        self.assertFalse(options.web_config.static.listing)
         self.assertEqual(len(list(combined.makeService(options))), 3)
 
     def test_bad_tcp_option(self) -> None:

@@ -5,11 +5,21 @@ from __future__ import annotations
 import json
 
 from twisted.internet import reactor
+from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.resource import Resource
 
+from tests.config_support import cors_policy, tools_on, web_config
 from tests.raw_support import raw_exchange
-from twisted_netlab.web.site import MountRoot, NetlabSite, split_prefix
+from twisted_netlab.http.hotlink import HotlinkPolicy, Mode, PathPatterns, RefererPolicy
+from twisted_netlab.http.proxymount import ProxyMount
+from twisted_netlab.web.config import HotlinkConfig, ProxyConfig, WebConfig
+from twisted_netlab.web.cors import CorsResource
+from twisted_netlab.web.hotlink import HotlinkResource
+from twisted_netlab.web.proxy import ProxyResource
+from twisted_netlab.web.site import MountRoot, NetlabSite, build_site, split_prefix
+from twisted_netlab.web.static import StaticResource
+from twisted_netlab.web.tools import ToolsResource
 
 
 class Echo(Resource):
@@ -91,3 +101,48 @@ class MountRootTests(TestCase):
     async def test_connect_refused(self) -> None:
         raw = await self.raw(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")
         self.assertTrue(raw.startswith(b"HTTP/1.1 400 "), raw[:80])
+
+
+class BuildSiteTests(SynchronousTestCase):
+    """``build_site`` composes the parts from a ``WebConfig`` alone."""
+
+    def layers(self, config: WebConfig) -> tuple[object, MountRoot]:
+        site = build_site(config, MemoryReactorClock())
+        outer = site.resource
+        root = outer.inner if isinstance(outer, CorsResource) else outer
+        assert isinstance(root, MountRoot)
+        return outer, root
+
+    def test_static_only_by_default(self) -> None:
+        outer, root = self.layers(web_config("."))
+        self.assertIs(outer, root)
+        self.assertEqual(root.mounts, [])
+        self.assertIsInstance(root.default, StaticResource)
+
+    def test_every_part(self) -> None:
+        mount = ProxyMount("/api", "http://127.0.0.1:9")
+        hotlink = HotlinkConfig(
+            HotlinkPolicy(PathPatterns(), Mode.REFERER, RefererPolicy.parse(["none"]))
+        )
+        config = web_config(
+            hotlink=hotlink,
+            cors=cors_policy("http://app.test"),
+            proxy=ProxyConfig((mount,)),
+            tools=tools_on("/t/"),
+        )
+        outer, root = self.layers(config)
+        self.assertIsInstance(outer, CorsResource)
+        self.assertIsInstance(root.default, HotlinkResource)
+        (proxy_prefix, proxy), (tools_prefix, tools) = sorted(root.mounts, key=lambda m: m[0])
+        self.assertEqual((proxy_prefix, tools_prefix), ([b"api"], [b"t"]))
+        assert isinstance(proxy, ProxyResource)
+        # The proxy is told at construction that the site answers CORS itself.
+        self.assertTrue(proxy.drop_cors)
+        self.assertIsInstance(tools, ToolsResource)
+
+    def test_proxy_keeps_upstream_cors_without_a_policy(self) -> None:
+        mount = ProxyMount("/api", "http://127.0.0.1:9")
+        _outer, root = self.layers(web_config(proxy=ProxyConfig((mount,))))
+        [(_prefix, proxy)] = root.mounts
+        assert isinstance(proxy, ProxyResource)
+        self.assertFalse(proxy.drop_cors)

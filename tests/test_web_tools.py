@@ -13,8 +13,10 @@ from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.http_headers import Headers
 from twisted.web.pages import notFound
 
+from tests.config_support import cors_policy, tools_on
 from tests.raw_support import raw_exchange
 from twisted_netlab.web import tools
+from twisted_netlab.web.config import ToolsConfig
 from twisted_netlab.web.cors import wrap_cors
 from twisted_netlab.web.site import MountRoot, NetlabSite
 from twisted_netlab.web.tools import ToolsResource, build_tool_mounts
@@ -22,7 +24,7 @@ from twisted_netlab.web.tools import ToolsResource, build_tool_mounts
 
 class ToolsSiteTests(TestCase):
     def setUp(self) -> None:
-        site = NetlabSite(MountRoot(notFound(), build_tool_mounts({})))
+        site = NetlabSite(MountRoot(notFound(), build_tool_mounts(tools_on())))
         self.port = reactor.listenTCP(0, site, interface="127.0.0.1")
         self.addCleanup(self.port.stopListening)
         pool = HTTPConnectionPool(reactor, persistent=False)
@@ -206,7 +208,7 @@ class ToolsSiteTests(TestCase):
 class ToolsBehindCorsTests(TestCase):
     async def test_vary_merged_and_cors_headers_kept(self) -> None:
         app = "http://app.example"
-        root = wrap_cors(MountRoot(notFound(), build_tool_mounts({})), {"cors": [app]})
+        root = wrap_cors(MountRoot(notFound(), build_tool_mounts(tools_on())), cors_policy(app))
         port = reactor.listenTCP(0, NetlabSite(root), interface="127.0.0.1")
         self.addCleanup(port.stopListening)
         pool = HTTPConnectionPool(reactor, persistent=False)
@@ -222,9 +224,9 @@ class ToolsBehindCorsTests(TestCase):
 
 class MountTests(SynchronousTestCase):
     def test_no_tools(self) -> None:
-        self.assertEqual(build_tool_mounts({"no-tools": True}), [])
+        self.assertEqual(build_tool_mounts(ToolsConfig(enabled=False)), [])
 
     def test_prefix(self) -> None:
-        [(prefix, resource)] = build_tool_mounts({"tools-prefix": "/dev/tools/"})
+        [(prefix, resource)] = build_tool_mounts(tools_on("/dev/tools/"))
         self.assertEqual(prefix, [b"dev", b"tools"])
         self.assertIsInstance(resource, ToolsResource)

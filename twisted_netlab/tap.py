@@ -7,7 +7,6 @@ each service has its own repeatable port option.
 from __future__ import annotations
 
 from twisted.application import service
-from twisted.python import usage
 
 from twisted_netlab.endpoints import validate_endpoint
 from twisted_netlab.tcp.tap import (
@@ -15,10 +14,11 @@ from twisted_netlab.tcp.tap import (
     build_tcp_services,
     parse_tcp_settings,
 )
-from twisted_netlab.web.tap import DEFAULT_WEB_PORT, WebOptionsMixin, build_web_services
+from twisted_netlab.web.options import WebOptions
+from twisted_netlab.web.tap import DEFAULT_WEB_PORT, build_web_services
 
 
-class Options(WebOptionsMixin, usage.Options):
+class Options(WebOptions):
     synopsis = "[netlab options]"
     longdesc = (
         "Run the framed TCP echo (--tcp-* options) and the web service (static files, "
@@ -58,6 +58,6 @@ def makeService(options: Options) -> service.MultiService:
     top = service.MultiService()
     for svc in build_tcp_services(options["tcp-ports"], options["tcp-settings"]):
         svc.setServiceParent(top)
-    for svc in build_web_services(options, options["web-ports"]):
+    for svc in build_web_services(options.web_config, options["web-ports"]):
         svc.setServiceParent(top)
     return top

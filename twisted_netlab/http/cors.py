@@ -28,6 +28,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from twisted_netlab.errors import NetlabError
+from twisted_netlab.http.tokens import TOKEN, split_list
 
 Header = tuple[str, str]
 
@@ -36,7 +37,6 @@ DEFAULT_METHODS: tuple[str, ...] = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELE
 DEFAULT_HEADERS: tuple[str, ...] = ("Content-Type", "Authorization", "X-Requested-With")
 DEFAULT_MAX_AGE = 600
 
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*$")
 _HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~]+)$")
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
@@ -103,7 +103,7 @@ class CorsPolicy:
                 "'Access-Control-Allow-Origin: *' on credentialed requests; list the origins"
             )
         for name in (*self.methods, *self.headers, *self.expose):
-            if not _TOKEN.fullmatch(name):
+            if not TOKEN.fullmatch(name):
                 raise CorsConfigError(f"{name!r} is not a valid method or header name")
         if self.max_age is not None and self.max_age < 0:
             raise CorsConfigError("max-age must be 0 or more seconds")
@@ -177,11 +177,8 @@ def parse_header_list(value: str | None) -> list[str] | None:
     if not value:
         return []
     names: list[str] = []
-    for item in value.split(","):
-        item = item.strip()
-        if not item:
-            continue
-        if not _TOKEN.fullmatch(item):
+    for item in split_list(value):
+        if not TOKEN.fullmatch(item):
             return None
         if item.lower() not in names:
             names.append(item.lower())
@@ -197,7 +194,7 @@ def preflight_response(
     """Headers for an allowed preflight (status 204), or ``None`` to refuse it."""
     if not policy.allows_origin(origin) or origin is None:
         return None
-    if not request_method or not _TOKEN.fullmatch(request_method):
+    if not request_method or not TOKEN.fullmatch(request_method):
         return None
     if (
         request_method not in SAFELISTED_METHODS

@@ -8,29 +8,15 @@ bytes except where a rule has to read them. Nothing here knows about Twisted.
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from twisted_netlab.http.proxymount import ProxyConfigError
+from twisted_netlab.errors import ProxyConfigError
+from twisted_netlab.http.tokens import HOP_BY_HOP, TOKEN_BYTES, split_list_bytes
 
 Pair = tuple[bytes, bytes]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-# RFC 9110 7.6.1 plus the de-facto ones (Keep-Alive, Proxy-Connection).
-HOP_BY_HOP: frozenset[bytes] = frozenset(
-    {
-        b"connection",
-        b"keep-alive",
-        b"proxy-authenticate",
-        b"proxy-authorization",
-        b"te",
-        b"trailer",
-        b"transfer-encoding",
-        b"upgrade",
-        b"proxy-connection",
-    }
-)
 
 # Set by the proxy itself: incoming copies are dropped unless the peer is trusted.
 FORWARDING: frozenset[bytes] = frozenset(
@@ -40,15 +26,13 @@ FORWARDING: frozenset[bytes] = frozenset(
 # The client library frames the body itself; Expect would make the upstream wait.
 REQUEST_FRAMING: frozenset[bytes] = frozenset({b"content-length", b"expect", b"host"})
 
-_TOKEN = re.compile(rb"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-
 
 def connection_tokens(pairs: Iterable[Pair]) -> frozenset[bytes]:
     """Header names listed in ``Connection`` (lower-cased): hop-by-hop for this hop."""
     names: set[bytes] = set()
     for name, value in pairs:
         if name.lower() == b"connection":
-            names.update(t.strip().lower() for t in value.split(b",") if t.strip())
+            names.update(t.lower() for t in split_list_bytes(value))
     return frozenset(names)
 
 
@@ -114,7 +98,7 @@ def _forwarded_element(peer: bytes, host: bytes | None, scheme: bytes) -> bytes:
 
 
 def _quoted(value: bytes) -> bytes:
-    if _TOKEN.match(value):
+    if TOKEN_BYTES.fullmatch(value):
         return value
     return b'"' + value.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
 
@@ -246,7 +230,7 @@ class ForwardRules:
 
 
 def _tokens(values: Iterable[bytes]) -> set[bytes]:
-    return {t.strip().lower() for v in values for t in v.split(b",") if t.strip()}
+    return {t.lower() for v in values for t in split_list_bytes(v)}
 
 
 # Small memo tables for values that repeat on every request (``Connection:

@@ -17,14 +17,10 @@ from urllib.parse import unquote_to_bytes
 
 import hyperlink
 
-from twisted_netlab.errors import HTTPRuleError, NetlabError
+from twisted_netlab.errors import HTTPRuleError, ProxyConfigError
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _DOT_SEGMENTS = (b".", b"..")
-
-
-class ProxyConfigError(NetlabError):
-    """A mount declaration (``--proxy`` or the TOML file) that cannot be used."""
 
 
 class ProxyPathError(HTTPRuleError):

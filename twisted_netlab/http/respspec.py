@@ -16,25 +16,14 @@ from dataclasses import dataclass, field
 import hyperlink
 
 from twisted_netlab.errors import HTTPRuleError
+from twisted_netlab.http.tokens import CONNECTION_FIELDS, TOKEN
 
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 # field-value: VCHAR, obs-text, SP and HTAB inside; no leading/trailing whitespace.
 _VCHAR = "\\x21-\\x7e\\x80-\\ud7ff\\ue000-\\U0010ffff"
 _FIELD_VALUE = re.compile(f"^(?:[{_VCHAR}](?:[\\t {_VCHAR}]*[{_VCHAR}])?)?$")
 _COOKIE_OCTETS = re.compile(r"^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*$")
 
-FORBIDDEN_HEADERS = frozenset(
-    {
-        "content-length",
-        "transfer-encoding",
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "upgrade",
-    }
-)
+FORBIDDEN_HEADERS = frozenset(n.decode("ascii") for n in CONNECTION_FIELDS) | {"content-length"}
 REDIRECT_CODES = frozenset({300, 301, 302, 303, 305, 307, 308})
 MIN_STATUS, MAX_STATUS = 200, 599
 DEFAULT_CONTENT_TYPE = "text/plain; charset=utf-8"
@@ -51,7 +40,7 @@ def _printable(text: str) -> str:
 
 
 def validate_header_name(name: str) -> str:
-    if not _TOKEN.fullmatch(name):
+    if not TOKEN.fullmatch(name):
         raise ResponseSpecError(
             f"header name '{_printable(name)}' is not an RFC 9110 token"
         )
@@ -93,7 +82,7 @@ def parse_status(text: str, allowed: frozenset[int] | None = None) -> int:
 
 def validate_cookie(name: str, value: str) -> str:
     """A ``Set-Cookie`` value (``name=value; Path=/``) or ``ResponseSpecError``."""
-    if not _TOKEN.fullmatch(name):
+    if not TOKEN.fullmatch(name):
         raise ResponseSpecError(f"cookie name '{_printable(name)}' is not a token")
     if not _COOKIE_OCTETS.fullmatch(value):
         raise ResponseSpecError(

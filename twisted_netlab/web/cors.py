@@ -3,15 +3,12 @@
 Preflights are answered here (204) and never reach the static files or an upstream;
 a refused preflight gets 403 with a one-line reason and no CORS header, so the
 browser's console error and the network panel agree. Actual requests get their
-headers before the inner resource runs, and ``request.netlab_cors_managed`` tells
-the proxy to drop the upstream's own ``Access-Control-*`` headers so ours are never
-doubled.
+headers before the inner resource runs. ``build_site`` tells the proxy at construction
+that this layer exists, so the proxy drops the upstream's own ``Access-Control-*``
+headers and ours are never doubled.
 """
 
 from __future__ import annotations
-
-from collections.abc import Mapping
-from typing import Any
 
 from twisted.logger import Logger
 from twisted.web import http
@@ -25,8 +22,7 @@ from twisted_netlab.http.cors import (
     is_preflight,
     preflight_response,
 )
-from twisted_netlab.web.options_tools import policy_from_options
-from twisted_netlab.web.site import render_from
+from twisted_netlab.web.mounts import render_from
 from twisted_netlab.web.vary import add_vary
 
 
@@ -61,7 +57,6 @@ class CorsResource(Resource):
         present = {"Origin": origin, "Access-Control-Request-Method": wanted_method}
         if is_preflight(method, {k: v for k, v in present.items() if v is not None}):
             return self._preflight(request, origin, wanted_method)
-        request.netlab_cors_managed = True
         _apply(request, actual_response_headers(self.policy, origin))
         return render_from(self.inner, request)
 
@@ -90,9 +85,8 @@ class CorsResource(Resource):
         return NOT_DONE_YET
 
 
-def wrap_cors(resource: IResource, options: Mapping[str, Any]) -> IResource:
-    """``resource`` behind the CORS policy the options describe (unchanged without one)."""
-    policy = options.get("cors-policy") or policy_from_options(options)
+def wrap_cors(resource: IResource, policy: CorsPolicy | None) -> IResource:
+    """``resource`` behind the CORS ``policy`` (unchanged without one)."""
     if policy is None:
         return resource
     return CorsResource(resource, policy)

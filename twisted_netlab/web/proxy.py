@@ -28,7 +28,6 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from twisted.internet import error as ierror
@@ -62,12 +61,13 @@ from zope.interface import implementer
 from twisted_netlab.http.headers import (
     CookieRewrite,
     ForwardRules,
-    TrustedProxies,
     forward_request_headers,
     relay_response_headers,
     via_value,
 )
 from twisted_netlab.http.proxymount import ProxyMount, ProxyPathError
+from twisted_netlab.web.config import ProxyConfig, ProxySettings
+from twisted_netlab.web.mounts import split_prefix
 from twisted_netlab.web.vary import add_vary
 
 log = Logger()
@@ -110,20 +110,6 @@ def _headers(raw: dict[bytes, list[bytes]]) -> Headers:
         headers._rawHeaders = raw
         return headers
     return Headers(raw)  # pragma: no cover
-
-
-@dataclass(frozen=True)
-class ProxySettings:
-    """Knobs shared by every mount (one pool, one set of timeouts)."""
-
-    pool_size: int = 32
-    connect_timeout: float = 10.0
-    response_timeout: float = 60.0
-    idle_timeout: float = 60.0
-    cached_connection_timeout: float = 50.0
-    trusted: TrustedProxies = field(default_factory=TrustedProxies)
-    pseudonym: str = "netlab"
-    dev: bool = False
 
 
 class _Deadlines:
@@ -301,8 +287,12 @@ class ProxyResource(Resource):
         client: ProxyClient,
         settings: ProxySettings,
         reactor: IReactorTime,
+        *,
+        drop_cors: bool = False,
     ) -> None:
         super().__init__()
+        # drop_cors: the site's CORS layer owns Access-Control-*; the upstream's go.
+        self.drop_cors = drop_cors
         self.mount = mount
         self.client = client
         self.settings = settings
@@ -498,7 +488,7 @@ class _ProxyCall(Protocol):
             via=resource.via_for(response.version),
             rewrite_location=self.mount.client_location,
             cookies=cookies,
-            drop_cors=bool(getattr(request, "netlab_cors_managed", False)),
+            drop_cors=resource.drop_cors,
         )
         _apply_headers(request, relayed)
         # The client parser keeps Content-Length out of response.headers; passing it
@@ -686,44 +676,30 @@ def make_proxy_mounts(
     settings: ProxySettings,
     client: ProxyClient,
     reactor: IReactorTime,
+    *,
+    cors_managed: bool = False,
 ) -> list[tuple[list[bytes], IResource]]:
-    from twisted_netlab.web.site import split_prefix
-
     return [
-        (split_prefix(m.prefix), ProxyResource(m, client, settings, reactor))
+        (
+            split_prefix(m.prefix),
+            ProxyResource(m, client, settings, reactor, drop_cors=cors_managed),
+        )
         for m in mounts
     ]
 
 
-_DEFAULT_SETTINGS = ProxySettings()
-
-
-def settings_from_options(options: Any) -> ProxySettings:
-    from twisted_netlab.http.headers import parse_trusted
-
-    trusted = options.get("proxy-trusted")
-    if not isinstance(trusted, TrustedProxies):
-        trusted = parse_trusted(options.get("trusted-proxy") or [])
-    default = _DEFAULT_SETTINGS
-    return ProxySettings(
-        pool_size=int(options.get("proxy-pool-size") or default.pool_size),
-        connect_timeout=float(options.get("proxy-connect-timeout") or default.connect_timeout),
-        response_timeout=float(options.get("proxy-response-timeout") or default.response_timeout),
-        idle_timeout=float(options.get("proxy-idle-timeout") or default.idle_timeout),
-        trusted=trusted,
-        pseudonym=str(options.get("proxy-via") or default.pseudonym),
-        dev=bool(options.get("proxy-dev")),
-    )
-
-
 def build_proxy_mounts(
-    options: Any, reactor: Any
+    config: ProxyConfig, reactor: Any, *, cors_managed: bool = False
 ) -> list[tuple[list[bytes], IResource]]:
-    """The proxy mounts declared in ``options["proxy-mounts"]``, sharing one pool."""
-    mounts: list[ProxyMount] = list(options.get("proxy-mounts") or [])
-    if not mounts:
+    """The proxy mounts ``config`` declares, sharing one pool.
+
+    ``cors_managed``: the site wraps the root in its CORS layer, so the upstream's own
+    ``Access-Control-*`` headers are dropped rather than doubled.
+    """
+    if not config.mounts:
         return []
-    settings = settings_from_options(options)
-    client = build_proxy_client(reactor, settings)
+    client = build_proxy_client(reactor, config.settings)
     reactor.addSystemEventTrigger("before", "shutdown", client.close)
-    return make_proxy_mounts(mounts, settings, client, reactor)
+    return make_proxy_mounts(
+        config.mounts, config.settings, client, reactor, cors_managed=cors_managed
+    )

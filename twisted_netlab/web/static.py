@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -32,7 +31,7 @@ from twisted.web.resource import IResource, Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
 from twisted_netlab.errors import PathError
-from twisted_netlab.http.caching import CachePolicy, expires_header
+from twisted_netlab.http.caching import expires_header
 from twisted_netlab.http.conditional import Decision, Outcome, evaluate
 from twisted_netlab.http.encoding import choose_encoding
 from twisted_netlab.http.paths import RequestPath, has_extension, split_request_path
@@ -45,9 +44,9 @@ from twisted_netlab.http.ranges import (
     parse_range,
     unsatisfied_content_range,
 )
+from twisted_netlab.web.config import StaticConfig
 from twisted_netlab.web.fastheaders import canonical, raw_headers, set_headers
 from twisted_netlab.web.filefacts import (
-    FactsConfig,
     FileFacts,
     Representation,
     build_facts,
@@ -57,7 +56,6 @@ from twisted_netlab.web.filefacts import (
 from twisted_netlab.web.fsinfo import (
     ByteLRU,
     Resolver,
-    SymlinkPolicy,
     is_directory,
     is_regular,
     same_version,
@@ -67,7 +65,7 @@ from twisted_netlab.web.listing import collect_entries, render_html, render_json
 from twisted_netlab.web.producers import PartsProducer
 from twisted_netlab.web.vary import add_vary
 
-__all__ = ["StaticConfig", "StaticResource", "build_static_resource", "config_from_options"]
+__all__ = ["StaticConfig", "StaticResource", "build_static_resource"]
 
 ALLOW = b"GET, HEAD, OPTIONS"
 EXPLAIN = b"X-Netlab-Explain"
@@ -90,45 +88,10 @@ _RANGE_ONLY_GET = Decision(Outcome.PROCEED, "Range honoured (no If-Range)", True
 _RANGE_ON_HEAD = Decision(Outcome.PROCEED, "Range ignored on HEAD", False)
 
 
-@dataclass(frozen=True)
-class StaticConfig:
-    root: str
-    symlinks: SymlinkPolicy = SymlinkPolicy.INSIDE
-    listing: bool = True
-    allow_dotfiles: bool = False
-    spa: bool = False
-    explain: bool = False
-    max_ranges: int = 16
-    memory_cache_size: int = 64 * 1024 * 1024
-    max_entries: int = 16384
-    facts: FactsConfig = field(default_factory=lambda: FactsConfig(policy=CachePolicy()))
-
-
-def config_from_options(options: Any) -> StaticConfig:
-    """Our options (see ``options_static``) -> a ``StaticConfig``."""
-    policy = CachePolicy(max_age=int(options["max-age"]), dev=bool(options["dev"]))
-    return StaticConfig(
-        root=options["path"],
-        symlinks=SymlinkPolicy(options["symlinks"]),
-        listing=not options["no-listing"],
-        allow_dotfiles=bool(options["allow-dotfiles"]),
-        spa=bool(options["spa"]),
-        explain=bool(options["explain"]),
-        max_ranges=int(options["max-ranges"]),
-        memory_cache_size=int(options["memory-cache-size"]),
-        facts=FactsConfig(
-            policy=policy,
-            memory_file_max=int(options["memory-file-max"]),
-            gzip_min_size=int(options["gzip-min-size"]),
-            compress_max_size=int(options["compress-max-size"]),
-            compress=not options.get("no-compress", False),
-        ),
-    )
-
-
-def build_static_resource(options: Any, reactor: IReactorTime) -> IResource:
-    """The static resource for ``options`` (site.py wraps and mounts it)."""
-    return StaticResource(config_from_options(options), reactor)  # type: ignore[return-value]
+def build_static_resource(config: StaticConfig, reactor: IReactorTime) -> IResource:
+    """The static resource for ``config`` (site.py wraps and mounts it)."""
+    resource: IResource = StaticResource(config, reactor)
+    return resource
 
 
 class _Restart(Exception):

@@ -1,56 +1,29 @@
-"""``twistd netlab-web``: options and service wiring only.
+"""``twistd netlab-web``: the listening ports plus ``WebOptions``, and service wiring.
 
-Each part of the site contributes an options mixin (``usage.Options`` accumulates
-``optParameters``/``optFlags``/``opt_*`` across base classes) and a ``post_options_*``
-hook that validates its own values.
+Every option is parsed and validated in ``postOptions`` (``web/options.py``) into one
+``WebConfig``; ``makeService`` hands that config to ``build_site`` and nothing reads an
+option name afterwards.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import cast
+
 from twisted.application import service
-from twisted.python import usage
+from twisted.internet.interfaces import IReactorTime
 
 from twisted_netlab.endpoints import PortOptionMixin, listen_services
-from twisted_netlab.web.options_hotlink import HotlinkOptionsMixin
-from twisted_netlab.web.options_proxy import ProxyOptionsMixin
-from twisted_netlab.web.options_static import StaticOptionsMixin
-from twisted_netlab.web.options_tools import ToolsOptionsMixin
-from twisted_netlab.web.site import split_prefix
+from twisted_netlab.web.config import WebConfig
+from twisted_netlab.web.options import WebOptions
+from twisted_netlab.web.site import build_site
+
+__all__ = ["DEFAULT_WEB_PORT", "Options", "WebOptions", "build_web_services", "makeService"]
 
 DEFAULT_WEB_PORT = "tcp:8080:interface=127.0.0.1"
 
 
-class WebOptionsMixin(
-    StaticOptionsMixin, HotlinkOptionsMixin, ProxyOptionsMixin, ToolsOptionsMixin
-):
-    """Every netlab-web option except the listening ports (the combined plugin reuses it)."""
-
-    optParameters = [
-        ["access-log", None, None, "Write a combined-format access log to this file ('-': stdout)."],
-    ]
-
-    def post_options_web(self) -> None:
-        self.post_options_static()
-        self.post_options_hotlink()
-        self.post_options_proxy()
-        self.post_options_tools()
-        self.check_mounts_apart()
-
-    def check_mounts_apart(self) -> None:
-        """A proxy mount inside the tools prefix would be shadowed (or shadow) silently."""
-        if self["no-tools"]:  # type: ignore[index]
-            return
-        tools = split_prefix(self["tools-prefix"])  # type: ignore[index]
-        for mount in self["proxy-mounts"]:  # type: ignore[index]
-            if split_prefix(mount.prefix)[: len(tools)] == tools:
-                raise usage.UsageError(
-                    f"--proxy {mount.prefix} lies under the tools prefix "
-                    f"{self['tools-prefix']}; move the tools with --tools-prefix "  # type: ignore[index]
-                    "or turn them off with --no-tools"
-                )
-
-
-class Options(PortOptionMixin, WebOptionsMixin, usage.Options):
+class Options(PortOptionMixin, WebOptions):
     synopsis = "[netlab-web options]"
     longdesc = (
         "Serve a directory correctly (validators, ranges, compression, hotlink "
@@ -65,16 +38,21 @@ class Options(PortOptionMixin, WebOptionsMixin, usage.Options):
         self.post_options_web()
 
 
-def build_web_services(options: usage.Options, ports: list[str]) -> list[service.IService]:
-    from twisted.internet import reactor
+def build_web_services(
+    config: WebConfig, ports: Iterable[str], reactor: IReactorTime | None = None
+) -> list[service.IService]:
+    """One listening service per endpoint, all serving the site ``config`` describes."""
+    if reactor is None:
+        # The reactor twistd installed: imported here, not at module load, so that
+        # loading the plugin never installs the default reactor first.
+        from twisted.internet import reactor as installed
 
-    from twisted_netlab.web.site import build_site
-
-    return listen_services(ports, build_site(options, reactor))
+        reactor = cast(IReactorTime, installed)
+    return listen_services(ports, build_site(config, reactor))
 
 
 def makeService(options: Options) -> service.MultiService:
     top = service.MultiService()
-    for svc in build_web_services(options, options["ports"]):
+    for svc in build_web_services(options.web_config, options["ports"]):
         svc.setServiceParent(top)
     return top

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
 from twisted.logger import Logger
 from twisted.web import http, pages
 from twisted.web.iweb import IRequest
-from twisted.web.resource import IResource, Resource
+from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
 from twisted_netlab.http.bodyparse import describe_body, parse_query
@@ -34,8 +34,8 @@ from twisted_netlab.http.respspec import (
     validate_header_value,
     validate_redirect,
 )
-from twisted_netlab.web.options_tools import DEFAULT_TOOLS_PREFIX
-from twisted_netlab.web.site import split_prefix
+from twisted_netlab.web.config import ToolsConfig
+from twisted_netlab.web.mounts import Mount, split_prefix
 from twisted_netlab.web.vary import add_vary
 
 MAX_INSPECT_BODY = 8 << 20
@@ -251,9 +251,8 @@ class ToolsResource(Resource):
         return spec.body
 
 
-def build_tool_mounts(options: Mapping[str, Any]) -> list[tuple[list[bytes], IResource]]:
-    """The tools mount, or nothing with ``--no-tools``."""
-    if options.get("no-tools"):
+def build_tool_mounts(config: ToolsConfig) -> list[Mount]:
+    """The tools mount, or nothing when the tools are off."""
+    if not config.enabled:
         return []
-    prefix = options.get("tools-prefix") or DEFAULT_TOOLS_PREFIX
-    return [(split_prefix(prefix), ToolsResource())]
+    return [(split_prefix(config.prefix), ToolsResource())]
