@@ -6,18 +6,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_netlab.http.headers import (
-    HOP_BY_HOP,
+from tests.header_reference import (
     ClientHop,
-    CookieRewrite,
-    TrustedProxies,
     connection_tokens,
     forwarded_element,
-    parse_trusted,
     request_headers,
     response_headers,
-    rewrite_set_cookie,
     strip_hop_by_hop,
+)
+from twisted_netlab.http.headers import (
+    HOP_BY_HOP,
+    CookieRewrite,
+    TrustedProxies,
+    parse_trusted,
+    rewrite_set_cookie,
 )
 from twisted_netlab.http.proxymount import (
     ProxyConfigError,

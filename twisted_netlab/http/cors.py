@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from twisted_netlab.errors import NetlabError
 from twisted_netlab.http.tokens import TOKEN, split_list
 
-Header = tuple[str, str]
+TextHeader = tuple[str, str]  # a (name, value) pair the adapter encodes
 
 SAFELISTED_METHODS = frozenset({"GET", "HEAD", "POST"})
 DEFAULT_METHODS: tuple[str, ...] = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
@@ -165,8 +165,8 @@ def is_preflight(method: str, headers: Mapping[str, str]) -> bool:
     )
 
 
-def _allow_origin(policy: CorsPolicy, origin: str) -> list[Header]:
-    out: list[Header] = [("Access-Control-Allow-Origin", "*" if policy.is_public else origin)]
+def _allow_origin(policy: CorsPolicy, origin: str) -> list[TextHeader]:
+    out: list[TextHeader] = [("Access-Control-Allow-Origin", "*" if policy.is_public else origin)]
     if policy.credentials:
         out.append(("Access-Control-Allow-Credentials", "true"))
     return out
@@ -190,7 +190,7 @@ def preflight_response(
     origin: str | None,
     request_method: str | None,
     request_headers: str | None,
-) -> list[Header] | None:
+) -> list[TextHeader] | None:
     """Headers for an allowed preflight (status 204), or ``None`` to refuse it."""
     if not policy.allows_origin(origin) or origin is None:
         return None
@@ -222,9 +222,9 @@ def preflight_response(
     return out
 
 
-def actual_response_headers(policy: CorsPolicy, origin: str | None) -> list[Header]:
+def actual_response_headers(policy: CorsPolicy, origin: str | None) -> list[TextHeader]:
     """Headers for a simple or actual request; only ``Vary`` when the origin is refused."""
-    out: list[Header] = []
+    out: list[TextHeader] = []
     if policy.allows_origin(origin) and origin is not None:
         out += _allow_origin(policy, origin)
         if policy.expose:

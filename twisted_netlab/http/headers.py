@@ -27,23 +27,6 @@ FORWARDING: frozenset[bytes] = frozenset(
 REQUEST_FRAMING: frozenset[bytes] = frozenset({b"content-length", b"expect", b"host"})
 
 
-def connection_tokens(pairs: Iterable[Pair]) -> frozenset[bytes]:
-    """Header names listed in ``Connection`` (lower-cased): hop-by-hop for this hop."""
-    names: set[bytes] = set()
-    for name, value in pairs:
-        if name.lower() == b"connection":
-            names.update(t.lower() for t in split_list_bytes(value))
-    return frozenset(names)
-
-
-def strip_hop_by_hop(
-    pairs: Sequence[Pair], extra: Iterable[bytes] = ()
-) -> list[Pair]:
-    """Drop hop-by-hop headers, those named in ``Connection`` and ``extra`` names."""
-    drop = HOP_BY_HOP | connection_tokens(pairs) | {e.lower() for e in extra}
-    return [(n, v) for n, v in pairs if n.lower() not in drop]
-
-
 @dataclass(frozen=True)
 class TrustedProxies:
     """Peers whose ``X-Forwarded-*``/``Forwarded`` headers we extend instead of drop."""
@@ -72,23 +55,6 @@ def parse_trusted(values: Iterable[str]) -> TrustedProxies:
     return TrustedProxies(tuple(networks))
 
 
-@dataclass(frozen=True)
-class ClientHop:
-    """What the proxy knows about the hop it received a request on."""
-
-    peer: str  # the immediate peer's IP address
-    scheme: str  # "http" or "https" as seen by the proxy
-    host: bytes | None  # the Host the client asked for
-    version: bytes = b"1.1"  # the client's HTTP version, for Via
-
-
-def forwarded_element(hop: ClientHop) -> bytes:
-    """One RFC 7239 element: ``for=...;host=...;proto=...``."""
-    return _forwarded_element(
-        hop.peer.encode("ascii", "replace"), hop.host, hop.scheme.encode("ascii")
-    )
-
-
 def _forwarded_element(peer: bytes, host: bytes | None, scheme: bytes) -> bytes:
     node = b"[" + peer + b"]" if b":" in peer else peer
     element = b"for=" + _quoted(node)
@@ -106,46 +72,6 @@ def _quoted(value: bytes) -> bytes:
 def via_value(version: bytes, pseudonym: str) -> bytes:
     """``Via`` entry for one hop: ``1.1 netlab``."""
     return version + b" " + pseudonym.encode("ascii")
-
-
-def request_headers(
-    pairs: Sequence[Pair],
-    hop: ClientHop,
-    *,
-    trusted: TrustedProxies,
-    upstream_host: bytes,
-    preserve_host: bool = False,
-    pseudonym: str = "netlab",
-) -> list[Pair]:
-    """Headers to send upstream for a client request carrying ``pairs``.
-
-    Hop-by-hop and framing headers are dropped; forwarding headers are extended when the
-    peer is trusted and replaced otherwise; ``Via`` gets our hop; ``Host`` is the
-    upstream's unless ``preserve_host``.
-    """
-    is_trusted = hop.peer in trusted
-    kept = strip_hop_by_hop(pairs, REQUEST_FRAMING | FORWARDING)
-    host = hop.host if preserve_host and hop.host else upstream_host
-    out: list[Pair] = [(b"Host", host), *kept]
-
-    incoming: dict[bytes, list[bytes]] = {}
-    if is_trusted:
-        for name, value in pairs:
-            low = name.lower()
-            if low in FORWARDING:
-                incoming.setdefault(low, []).append(value)
-
-    xff = b", ".join([*incoming.get(b"x-forwarded-for", []), hop.peer.encode("ascii")])
-    out.append((b"X-Forwarded-For", xff))
-    proto = incoming.get(b"x-forwarded-proto", [hop.scheme.encode("ascii")])[0]
-    out.append((b"X-Forwarded-Proto", proto))
-    fhost = incoming.get(b"x-forwarded-host", [hop.host] if hop.host else [])
-    if fhost:
-        out.append((b"X-Forwarded-Host", fhost[0]))
-    forwarded = b", ".join([*incoming.get(b"forwarded", []), forwarded_element(hop)])
-    out.append((b"Forwarded", forwarded))
-    out.append((b"Via", via_value(hop.version, pseudonym)))
-    return out
 
 
 @dataclass(frozen=True)
@@ -178,41 +104,14 @@ def rewrite_set_cookie(value: bytes, rule: CookieRewrite) -> bytes:
     return b"; ".join(out)
 
 
-def response_headers(
-    pairs: Sequence[Pair],
-    *,
-    version: bytes,
-    pseudonym: str = "netlab",
-    rewrite_location: Callable[[str], str] | None = None,
-    cookies: CookieRewrite | None = None,
-    drop_cors: bool = False,
-) -> list[Pair]:
-    """Headers to send the client for an upstream response carrying ``pairs``.
-
-    ``drop_cors``: another layer (the CORS wrapper) owns ``Access-Control-*``, so the
-    upstream's copies are dropped rather than doubled.
-    """
-    out: list[Pair] = []
-    for name, value in strip_hop_by_hop(pairs):
-        low = name.lower()
-        if drop_cors and low.startswith(b"access-control-"):
-            continue
-        if rewrite_location is not None and low in (b"location", b"content-location"):
-            value = rewrite_location(value.decode("latin-1")).encode("latin-1")
-        elif cookies is not None and low == b"set-cookie":
-            value = rewrite_set_cookie(value, cookies)
-        out.append((name, value))
-    out.append((b"Via", via_value(version, pseudonym)))
-    return out
-
-
 # -- grouped fast paths ----------------------------------------------------------------
 #
 # The proxy adapter holds headers the way Twisted's ``Headers`` keeps them: one entry per
 # name (names unique case-insensitively), each with its list of values. These two take
 # and return that shape, so a proxied request costs one pass over its headers and no
-# intermediate pair lists. Their results equal ``request_headers``/``response_headers``
-# grouped by name (tests/test_proxy_rules.py checks that with hypothesis).
+# intermediate pair lists. Their results equal the pair-based reference rules in
+# tests/header_reference.py grouped by name (tests/test_proxy_rules.py checks that with
+# hypothesis).
 
 Grouped = Mapping[bytes, Sequence[bytes]]
 

@@ -18,6 +18,7 @@ from urllib.parse import unquote_to_bytes
 import hyperlink
 
 from twisted_netlab.errors import HTTPRuleError, ProxyConfigError
+from twisted_netlab.http.segments import has_dot_segment, join_segments, path_segments
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _DOT_SEGMENTS = (b".", b"..")
@@ -66,7 +67,7 @@ class ProxyMount:
             "base_path": base,
             "host_header": netloc.encode("ascii"),
             "origin": f"{url.scheme}://{netloc}",
-            "prefix_segments": len([s for s in prefix.split("/") if s]),
+            "prefix_segments": len(path_segments(prefix)),
             "origin_bytes": f"{url.scheme}://{netloc}".encode("ascii"),
             "_path_root": f"{base}{kept}".encode("ascii"),
             "_upstream_root": base + kept,
@@ -152,12 +153,9 @@ def _first_of(text: str, chars: str, start: int) -> int:
 def normalize_prefix(prefix: str) -> str:
     if not isinstance(prefix, str) or not prefix.startswith("/"):
         raise ProxyConfigError(f"proxy prefix must start with '/': {prefix!r}")
-    if any(c in prefix for c in "?#\\ \t\r\n") or any(
-        s in (".", "..") for s in prefix.split("/")
-    ):
+    if any(c in prefix for c in "?#\\ \t\r\n") or has_dot_segment(prefix):
         raise ProxyConfigError(f"proxy prefix must be a plain path: {prefix!r}")
-    stripped = "/" + "/".join(s for s in prefix.split("/") if s)
-    return stripped
+    return join_segments(path_segments(prefix))
 
 
 def parse_upstream(text: str) -> hyperlink.URL:

@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
-from twisted.web import pages
+from twisted.web import http, pages
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
@@ -155,7 +155,7 @@ class StaticResource(Resource):
             path = self.resolver.resolve(rpath.segments)
             st = os.stat(path)
         except PathError as exc:
-            return self._error(request, exc.status, _brief(exc.status), str(exc))
+            return self._error(request, exc.status, http.RESPONSES.get(exc.status, b"Error").decode("ascii"), str(exc))
         except (FileNotFoundError, NotADirectoryError):
             return self._missing(request, rpath)
         except PermissionError:
@@ -542,7 +542,3 @@ def _last(raw: Mapping[bytes, Sequence[bytes]], name: bytes) -> bytes | None:
 
 def _text(value: bytes | None) -> str | None:
     return None if value is None else value.decode("latin-1")
-
-
-def _brief(status: int) -> str:
-    return {400: "Bad Request", 403: "Forbidden", 404: "Not Found"}.get(status, "Error")
