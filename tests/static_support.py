@@ -80,7 +80,9 @@ class StaticTestCase(TestCase):
         response = await agent.request(
             method.encode("ascii"),
             self.url(path).encode("ascii"),
-            Headers({k.encode("latin-1"): [v.encode("latin-1")] for k, v in (headers or {}).items()}),
+            Headers(
+                {k.encode("latin-1"): [v.encode("latin-1")] for k, v in (headers or {}).items()}
+            ),
         )
         body = await treq.content(response)
         return Reply(response.code, response.headers, body, response.length)
@@ -91,10 +93,21 @@ class StaticTestCase(TestCase):
         return await raw_exchange(self.port.getHost().port, request)
 
     async def raw_get(
-        self, target: bytes, extra: bytes = b"", version: bytes = b"HTTP/1.1", method: bytes = b"GET"
+        self,
+        target: bytes,
+        extra: bytes = b"",
+        version: bytes = b"HTTP/1.1",
+        method: bytes = b"GET",
     ) -> bytes:
         return await self.raw(
-            method + b" " + target + b" " + version + b"\r\nHost: x\r\nConnection: close\r\n" + extra + b"\r\n"
+            method
+            + b" "
+            + target
+            + b" "
+            + version
+            + b"\r\nHost: x\r\nConnection: close\r\n"
+            + extra
+            + b"\r\n"
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from hypothesis import given, settings
@@ -163,8 +164,12 @@ class FetchMetadataTests(SynchronousTestCase):
         self.assertFalse(self.check(sec_fetch_site="cross-site", origin="null").ok)
 
     def test_origin_without_referer(self) -> None:
-        self.assertEqual(self.check(origin="https://example.com"), Verdict(True, "origin whitelisted"))
-        self.assertEqual(self.check(origin="https://evil.net"), Verdict(False, "origin not allowed"))
+        self.assertEqual(
+            self.check(origin="https://example.com"), Verdict(True, "origin whitelisted")
+        )
+        self.assertEqual(
+            self.check(origin="https://evil.net"), Verdict(False, "origin not allowed")
+        )
         self.assertEqual(self.check(origin="null"), Verdict(True, "opaque origin"))
         strict = RefererPolicy.parse(["none", "example.com"])
         self.assertEqual(
@@ -200,15 +205,19 @@ class PatternTests(SynchronousTestCase):
 
 
 class SignatureTests(SynchronousTestCase):
-    keys = {"k2": SECRET, "k1": OLD}
+    keys: ClassVar[dict[str, bytes]] = {"k2": SECRET, "k1": OLD}
 
-    def mint(self, path: str = "/media/a.png", **kwargs: object) -> tuple[str, dict[str, list[str]]]:
+    def mint(
+        self, path: str = "/media/a.png", **kwargs: object
+    ) -> tuple[str, dict[str, list[str]]]:
         kwargs.setdefault("key_id", "k2")
         kwargs.setdefault("secret", SECRET)
         kwargs.setdefault("expires_at", 1000)
         return split(mint_url(path, **kwargs))  # type: ignore[arg-type]
 
-    def verify(self, path: str, params: dict[str, list[str]], now: float = 500, **kw: float) -> Verdict:
+    def verify(
+        self, path: str, params: dict[str, list[str]], now: float = 500, **kw: float
+    ) -> Verdict:
         return verify(path, params, keys=self.keys, now=now, **kw)
 
     def test_url_shape(self) -> None:
@@ -262,14 +271,20 @@ class SignatureTests(SynchronousTestCase):
     def test_tampering(self) -> None:
         path, params = self.mint()
         self.assertEqual(self.verify("/media/b.png", params), Verdict(False, BAD_SIGNATURE))
-        self.assertEqual(self.verify(path, {**params, "exp": ["999999"]}), Verdict(False, BAD_SIGNATURE))
+        self.assertEqual(
+            self.verify(path, {**params, "exp": ["999999"]}), Verdict(False, BAD_SIGNATURE)
+        )
         # An old link with its expiry pushed back is a bad signature, not "expired".
         self.assertEqual(
             self.verify(path, {**params, "exp": ["10"]}, now=500), Verdict(False, BAD_SIGNATURE)
         )
         flipped = params["sig"][0][:-1] + ("A" if params["sig"][0][-1] != "A" else "B")
-        self.assertEqual(self.verify(path, {**params, "sig": [flipped]}), Verdict(False, BAD_SIGNATURE))
-        self.assertEqual(self.verify(path, {**params, "sig": ["é" * 43]}), Verdict(False, BAD_SIGNATURE))
+        self.assertEqual(
+            self.verify(path, {**params, "sig": [flipped]}), Verdict(False, BAD_SIGNATURE)
+        )
+        self.assertEqual(
+            self.verify(path, {**params, "sig": ["é" * 43]}), Verdict(False, BAD_SIGNATURE)
+        )
         # A path signature used as a prefix signature does not verify.
         self.assertEqual(
             self.verify("/media/a.png/x", {**params, "prefix": ["/media/a.png"]}),
@@ -279,7 +294,9 @@ class SignatureTests(SynchronousTestCase):
     def test_prefix(self) -> None:
         _, params = self.mint("/media/a.png", prefix="/media/")
         self.assertEqual(params["prefix"], ["/media/"])
-        self.assertEqual(self.verify("/media/deep/b.mp4", params), Verdict(True, "valid signature (prefix)"))
+        self.assertEqual(
+            self.verify("/media/deep/b.mp4", params), Verdict(True, "valid signature (prefix)")
+        )
         self.assertEqual(self.verify("/other/b.png", params), Verdict(False, OUTSIDE_PREFIX))
         self.assertEqual(self.verify("/media", params), Verdict(False, OUTSIDE_PREFIX))
         self.assertEqual(self.verify("/media/../secret.png", params), Verdict(False, BAD_PATH))
@@ -307,7 +324,9 @@ class SignatureTests(SynchronousTestCase):
         for p, q in [(old_path, old_params), (new_path, new_params)]:
             self.assertTrue(verify(p, q, keys=ring.keys, now=0).ok)
         retired = {"k2": SECRET}
-        self.assertEqual(verify(old_path, old_params, keys=retired, now=0), Verdict(False, UNKNOWN_KEY))
+        self.assertEqual(
+            verify(old_path, old_params, keys=retired, now=0), Verdict(False, UNKNOWN_KEY)
+        )
 
     def test_mint_refuses_bad_input(self) -> None:
         for path in ["media/a.png", "/a/../b.png", "/a/\x00.png"]:
@@ -385,14 +404,20 @@ class PolicyTests(SynchronousTestCase):
     def test_signed_only(self) -> None:
         p = self.policy(Mode.SIGNED)
         d = p.decide("/a.png", params={}, now=0, referer="http://example.com/")
-        self.assertEqual((d.allowed, d.reason, d.used_referer), (False, "signature: missing signature", False))
+        self.assertEqual(
+            (d.allowed, d.reason, d.used_referer), (False, "signature: missing signature", False)
+        )
         self.assertTrue(p.decide("/a.png", params=self.signed(), now=0).allowed)
-        self.assertEqual(p.decide("/a.png", params=self.signed(), now=200).reason, "signature: expired")
+        self.assertEqual(
+            p.decide("/a.png", params=self.signed(), now=200).reason, "signature: expired"
+        )
 
     def test_both(self) -> None:
         p = self.policy(Mode.BOTH)
         self.assertFalse(p.decide("/a.png", params=self.signed(), now=0).allowed)
-        self.assertFalse(p.decide("/a.png", params={}, now=0, referer="http://example.com/").allowed)
+        self.assertFalse(
+            p.decide("/a.png", params={}, now=0, referer="http://example.com/").allowed
+        )
         self.assertTrue(
             p.decide("/a.png", params=self.signed(), now=0, referer="http://example.com/").allowed
         )

@@ -29,7 +29,10 @@ class ProxyOptionsTests(SynchronousTestCase):
     def test_mounts_flags_and_config(self) -> None:
         path = self.mktemp()
         with open(path, "w") as f:
-            f.write('[[proxy]]\nprefix = "/conf"\nupstream = "http://127.0.0.1:7000"\nkeep_prefix = false\n')
+            f.write(
+                '[[proxy]]\nprefix = "/conf"\nupstream = "http://127.0.0.1:7000"\n'
+                "keep_prefix = false\n"
+            )
         config = parse(
             "--proxy", "/api=http://127.0.0.1:9000/v1",
             "--proxy", "/b=https://example.test",
@@ -53,7 +56,14 @@ class ProxyOptionsTests(SynchronousTestCase):
         )
         s = config.settings
         self.assertEqual(
-            (s.pool_size, s.connect_timeout, s.response_timeout, s.idle_timeout, s.dev, s.pseudonym),
+            (
+                s.pool_size,
+                s.connect_timeout,
+                s.response_timeout,
+                s.idle_timeout,
+                s.dev,
+                s.pseudonym,
+            ),
             (4, 1.5, 2.0, 3.0, True, "edge"),
         )
         self.assertIn("::1", s.trusted)

@@ -61,7 +61,9 @@ class MountRootTests(TestCase):
         return await raw_exchange(self.port.getHost().port, request)
 
     async def get(self, path: str) -> dict[str, object]:
-        raw = await self.raw(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        raw = await self.raw(
+            f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+        )
         head, _, body = raw.partition(b"\r\n\r\n")
         self.assertTrue(head.startswith(b"HTTP/1.1 200 "), head)
         return json.loads(body)
@@ -83,18 +85,14 @@ class MountRootTests(TestCase):
         )
 
     async def test_default_gets_full_path(self) -> None:
-        self.assertEqual(
-            await self.get("/"), {"name": "default", "prepath": [], "postpath": [""]}
-        )
+        self.assertEqual(await self.get("/"), {"name": "default", "prepath": [], "postpath": [""]})
         self.assertEqual(
             await self.get("/a/b/"),
             {"name": "default", "prepath": [], "postpath": ["a", "b", ""]},
         )
 
     async def test_absolute_form_refused(self) -> None:
-        raw = await self.raw(
-            b"GET http://example.com/api/x HTTP/1.1\r\nHost: example.com\r\n\r\n"
-        )
+        raw = await self.raw(b"GET http://example.com/api/x HTTP/1.1\r\nHost: example.com\r\n\r\n")
         self.assertTrue(raw.startswith(b"HTTP/1.1 400 "), raw[:80])
         self.assertIn(b"absolute-form targets and CONNECT are not served here", raw)
 

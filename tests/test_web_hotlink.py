@@ -171,7 +171,9 @@ class GateTests(TestCase):
         self.assertEqual((code, body), (200, b"video"))
         code, headers, _ = await self.get("/media/clip.MP4?" + link.split("?")[1])
         self.assertEqual(code, 403)
-        self.assertEqual(headers.getRawHeaders(b"x-netlab-explain"), [b"403 signature: bad signature"])
+        self.assertEqual(
+            headers.getRawHeaders(b"x-netlab-explain"), [b"403 signature: bad signature"]
+        )
         self.clock.advance(131)
         code, headers, _ = await self.get(link)
         self.assertEqual(code, 403)

@@ -184,7 +184,8 @@ class HotlinkPolicy:
         if self.mode is Mode.EITHER:
             if ref.ok:
                 return HotlinkDecision(True, ref.reason, protected=True, used_referer=True)
-            return HotlinkDecision(False, f"{ref.reason}; signature: {signature.reason}", True, True)
+            reason = f"{ref.reason}; signature: {signature.reason}"
+            return HotlinkDecision(False, reason, protected=True, used_referer=True)
         # BOTH
         if not signature.ok:
             return HotlinkDecision(False, f"signature: {signature.reason}", True, False)

@@ -185,7 +185,9 @@ class RefererPolicy:
         """nginx semantics for one Referer value (``None``: header absent)."""
         ref = _parse_referer(referer)
         if not ref.present:
-            return Verdict(self.allow_none, "no referer" + ("" if self.allow_none else " not allowed"))
+            return Verdict(
+                self.allow_none, "no referer" + ("" if self.allow_none else " not allowed")
+            )
         if not ref.http:
             return Verdict(
                 self.allow_blocked,

@@ -88,7 +88,9 @@ class KeyRing:
         keys: dict[str, bytes] = {}
         for kid, secret in pairs:
             if kid in keys and keys[kid] != secret:
-                raise HotlinkConfigError(f"signing key id {kid!r} given twice with different secrets")
+                raise HotlinkConfigError(
+                    f"signing key id {kid!r} given twice with different secrets"
+                )
             keys[kid] = secret
         chosen = pairs[0][0] if active is None else active
         if chosen not in keys:
@@ -135,7 +137,9 @@ def mint_query(
     """The query parameters that make ``path`` (decoded, ``/``-rooted) pass until ``expires_at``."""
     raw = secret.encode("utf-8") if isinstance(secret, str) else secret
     if not _KEY_ID.fullmatch(key_id):
-        raise HotlinkConfigError(f"signing key id {key_id!r}: use 1-64 characters from A-Z a-z 0-9 . _ -")
+        raise HotlinkConfigError(
+            f"signing key id {key_id!r}: use 1-64 characters from A-Z a-z 0-9 . _ -"
+        )
     if isinstance(expires_at, bool) or not isinstance(expires_at, int) or not (
         0 <= expires_at < MAX_EXPIRES_AT
     ):
@@ -152,7 +156,8 @@ def mint_query(
         scope = prefix
     else:
         scope = path
-    query.append(("sig", sign(raw, key_id, scope=scope, expires_at=expires_at, prefix=prefix is not None)))
+    signature = sign(raw, key_id, scope=scope, expires_at=expires_at, prefix=prefix is not None)
+    query.append(("sig", signature))
     return query
 
 

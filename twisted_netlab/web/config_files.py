@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import os
 
+from twisted_netlab.errors import ProxyConfigError
 from twisted_netlab.http.hotlink import HotlinkConfigError
 from twisted_netlab.http.mediatypes import guess_type
-from twisted_netlab.http.proxymount import ProxyConfigError, ProxyMount, mounts_from_toml
+from twisted_netlab.http.proxymount import ProxyMount, mounts_from_toml
 from twisted_netlab.web.config import Replacement
 
 __all__ = ["MAX_REPLACEMENT_BYTES", "load_proxy_toml", "load_replacement", "read_key_file"]

@@ -46,7 +46,7 @@ class CorsResource(Resource):
     log = Logger()
 
     def __init__(self, inner: IResource, policy: CorsPolicy) -> None:
-        super().__init__()
+        Resource.__init__(self)  # explicit: mypy cannot see through super() here
         self.inner = inner
         self.policy = policy
 

@@ -23,7 +23,7 @@ from twisted_netlab.web.fastheaders import canonical
 from twisted_netlab.web.fsinfo import ByteLRU, Resolver, StatKey, is_regular, stat_key
 
 try:  # brotli is an optional extra
-    import brotli as _brotli  # type: ignore[import-untyped]
+    import brotli as _brotli
 except ImportError:  # pragma: no cover - depends on the environment
     _brotli = None
 
@@ -148,8 +148,9 @@ class FileFacts:
             if previous is not None and previous.key == stat_key(st):
                 found[coding] = previous
                 continue
+            in_memory = st.st_size <= self.config.memory_file_max
             found[coding] = self._representation(
-                coding, path, st.st_size, stat_key(st), in_memory=st.st_size <= self.config.memory_file_max
+                coding, path, st.st_size, stat_key(st), in_memory=in_memory
             )
         self.sidecars = found
         self.sidecars_checked = now

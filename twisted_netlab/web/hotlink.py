@@ -55,7 +55,7 @@ class HotlinkResource(Resource):
         replacement: Replacement | None = None,
         explain: bool = False,
     ) -> None:
-        super().__init__()
+        Resource.__init__(self)  # explicit: mypy cannot see through super() here
         self.inner = inner
         self.policy = policy
         self.clock = clock

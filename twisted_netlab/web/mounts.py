@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from twisted.web import http
+from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource, Resource, getChildForRequest
 from twisted.web.server import Request
 
@@ -29,7 +30,7 @@ def split_prefix(prefix: str) -> list[bytes]:
     return [s.encode("utf-8") for s in path_segments(prefix)]
 
 
-def render_from(resource: IResource, request: Request) -> bytes | int:
+def render_from(resource: IResource, request: IRequest) -> bytes | int:
     """Traverse from ``resource`` with the request's ``postpath`` and render."""
     child: IResource = getChildForRequest(resource, request)
     result: bytes | int = child.render(request)
@@ -40,7 +41,7 @@ class MountRoot(Resource):
     isLeaf = True
 
     def __init__(self, default: IResource, mounts: Sequence[Mount] = ()) -> None:
-        super().__init__()
+        Resource.__init__(self)  # explicit: mypy cannot see through super() here
         self.default = default
         # Longest prefix first so /api/v2 wins over /api.
         self.mounts = sorted(mounts, key=lambda m: len(m[0]), reverse=True)

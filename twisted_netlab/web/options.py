@@ -18,6 +18,7 @@ from typing import Any
 
 from twisted.python import usage
 
+from twisted_netlab.errors import ProxyConfigError
 from twisted_netlab.http.caching import CachePolicy
 from twisted_netlab.http.cors import DEFAULT_MAX_AGE, CorsConfigError, CorsPolicy
 from twisted_netlab.http.headers import parse_trusted
@@ -32,7 +33,7 @@ from twisted_netlab.http.hotlink import (
     RefererPolicy,
     parse_key_spec,
 )
-from twisted_netlab.http.proxymount import ProxyConfigError, check_unique, parse_mount_spec
+from twisted_netlab.http.proxymount import check_unique, parse_mount_spec
 from twisted_netlab.http.segments import has_dot_segment, join_segments, path_segments
 from twisted_netlab.http.tokens import split_list
 from twisted_netlab.web.config import (
@@ -173,7 +174,7 @@ class WebOptions(usage.Options):
     ]  # fmt: skip
 
     def __init__(self) -> None:
-        super().__init__()
+        usage.Options.__init__(self)  # explicit: mypy cannot see through super() here
         for key in (
             "valid-referers", "hotlink-patterns", "sign-keys", "proxy", "trusted-proxy",
             "cors", "cors-expose", "cors-methods", "cors-headers",

@@ -15,7 +15,7 @@ from typing import IO, Any
 from twisted.internet.interfaces import IReactorTime
 from twisted.web import http
 from twisted.web.resource import IResource
-from twisted.web.server import Request, Site
+from twisted.web.server import Site
 
 from twisted_netlab.web.config import WebConfig
 from twisted_netlab.web.cors import wrap_cors
@@ -44,10 +44,10 @@ class NetlabSite(Site):
     def __init__(
         self, resource: IResource, access_log: IO[bytes] | None = None, **kwargs: Any
     ) -> None:
-        super().__init__(resource, **kwargs)
+        Site.__init__(self, resource, **kwargs)  # explicit: mypy cannot see through super()
         self._access_log = access_log
 
-    def log(self, request: Request) -> None:
+    def log(self, request: http.Request) -> None:
         if self._access_log is None:
             return
         line = combined_log_line(http.datetimeToLogString(), request)
@@ -63,7 +63,7 @@ def _escape(value: bytes | str) -> str:
     )
 
 
-def combined_log_line(timestamp: str, request: Request) -> str:
+def combined_log_line(timestamp: str, request: http.Request) -> str:
     """One line of the combined log format, as nginx and Apache write it.
 
     Twisted's own formatter quotes the client address, which log analysers reject.

@@ -13,14 +13,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl, quote
 
 from twisted.logger import Logger
 from twisted.web import http, pages
 from twisted.web.iweb import IRequest
-from twisted.web.resource import Resource
-from twisted.web.server import NOT_DONE_YET
+from twisted.web.resource import IResource, Resource
+from twisted.web.server import NOT_DONE_YET, Request
 
 from twisted_netlab.http.bodyparse import describe_body, parse_query
 from twisted_netlab.http.respspec import (
@@ -120,7 +120,7 @@ def inspect_request(request: IRequest) -> dict[str, Any]:
         ],
         "client": _address(request.getClientAddress()),
         "server": _address(request.getHost()),
-        "http_version": _text(request.clientproto),
+        "http_version": _text(cast(Request, request).clientproto),
         "tls": bool(request.isSecure()),
         "body": _read_body(request, None if content_type is None else _text(content_type)),
     }
@@ -139,6 +139,12 @@ def _set_header(request: IRequest, name: str, values: list[bytes], *, replace: b
 Handler = Callable[[IRequest, list[bytes]], bytes | int]
 
 
+def _render_page(page: IResource, request: IRequest) -> bytes | int:
+    """Render one of ``twisted.web.pages`` (its ``render`` is untyped)."""
+    result: bytes | int = page.render(request)
+    return result
+
+
 class ToolsResource(Resource):
     """One leaf for the whole prefix: the first path segment names the tool."""
 
@@ -146,7 +152,7 @@ class ToolsResource(Resource):
     log = Logger()
 
     def __init__(self) -> None:
-        super().__init__()
+        Resource.__init__(self)  # explicit: mypy cannot see through super() here
         self.handlers: dict[bytes, Handler] = {
             b"inspect": self.inspect,
             b"status": self.status,
@@ -163,14 +169,13 @@ class ToolsResource(Resource):
             return self.index(request, [])
         handler = self.handlers.get(name)
         if handler is None:
-            return pages.notFound(
-                "No Such Tool", f"known tools: {', '.join(sorted(h.decode() for h in self.handlers))}"
-            ).render(request)
+            known = ", ".join(sorted(h.decode() for h in self.handlers))
+            return _render_page(pages.notFound("No Such Tool", f"known tools: {known}"), request)
         try:
             return handler(request, segments[1:])
         except ResponseSpecError as exc:
             self.log.info("tool request refused {uri}: {reason}", uri=request.uri, reason=str(exc))
-            return pages.errorPage(exc.status, "Bad Request", str(exc)).render(request)
+            return _render_page(pages.errorPage(exc.status, "Bad Request", str(exc)), request)
 
     def _tool_path(self, request: IRequest, *names: str) -> str:
         segments = [quote(_text(s), safe="") for s in request.prepath] + list(names)
