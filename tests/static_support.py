@@ -47,6 +47,8 @@ def write(path: str, data: bytes, *, mtime: int | None = None) -> str:
 class StaticTestCase(TestCase):
     """Start a server over a fresh directory; ``self.root`` is the served path."""
 
+    timeout = 30  # every exchange is local; fail fast rather than after trial's 120 s
+
     def setUp(self) -> None:
         self.root = os.path.abspath(self.mktemp())
         os.makedirs(self.root)

@@ -155,22 +155,58 @@ class DescribeTests(SynchronousTestCase):
         )
 
 
-class IdleVersusSlowClientTests(ProxyTestCase):
+class IdleVersusSlowClientTests(LoggedTestCase):
     async def test_paused_by_slow_client_is_not_idle(self) -> None:
-        """Backpressure pauses the upstream; that must not count as an idle upstream."""
+        """Backpressure pauses the upstream; that must not count as an idle upstream.
+
+        Real sockets carry the backpressure; the proxy's clock (the idle deadline and its
+        sweep) is a ``Clock``. Each idle period is advanced at a moment the proxy is
+        paused (right as it pauses), so no wall-clock wait decides the outcome.
+        """
         from twisted.internet import task
+
+        from twisted_netlab.web import proxy
+        from twisted_netlab.web.site import MountRoot, NetlabSite
 
         from ._proxy_support import BigBody
 
         size = 32 * 1024 * 1024
-        big = BigBody(size)
-        self.upstream_root.putChild(b"big", big)
-        self.start_proxy([self.mount("/b", "/big")], idle_timeout=0.2)
+        self.upstream_root.putChild(b"big", BigBody(size))
+        clock = task.Clock()
+        settings = proxy.ProxySettings(idle_timeout=0.2)
+        proxy_client = proxy.ProxyClient(reactor, settings)  # real pool and sockets
+        proxy_client.deadlines = proxy._Deadlines(clock)
+        self.addCleanup(proxy_client.close)
+        mounts = proxy.make_proxy_mounts([self.mount("/b", "/big")], settings, proxy_client, clock)
+        site = NetlabSite(MountRoot(Resource(), mounts))
+        port = reactor.listenTCP(0, site, interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        self.proxy_port = port.getHost().port
+
+        waiting: list[defer.Deferred[None]] = []
+        original = proxy._ProxyCall.pauseProducing
+
+        def pause(call: Any) -> None:
+            original(call)
+            fire = list(waiting)
+            waiting.clear()
+            for paused in fire:
+                paused.callback(None)  # resumes the test while the proxy is paused
+
+        self.patch(proxy._ProxyCall, "pauseProducing", pause)
+        calls = proxy_client.deadlines._calls
         client = await self.raw(
             b"GET /b/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", pause_after=1
         )
-        await task.deferLater(reactor, 0.8, lambda: None)  # four idle periods, paused
-        self.assertFalse(client.closed.called)
+        for _ in range(4):  # four idle periods, each passed while the proxy is paused
+            # client.paused: the client stopped reading, so the proxy's pause is its doing.
+            while not (client.paused and any(call._paused for call in calls)):
+                paused: defer.Deferred[None] = defer.Deferred()
+                waiting.append(paused)
+                await paused
+            clock.advance(0.2)
+            self.assertEqual(self.proxy_log(), [])  # no "upstream idle ... aborting"
+            self.assertEqual(len(calls), 1)  # still in flight and watched
         client.transport.resumeProducing()
         await client.closed
         head, _, body = client.data.partition(b"\r\n\r\n")
