@@ -8,9 +8,13 @@ Send ``Connection: close`` so the server ends the answer by closing.
 from __future__ import annotations
 
 from twisted.internet import reactor
+from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred, TimeoutError
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.error import ConnectionDone
+from twisted.internet.interfaces import IProtocolFactory
 from twisted.internet.protocol import Protocol
+from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
 
@@ -48,3 +52,24 @@ async def raw_exchange(port: int, request: bytes) -> bytes:
         raise AssertionError(
             f"server did not close within {RAW_TIMEOUT}s; got {proto.data[:200]!r}"
         ) from None
+
+
+def memory_exchange(factory: IProtocolFactory, request: bytes) -> bytes:
+    """``raw_exchange`` in memory: the same bytes through ``factory``'s protocol on a
+    ``StringTransport``, for synchronous answers where a socket adds nothing.
+
+    Returns what the server wrote once it asked to close; fails if it did not (a
+    ``Connection: close`` request must end with the server closing).
+    """
+    protocol = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000))
+    assert protocol is not None
+    transport = StringTransport(
+        hostAddress=IPv4Address("TCP", "127.0.0.1", 8080),
+        peerAddress=IPv4Address("TCP", "127.0.0.1", 40000),
+    )
+    protocol.makeConnection(transport)
+    protocol.dataReceived(request)
+    if not transport.disconnecting:
+        raise AssertionError(f"server did not close; got {transport.value()[:200]!r}")
+    protocol.connectionLost(Failure(ConnectionDone()))
+    return transport.value()

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 
-from twisted.internet import reactor
 from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.resource import Resource
 
 from tests.config_support import cors_policy, tools_on, web_config
-from tests.raw_support import raw_exchange
+from tests.raw_support import memory_exchange
 from twisted_netlab.http.hotlink import HotlinkPolicy, Mode, PathPatterns, RefererPolicy
 from twisted_netlab.http.proxymount import ProxyMount
 from twisted_netlab.web.config import HotlinkConfig, ProxyConfig, WebConfig
@@ -48,17 +47,17 @@ class SplitPrefixTests(SynchronousTestCase):
 
 
 class MountRootTests(TestCase):
+    """Routing is synchronous: the exchanges run in memory (``memory_exchange``)."""
+
     def setUp(self) -> None:
         root = MountRoot(
             Echo("default"),
             [(split_prefix("/api"), Echo("api")), (split_prefix("/api/v2"), Echo("v2"))],
         )
-        site = NetlabSite(root)
-        self.port = reactor.listenTCP(0, site, interface="127.0.0.1")
-        self.addCleanup(self.port.stopListening)
+        self.site = NetlabSite(root)
 
     async def raw(self, request: bytes) -> bytes:
-        return await raw_exchange(self.port.getHost().port, request)
+        return memory_exchange(self.site, request)
 
     async def get(self, path: str) -> dict[str, object]:
         raw = await self.raw(

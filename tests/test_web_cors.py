@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import treq
+from treq.testing import StubTreq
 from twisted.internet import reactor
 from twisted.python import usage
 from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
@@ -44,19 +45,16 @@ class Counting(Resource):
 
 
 class CorsSiteTests(TestCase):
+    """The wrapper answers synchronously: HTTP over an in-memory connection (StubTreq)."""
+
     def serve(self, policy: CorsPolicy) -> tuple[str, Counting]:
         inner = Counting()
-        site = NetlabSite(wrap_cors(MountRoot(inner, []), policy))
-        port = reactor.listenTCP(0, site, interface="127.0.0.1")
-        self.addCleanup(port.stopListening)
-        pool = HTTPConnectionPool(reactor, persistent=False)
-        self.addCleanup(pool.closeCachedConnections)
-        self.client = treq.client.HTTPClient(Agent(reactor, pool=pool))
-        return f"http://127.0.0.1:{port.getHost().port}", inner
+        self.client = StubTreq(wrap_cors(MountRoot(inner, []), policy))
+        return "http://127.0.0.1:8080", inner
 
     async def request(self, method: str, url: str, headers: dict[str, str]) -> tuple[Any, bytes]:
         response = await self.client.request(method, url, headers=headers)
-        return response, await response.content()
+        return response, await self.client.content(response)
 
     async def test_preflight_answered_locally(self) -> None:
         base, inner = self.serve(CorsPolicy.build([APP], credentials=True, max_age=300))

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import treq
+from treq.testing import StubTreq
 from twisted.internet import reactor
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.client import Agent, HTTPConnectionPool
@@ -14,7 +15,7 @@ from twisted.web.http_headers import Headers
 from twisted.web.pages import notFound
 
 from tests.config_support import cors_policy, tools_on
-from tests.raw_support import raw_exchange
+from tests.raw_support import memory_exchange
 from twisted_netlab.web import tools
 from twisted_netlab.web.config import ToolsConfig
 from twisted_netlab.web.cors import wrap_cors
@@ -23,18 +24,18 @@ from twisted_netlab.web.tools import ToolsResource, build_tool_mounts
 
 
 class ToolsSiteTests(TestCase):
+    """The tools answer synchronously: requests run in memory (StubTreq, and
+    ``memory_exchange`` for exact bytes)."""
+
     def setUp(self) -> None:
-        site = NetlabSite(MountRoot(notFound(), build_tool_mounts(tools_on())))
-        self.port = reactor.listenTCP(0, site, interface="127.0.0.1")
-        self.addCleanup(self.port.stopListening)
-        pool = HTTPConnectionPool(reactor, persistent=False)
-        self.addCleanup(pool.closeCachedConnections)
-        self.client = treq.client.HTTPClient(Agent(reactor, pool=pool))
-        self.base = f"http://127.0.0.1:{self.port.getHost().port}/_netlab"
+        root = MountRoot(notFound(), build_tool_mounts(tools_on()))
+        self.site = NetlabSite(root)
+        self.client = StubTreq(root)
+        self.base = "http://127.0.0.1:8080/_netlab"
 
     async def fetch(self, method: str, path: str, **kwargs: Any) -> tuple[Any, bytes]:
         response = await self.client.request(method, self.base + path, **kwargs)
-        return response, await response.content()
+        return response, await self.client.content(response)
 
     async def inspect(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         response, body = await self.fetch(method, "/inspect" + path, **kwargs)
@@ -46,7 +47,7 @@ class ToolsSiteTests(TestCase):
         return result
 
     async def raw(self, request: bytes) -> bytes:
-        return await raw_exchange(self.port.getHost().port, request)
+        return memory_exchange(self.site, request)
 
     async def test_inspect_json_and_request_facts(self) -> None:
         out = await self.inspect(
@@ -62,7 +63,7 @@ class ToolsSiteTests(TestCase):
         self.assertEqual(out["headers"].index(["X-Dup", "b"]), out["headers"].index(["X-Dup", "a"]) + 1)
         self.assertIn(["Content-Type", "application/json"], out["headers"])
         self.assertEqual(out["client"]["host"], "127.0.0.1")
-        self.assertEqual(out["server"], {"host": "127.0.0.1", "port": self.port.getHost().port})
+        self.assertEqual(out["server"], {"host": "127.0.0.1", "port": 8080})  # the URL's
         self.assertEqual(out["http_version"], "HTTP/1.1")
         self.assertIs(out["tls"], False)
         self.assertEqual(out["body"], {"size": 15, "content_type": "application/json",
