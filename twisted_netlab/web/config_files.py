@@ -1,4 +1,5 @@
-"""Files that options name, read once at start-up into config values.
+"""Files that options name, read once at start-up into config values (and the hotlink
+policy, which depends on the signing-key file).
 
 Why here and not in the resources: a file read while serving would block the reactor
 and could change under a running server; reading at start-up turns a missing or
@@ -11,12 +12,28 @@ from __future__ import annotations
 import os
 
 from twisted_netlab.errors import ProxyConfigError
-from twisted_netlab.http.hotlink import HotlinkConfigError
+from twisted_netlab.http.hotlink import (
+    DEFAULT_PATTERNS,
+    DEFAULT_SKEW,
+    HotlinkConfigError,
+    HotlinkPolicy,
+    KeyRing,
+    Mode,
+    PathPatterns,
+    RefererPolicy,
+    parse_key_spec,
+)
 from twisted_netlab.http.mediatypes import guess_type
 from twisted_netlab.http.proxymount import ProxyMount, mounts_from_toml
 from twisted_netlab.web.config import Replacement
 
-__all__ = ["MAX_REPLACEMENT_BYTES", "load_proxy_toml", "load_replacement", "read_key_file"]
+__all__ = [
+    "MAX_REPLACEMENT_BYTES",
+    "hotlink_policy",
+    "load_proxy_toml",
+    "load_replacement",
+    "read_key_file",
+]
 
 MAX_REPLACEMENT_BYTES = 1024 * 1024
 
@@ -65,3 +82,44 @@ def load_proxy_toml(path: str, *, keep_prefix: bool, preserve_host: bool) -> lis
         return mounts_from_toml(text, keep_prefix=keep_prefix, preserve_host=preserve_host)
     except ProxyConfigError as exc:
         raise ProxyConfigError(f"{path}: {exc}") from exc
+
+
+def hotlink_policy(
+    *,
+    referer_tokens: list[str],
+    key_specs: list[str],
+    key_file: str | None,
+    mode: str | None,
+    active_key: str | None,
+    patterns: list[str],
+    skew: float | None,
+    replacement: str | None,
+) -> HotlinkPolicy | None:
+    """The policy the hotlink settings describe, or ``None`` when none is set.
+
+    Raises ``HotlinkConfigError`` for a bad rule, key, mode or an orphan setting.
+    """
+    specs = list(key_specs)
+    if key_file:
+        specs += read_key_file(key_file)
+    if not referer_tokens and not specs:
+        if mode or replacement or active_key:
+            raise HotlinkConfigError(
+                "hotlink options need --valid-referers and/or --sign-key/--sign-key-file"
+            )
+        return None
+    referers = RefererPolicy.parse(referer_tokens) if referer_tokens else None
+    keys = KeyRing.from_pairs([parse_key_spec(s) for s in specs], active_key) if specs else None
+    if mode:
+        chosen = Mode.parse(mode)
+    elif referers is not None and keys is not None:
+        chosen = Mode.EITHER
+    else:
+        chosen = Mode.REFERER if referers is not None else Mode.SIGNED
+    return HotlinkPolicy(
+        patterns=PathPatterns.parse(patterns or DEFAULT_PATTERNS),
+        mode=chosen,
+        referers=referers,
+        keys=keys,
+        skew=DEFAULT_SKEW if skew is None else float(skew),
+    )

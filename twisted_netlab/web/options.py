@@ -22,17 +22,7 @@ from twisted_netlab.errors import ProxyConfigError
 from twisted_netlab.http.caching import CachePolicy
 from twisted_netlab.http.cors import DEFAULT_MAX_AGE, CorsConfigError, CorsPolicy
 from twisted_netlab.http.headers import parse_trusted
-from twisted_netlab.http.hotlink import (
-    DEFAULT_PATTERNS,
-    DEFAULT_SKEW,
-    HotlinkConfigError,
-    HotlinkPolicy,
-    KeyRing,
-    Mode,
-    PathPatterns,
-    RefererPolicy,
-    parse_key_spec,
-)
+from twisted_netlab.http.hotlink import DEFAULT_SKEW, HotlinkConfigError
 from twisted_netlab.http.proxymount import check_unique, parse_mount_spec
 from twisted_netlab.http.segments import has_dot_segment, join_segments, path_segments
 from twisted_netlab.http.tokens import split_list
@@ -45,7 +35,7 @@ from twisted_netlab.web.config import (
     ToolsConfig,
     WebConfig,
 )
-from twisted_netlab.web.config_files import load_proxy_toml, load_replacement, read_key_file
+from twisted_netlab.web.config_files import hotlink_policy, load_proxy_toml, load_replacement
 from twisted_netlab.web.filefacts import FactsConfig
 from twisted_netlab.web.fsinfo import SymlinkPolicy
 from twisted_netlab.web.mounts import split_prefix
@@ -278,7 +268,16 @@ class WebOptions(usage.Options):
 
     def _hotlink_config(self, *, explain: bool) -> HotlinkConfig | None:
         try:
-            policy = _hotlink_policy(self)
+            policy = hotlink_policy(
+                referer_tokens=self["valid-referers"],
+                key_specs=self["sign-keys"],
+                key_file=self["sign-key-file"],
+                mode=self["hotlink-mode"],
+                active_key=self["sign-active"],
+                patterns=self["hotlink-patterns"],
+                skew=self["sign-skew"],
+                replacement=self["hotlink-replacement"],
+            )
             if policy is None:
                 return None
             path = self["hotlink-replacement"]
@@ -353,41 +352,6 @@ class WebOptions(usage.Options):
     def _tools_config(self) -> ToolsConfig:
         prefix = normalize_tools_prefix(self["tools-prefix"] or DEFAULT_TOOLS_PREFIX)
         return ToolsConfig(enabled=not self["no-tools"], prefix=prefix)
-
-
-def _hotlink_policy(options: WebOptions) -> HotlinkPolicy | None:
-    """The policy the hotlink options describe, or ``None`` when none is set."""
-    referer_tokens: list[str] = list(options["valid-referers"])
-    key_specs: list[str] = list(options["sign-keys"])
-    if options["sign-key-file"]:
-        key_specs += read_key_file(options["sign-key-file"])
-    mode_text = options["hotlink-mode"]
-    if not referer_tokens and not key_specs:
-        if mode_text or options["hotlink-replacement"] or options["sign-active"]:
-            raise HotlinkConfigError(
-                "hotlink options need --valid-referers and/or --sign-key/--sign-key-file"
-            )
-        return None
-    referers = RefererPolicy.parse(referer_tokens) if referer_tokens else None
-    keys = (
-        KeyRing.from_pairs([parse_key_spec(s) for s in key_specs], options["sign-active"])
-        if key_specs else None
-    )  # fmt: skip
-    if mode_text:
-        mode = Mode.parse(mode_text)
-    elif referers is not None and keys is not None:
-        mode = Mode.EITHER
-    else:
-        mode = Mode.REFERER if referers is not None else Mode.SIGNED
-    patterns = PathPatterns.parse(options["hotlink-patterns"] or DEFAULT_PATTERNS)
-    skew = options["sign-skew"]
-    return HotlinkPolicy(
-        patterns=patterns,
-        mode=mode,
-        referers=referers,
-        keys=keys,
-        skew=DEFAULT_SKEW if skew is None else float(skew),
-    )
 
 
 def _check_mounts_apart(proxy: ProxyConfig, tools: ToolsConfig) -> None:
