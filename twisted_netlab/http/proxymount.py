@@ -77,7 +77,7 @@ class ProxyMount:
 
     @property
     def segments(self) -> list[bytes]:
-        return [s.encode("utf-8") for s in self.prefix.split("/") if s]
+        return [s.encode("utf-8") for s in path_segments(self.prefix)]
 
     def upstream_target(self, path: bytes, query: bytes | None) -> bytes:
         """The absolute upstream URL for a client ``path`` (raw bytes) under this mount.
