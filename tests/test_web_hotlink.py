@@ -82,19 +82,16 @@ class GateTests(TestCase):
         self.clock.advance(1000)
         gate = wrap_hotlink(tree(), hotlink(*argv), self.clock)
         self.assertIsInstance(gate, HotlinkResource)
-        port = reactor.listenTCP(0, NetlabSite(MountRoot(gate)), interface="127.0.0.1")
-        self.addCleanup(port.stopListening)
-        self.base = f"http://127.0.0.1:{port.getHost().port}"
-        pool = HTTPConnectionPool(reactor, persistent=False)
-        self.addCleanup(pool.closeCachedConnections)
-        self.client = HTTPClient(Agent(reactor, pool=pool))
+        # The gate answers synchronously: HTTP over an in-memory connection.
+        self.client = StubTreq(MountRoot(gate))
+        self.base = "http://127.0.0.1:8080"
 
     async def get(
         self, path: str, method: str = "GET", **headers: str
     ) -> tuple[int, Any, bytes]:
         hdrs = {k.replace("_", "-"): [v] for k, v in headers.items()}
         response = await self.client.request(method, self.base + path, headers=hdrs)
-        body = await response.content()
+        body = await self.client.content(response)
         return response.code, response.headers, body
 
     async def test_referer_matrix(self) -> None:
