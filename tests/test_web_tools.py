@@ -6,11 +6,8 @@ import hashlib
 import json
 from typing import Any
 
-import treq
 from treq.testing import StubTreq
-from twisted.internet import reactor
 from twisted.trial.unittest import SynchronousTestCase, TestCase
-from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.http_headers import Headers
 from twisted.web.pages import notFound
 
@@ -210,15 +207,11 @@ class ToolsBehindCorsTests(TestCase):
     async def test_vary_merged_and_cors_headers_kept(self) -> None:
         app = "http://app.example"
         root = wrap_cors(MountRoot(notFound(), build_tool_mounts(tools_on())), cors_policy(app))
-        port = reactor.listenTCP(0, NetlabSite(root), interface="127.0.0.1")
-        self.addCleanup(port.stopListening)
-        pool = HTTPConnectionPool(reactor, persistent=False)
-        self.addCleanup(pool.closeCachedConnections)
-        client = treq.client.HTTPClient(Agent(reactor, pool=pool))
-        base = f"http://127.0.0.1:{port.getHost().port}/_netlab"
+        client = StubTreq(root)
+        base = "http://127.0.0.1:8080/_netlab"
         for path in ["/response-headers?Vary=Accept,%20Cookie", "/response?header=Vary:Accept,Cookie"]:
             response = await client.get(base + path, headers={"Origin": app})
-            await response.content()
+            await client.content(response)
             self.assertEqual(response.headers.getRawHeaders(b"vary"), [b"Origin, Accept, Cookie"], path)
             self.assertEqual(response.headers.getRawHeaders(b"access-control-allow-origin"), [app.encode()])
 
