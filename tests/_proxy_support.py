@@ -234,13 +234,16 @@ class ProxyTestCase(TestCase):
         mounts: list[ProxyMount],
         *,
         trusted: TrustedProxies = NO_TRUSTED_PROXIES,
+        cors_managed: bool = False,
         **settings: Any,
     ) -> str:
         self.settings = ProxySettings(trusted=trusted, **settings)
         client = ProxyClient(reactor, self.settings)
         self.proxy_client = client
         self.addCleanup(client.close)
-        root = MountRoot(pages.notFound(), make_proxy_mounts(mounts, self.settings, client, reactor))
+        root = MountRoot(pages.notFound(), make_proxy_mounts(
+            mounts, self.settings, client, reactor, cors_managed=cors_managed
+        ))
         self.proxy_site = NetlabSite(root)
         port = reactor.listenTCP(0, self.proxy_site, interface="127.0.0.1")
         self.addCleanup(port.stopListening)

@@ -15,8 +15,8 @@ from twisted.trial.unittest import TestCase
 from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.http_headers import Headers
 
+from tests.config_support import static_config
 from tests.raw_support import raw_exchange
-from twisted_netlab.web.options_static import static_option_defaults
 from twisted_netlab.web.site import MountRoot, NetlabSite
 from twisted_netlab.web.static import StaticResource, build_static_resource
 
@@ -47,6 +47,8 @@ def write(path: str, data: bytes, *, mtime: int | None = None) -> str:
 class StaticTestCase(TestCase):
     """Start a server over a fresh directory; ``self.root`` is the served path."""
 
+    timeout = 30  # every exchange is local; fail fast rather than after trial's 120 s
+
     def setUp(self) -> None:
         self.root = os.path.abspath(self.mktemp())
         os.makedirs(self.root)
@@ -57,10 +59,7 @@ class StaticTestCase(TestCase):
     def serve(self, **options: Any) -> StaticResource:
         if self.port is not None:
             self.port.stopListening()
-        values = static_option_defaults()
-        values["path"] = self.root
-        values.update({k.replace("_", "-"): v for k, v in options.items()})
-        resource = build_static_resource(values, reactor)
+        resource = build_static_resource(static_config(self.root, **options), reactor)
         self.port = reactor.listenTCP(0, NetlabSite(MountRoot(resource)), interface="127.0.0.1")
         self.addCleanup(self.port.stopListening)
         assert isinstance(resource, StaticResource)
@@ -83,7 +82,9 @@ class StaticTestCase(TestCase):
         response = await agent.request(
             method.encode("ascii"),
             self.url(path).encode("ascii"),
-            Headers({k.encode("latin-1"): [v.encode("latin-1")] for k, v in (headers or {}).items()}),
+            Headers(
+                {k.encode("latin-1"): [v.encode("latin-1")] for k, v in (headers or {}).items()}
+            ),
         )
         body = await treq.content(response)
         return Reply(response.code, response.headers, body, response.length)
@@ -94,10 +95,21 @@ class StaticTestCase(TestCase):
         return await raw_exchange(self.port.getHost().port, request)
 
     async def raw_get(
-        self, target: bytes, extra: bytes = b"", version: bytes = b"HTTP/1.1", method: bytes = b"GET"
+        self,
+        target: bytes,
+        extra: bytes = b"",
+        version: bytes = b"HTTP/1.1",
+        method: bytes = b"GET",
     ) -> bytes:
         return await self.raw(
-            method + b" " + target + b" " + version + b"\r\nHost: x\r\nConnection: close\r\n" + extra + b"\r\n"
+            method
+            + b" "
+            + target
+            + b" "
+            + version
+            + b"\r\nHost: x\r\nConnection: close\r\n"
+            + extra
+            + b"\r\n"
         )
 
 

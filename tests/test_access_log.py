@@ -14,7 +14,8 @@ from twisted.web.client import HTTPConnectionPool
 from twisted.web.resource import Resource
 
 from twisted_netlab.web import tap
-from twisted_netlab.web.site import MountRoot, NetlabSite, _escape, build_site
+from twisted_netlab.web.accesslog import _escape
+from twisted_netlab.web.site import MountRoot, NetlabSite, build_site
 
 reactor: Any = _reactor
 
@@ -72,7 +73,7 @@ class AccessLogTests(TestCase):
         log_path = os.path.abspath(self.mktemp())
         options = tap.Options()
         options.parseOptions(["--path", root, "--access-log", log_path])
-        site = build_site(options, reactor)
+        site = build_site(options.web_config, reactor)
         self.addCleanup(site._access_log.close)
         await self.fetch(self.listen(site))
         with open(log_path) as f:

@@ -24,6 +24,7 @@ from twisted.web.iweb import IRequest
 from twisted.web.pages import notFound
 from twisted.web.resource import Resource
 
+from twisted_netlab.http.cors import CorsPolicy
 from twisted_netlab.web.cors import wrap_cors
 from twisted_netlab.web.site import MountRoot, NetlabSite
 
@@ -113,7 +114,7 @@ class BrowserCorsTests(TestCase):
         self.addCleanup(port.stopListening)
         return int(port.getHost().port)
 
-    def api_root(self, upstream_port: int, cors: dict[str, Any]) -> Any:
+    def api_root(self, upstream_port: int, cors: CorsPolicy | None) -> Any:
         try:
             from twisted_netlab.http.proxymount import parse_mount_spec
             from twisted_netlab.web.proxy import ProxyClient, ProxySettings, make_proxy_mounts
@@ -125,11 +126,14 @@ class BrowserCorsTests(TestCase):
         client = ProxyClient(reactor, settings)
         self.addCleanup(client.close)
         mounts = make_proxy_mounts(
-            [parse_mount_spec(f"/api=http://127.0.0.1:{upstream_port}/")], settings, client, reactor
+            [parse_mount_spec(f"/api=http://127.0.0.1:{upstream_port}/")], settings, client, reactor,
+            cors_managed=cors is not None,
         )
         return wrap_cors(MountRoot(notFound(), mounts), cors)
 
-    async def run_page(self, cors_for: Callable[[str], dict[str, Any]]) -> tuple[list[str], str]:
+    async def run_page(
+        self, cors_for: Callable[[str], CorsPolicy | None]
+    ) -> tuple[list[str], str]:
         """Serve page and API, run Chromium on the page; return the reports and the DOM."""
         self.upstream = Upstream()
         upstream_port = self.listen(self.upstream)
@@ -162,7 +166,7 @@ class BrowserCorsTests(TestCase):
 
     async def test_allowed_origin_with_credentials(self) -> None:
         reports, dom = await self.run_page(
-            lambda origin: {"cors": [origin], "cors-credentials": True, "cors-max-age": 5}
+            lambda origin: CorsPolicy.build([origin], credentials=True, max_age=5)
         )
         expected = 'OK {"data":[1,2,3],"path":"/data"}'
         self.assertEqual(reports, [expected])
@@ -172,14 +176,14 @@ class BrowserCorsTests(TestCase):
 
     async def test_other_origin_is_refused_by_the_browser(self) -> None:
         reports, dom = await self.run_page(
-            lambda origin: {"cors": ["http://127.0.0.1:1"], "cors-credentials": True}
+            lambda origin: CorsPolicy.build(["http://127.0.0.1:1"], credentials=True)
         )
         self.assertEqual(reports, ["ERR TypeError: Failed to fetch"])
         self.assertIn("ERR TypeError: Failed to fetch", dom)
         self.assertEqual(self.upstream.methods, [])
 
     async def test_without_cors_the_browser_refuses(self) -> None:
-        reports, dom = await self.run_page(lambda origin: {})
+        reports, dom = await self.run_page(lambda origin: None)
         self.assertEqual(reports, ["ERR TypeError: Failed to fetch"])
         self.assertIn("ERR TypeError: Failed to fetch", dom)
         # No wrapper: the preflight went upstream, whose own CORS answer does not fit.

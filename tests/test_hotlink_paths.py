@@ -54,7 +54,7 @@ def make_site(root: str, *extra: str) -> NetlabSite:
     ])
     clock = Clock()
     clock.advance(NOW)
-    return build_site(options, clock)
+    return build_site(options.web_config, clock)
 
 
 def signed_query(path: str) -> bytes:

@@ -6,18 +6,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
+from tests.header_reference import (
+    ClientHop,
+    forwarded_element,
+    request_headers,
+    response_headers,
+)
 from twisted_netlab.http.headers import (
     HOP_BY_HOP,
-    ClientHop,
     CookieRewrite,
     ForwardRules,
     TrustedProxies,
     connection_tokens,
     forward_request_headers,
-    forwarded_element,
     parse_trusted,
-    request_headers,
-    response_headers,
     rewrite_set_cookie,
     strip_hop_by_hop,
 )

@@ -21,7 +21,7 @@ from twisted_netlab.web.limits import (
     judge_body,
     split_target_path,
 )
-from twisted_netlab.web.options_limits import LimitsOptionsMixin, parse_size
+from twisted_netlab.web.options_limits import LimitsOptions, parse_size
 from twisted_netlab.web.tap import Options as WebOptions
 
 
@@ -103,11 +103,10 @@ class OptionsTests(SynchronousTestCase):
     def parse(self, *argv: str) -> LimitsConfig:
         options = WebOptions()
         options.parseOptions(list(argv))
-        config: LimitsConfig = options["limits"]
-        return config
+        return options.web_config.limits
 
     def test_mixin_is_part_of_netlab_web(self) -> None:
-        self.assertTrue(issubclass(WebOptions, LimitsOptionsMixin))
+        self.assertTrue(issubclass(WebOptions, LimitsOptions))
         self.assertEqual(self.parse(), LimitsConfig(max_connections=default_max_connections()))
 
     def test_values(self) -> None:
@@ -138,4 +137,5 @@ class OptionsTests(SynchronousTestCase):
 
         options = combined.Options()
         options.parseOptions(["--max-body", "2k", "--header-timeout", "3"])
-        self.assertEqual((options["limits"].max_body, options["limits"].header_timeout), (2048, 3.0))
+        limits = options.web_config.limits
+        self.assertEqual((limits.max_body, limits.header_timeout), (2048, 3.0))

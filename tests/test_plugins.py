@@ -11,7 +11,6 @@ import treq
 from twisted.internet import reactor as _reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.protocol import ProcessProtocol
-from twisted.internet.utils import getProcessOutputAndValue
 from twisted.python import usage
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
@@ -64,7 +63,7 @@ class WebOptionsTests(SynchronousTestCase):
         ):
             options = web.Options()
             options.parseOptions(argv)
-            self.assertEqual(len(options["proxy-mounts"]), 1)
+            self.assertEqual(len(options.web_config.proxy.mounts), 1)
 
 
 class CombinedOptionsTests(SynchronousTestCase):
@@ -87,6 +86,7 @@ class CombinedOptionsTests(SynchronousTestCase):
             options["tcp-config"], EchoConfig("wide", 100000, idle_timeout=30.0)
         )
         self.assertTrue(options["no-listing"])
+        self.assertFalse(options.web_config.static.listing)
         # the echo (one service for both ports), the web listener, the web drain service
         echo, _web, _drain = combined.makeService(options)  # type: ignore[misc]
         self.assertEqual(len(list(echo)), 2)  # type: ignore[call-overload]
@@ -122,26 +122,61 @@ class _Twistd(ProcessProtocol):
         self.ended.callback(None)
 
 
+class _Output(ProcessProtocol):
+    """Collect a short-lived process's output; ``ended`` fires with its exit code."""
+
+    def __init__(self) -> None:
+        self.out = b""
+        self.err = b""
+        self.ended: Deferred[int | None] = Deferred()
+
+    def outReceived(self, data: bytes) -> None:
+        self.out += data
+
+    def errReceived(self, data: bytes) -> None:
+        self.err += data
+
+    def processEnded(self, reason: Failure) -> None:
+        self.ended.callback(reason.value.exitCode)
+
+
+# twistd answers --help or a usage error in about a second; a twistd that is still
+# running after this long has started serving instead, and the test says so then
+# (not after trial's 120 s default).
+TWISTD_LIMIT = 30.0
+
+
 class TwistdTests(TestCase):
+    timeout = 2 * TWISTD_LIMIT + 10
+
     def tempdir(self) -> str:
         path = os.path.abspath(self.mktemp())
         os.makedirs(path)
         return path
 
+    async def twistd(self, *args: str) -> tuple[bytes, bytes, int | None]:
+        """Run twistd with ``args``; kill it and fail if it outlives ``TWISTD_LIMIT``."""
+        proto = _Output()
+        process = reactor.spawnProcess(
+            proto, sys.executable, [sys.executable, *TWISTD, *args],
+            env=dict(os.environ), path=self.tempdir(),
+        )  # fmt: skip
+        watchdog = reactor.callLater(TWISTD_LIMIT, process.signalProcess, "KILL")
+        code = await proto.ended
+        if not watchdog.active():
+            self.fail(f"twistd {args} still running after {TWISTD_LIMIT}s: {proto.out!r}")
+        watchdog.cancel()
+        return proto.out, proto.err, code
+
     async def test_help_lists_every_plugin(self) -> None:
-        out, err, code = await getProcessOutputAndValue(
-            sys.executable, [*TWISTD, "--help"], path=self.tempdir(), env=dict(os.environ)
-        )
+        out, err, code = await self.twistd("--help")
         self.assertEqual(code, 0, err)
         for name in ("netlab-tcp", "netlab-web", "netlab"):
             self.assertRegex(out.decode(), rf"(?m)^ +{name} +")
 
     async def test_bad_option_is_a_usage_error_not_a_traceback(self) -> None:
-        out, err, code = await getProcessOutputAndValue(
-            sys.executable,
-            [*TWISTD, "-n", "--pidfile=", "netlab", "--web-port", "tcp:nope"],
-            path=self.tempdir(),
-            env=dict(os.environ),
+        out, err, code = await self.twistd(
+            "-n", "--pidfile=", "netlab", "--web-port", "tcp:nope"
         )
         self.assertEqual(code, 1)
         self.assertIn(b"invalid endpoint 'tcp:nope'", out + err)

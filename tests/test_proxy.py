@@ -277,7 +277,8 @@ class HeaderTests(ProxyTestCase):
         self.assertEqual(response.headers.getRawHeaders(b"set-cookie"), [cookie])
 
     async def test_cors_headers_passed_or_dropped(self) -> None:
-        """The CORS wrapper's flag decides: pass upstream Access-Control-* or drop them."""
+        """Built knowing the site manages CORS, the proxy drops upstream Access-Control-*;
+        otherwise it passes them."""
         base = self.start_proxy([self.mount()])
         self.recorder.reply_headers = [
             (b"Access-Control-Allow-Origin", b"*"),
@@ -287,13 +288,13 @@ class HeaderTests(ProxyTestCase):
         await self.content(response)
         self.assertEqual(response.headers.getRawHeaders(b"access-control-allow-origin"), [b"*"])
 
+        base = self.start_proxy([self.mount()], cors_managed=True)
         inner = self.proxy_site.resource
 
         class Managed(Resource):
             isLeaf = True
 
             def render(self, request):  # type: ignore[no-untyped-def]
-                request.netlab_cors_managed = True
                 request.setHeader(b"access-control-allow-origin", b"http://app.test")
                 request.setHeader(b"vary", b"Origin")
                 return inner.render(request)

@@ -1,4 +1,4 @@
-"""``--proxy*`` options: parsing into ``proxy-mounts`` and clean usage errors."""
+"""``--proxy*`` options: parsing into a ``ProxyConfig`` and clean usage errors."""
 
 from __future__ import annotations
 
@@ -6,27 +6,21 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_netlab.web.options_proxy import ProxyOptionsMixin
-from twisted_netlab.web.proxy import ProxyResource, build_proxy_mounts, settings_from_options
+from tests.config_support import web_options
+from twisted_netlab.web.config import ProxyConfig, ProxySettings
+from twisted_netlab.web.proxy import ProxyResource, build_proxy_mounts
 
 
-class Options(ProxyOptionsMixin, usage.Options):
-    def postOptions(self) -> None:
-        self.post_options_proxy()
-
-
-def parse(*args: str) -> Options:
-    options = Options()
-    options.parseOptions(list(args))
-    return options
+def parse(*args: str) -> ProxyConfig:
+    return web_options(*args).web_config.proxy
 
 
 class ProxyOptionsTests(SynchronousTestCase):
     def test_defaults(self) -> None:
-        options = parse()
-        self.assertEqual(options["proxy-mounts"], [])
-        self.assertEqual(build_proxy_mounts(options, MemoryReactorClock()), [])
-        s = settings_from_options(options)
+        config = parse()
+        self.assertEqual(config, ProxyConfig((), ProxySettings()))
+        self.assertEqual(build_proxy_mounts(config, MemoryReactorClock()), [])
+        s = config.settings
         self.assertEqual(
             (s.pool_size, s.connect_timeout, s.response_timeout, s.idle_timeout, s.dev),
             (32, 10.0, 60.0, 60.0, False),
@@ -35,8 +29,11 @@ class ProxyOptionsTests(SynchronousTestCase):
     def test_mounts_flags_and_config(self) -> None:
         path = self.mktemp()
         with open(path, "w") as f:
-            f.write('[[proxy]]\nprefix = "/conf"\nupstream = "http://127.0.0.1:7000"\nkeep_prefix = false\n')
-        options = parse(
+            f.write(
+                '[[proxy]]\nprefix = "/conf"\nupstream = "http://127.0.0.1:7000"\n'
+                "keep_prefix = false\n"
+            )
+        config = parse(
             "--proxy", "/api=http://127.0.0.1:9000/v1",
             "--proxy", "/b=https://example.test",
             "--proxy-keep-prefix", "--proxy-preserve-host", "--proxy-dev",
@@ -48,7 +45,7 @@ class ProxyOptionsTests(SynchronousTestCase):
             "--trusted-proxy", "10.0.0.0/8", "--trusted-proxy", "::1",
             "--proxy-via", "edge",
         )  # fmt: skip
-        mounts = options["proxy-mounts"]
+        mounts = config.mounts
         self.assertEqual(
             [(m.prefix, m.upstream, m.keep_prefix, m.preserve_host) for m in mounts],
             [
@@ -57,21 +54,31 @@ class ProxyOptionsTests(SynchronousTestCase):
                 ("/conf", "http://127.0.0.1:7000", False, True),
             ],
         )
-        s = settings_from_options(options)
+        s = config.settings
         self.assertEqual(
-            (s.pool_size, s.connect_timeout, s.response_timeout, s.idle_timeout, s.dev, s.pseudonym),
+            (
+                s.pool_size,
+                s.connect_timeout,
+                s.response_timeout,
+                s.idle_timeout,
+                s.dev,
+                s.pseudonym,
+            ),
             (4, 1.5, 2.0, 3.0, True, "edge"),
         )
         self.assertIn("::1", s.trusted)
         self.assertIn("10.2.3.4", s.trusted)
         reactor = MemoryReactorClock()
-        built = build_proxy_mounts(options, reactor)
+        built = build_proxy_mounts(config, reactor)
         self.assertEqual([prefix for prefix, _ in built], [[b"api"], [b"b"], [b"conf"]])
         resources = [r for _, r in built]
         self.assertTrue(all(isinstance(r, ProxyResource) for r in resources))
         self.assertIs(resources[0].client, resources[2].client)  # one shared pool
         self.assertEqual(resources[0].client.pool.floor, 4)
         self.assertEqual(len(reactor.triggers["before"]["shutdown"]), 1)
+        self.assertFalse(any(r.drop_cors for r in resources))
+        managed = build_proxy_mounts(config, MemoryReactorClock(), cors_managed=True)
+        self.assertTrue(all(r.drop_cors for _, r in managed))  # type: ignore[attr-defined]
 
     def test_bad_values_are_usage_errors(self) -> None:
         missing = self.mktemp()
@@ -105,4 +112,4 @@ class ProxyOptionsTests(SynchronousTestCase):
 
         options = WebOptions()
         options.parseOptions(["--proxy", "/api=http://127.0.0.1:9"])
-        self.assertEqual([m.prefix for m in options["proxy-mounts"]], ["/api"])
+        self.assertEqual([m.prefix for m in options.web_config.proxy.mounts], ["/api"])

@@ -15,16 +15,14 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.http_headers import Headers
 
+from tests.header_reference import ClientHop, request_headers, response_headers
 from twisted_netlab.http.headers import (
-    ClientHop,
     CookieRewrite,
     ForwardRules,
     TrustedProxies,
     forward_request_headers,
     parse_trusted,
     relay_response_headers,
-    request_headers,
-    response_headers,
     via_value,
 )
 from twisted_netlab.http.proxymount import ProxyMount, ProxyPathError

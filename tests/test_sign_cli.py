@@ -139,7 +139,7 @@ class MintedLinkServedTests(TestCase):
                 handle.write(b"PNG:" + name.encode())
         options = WebOptions()
         options.parseOptions(["--path", root, "--sign-key", KEY])
-        port: Any = reactor.listenTCP(0, build_site(options, reactor), interface="127.0.0.1")  # type: ignore[arg-type]
+        port: Any = reactor.listenTCP(0, build_site(options.web_config, reactor), interface="127.0.0.1")  # type: ignore[arg-type]
         self.addCleanup(port.stopListening)
         base = f"http://127.0.0.1:{port.getHost().port}"
         for argv, name in (

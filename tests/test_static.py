@@ -8,10 +8,12 @@ import os
 from twisted.python import usage
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
+from tests.config_support import static_config, web_options
 from tests.static_support import StaticTestCase, raw_header, status_of, write
 from twisted_netlab.http.validators import http_date, make_etag
 from twisted_netlab.web import filefacts
-from twisted_netlab.web.options_static import StaticOptionsMixin
+from twisted_netlab.web.config import StaticConfig
+from twisted_netlab.web.fsinfo import SymlinkPolicy
 
 OLD = 1_600_000_000  # a fixed mtime, far in the past
 BODY = b"0123456789" * 100  # 1000 bytes, below the gzip threshold
@@ -367,37 +369,32 @@ class ExplainTests(StaticTestCase):
 
 
 class OptionsTests(SynchronousTestCase):
-    def parse(self, *args: str) -> usage.Options:
-        class Options(StaticOptionsMixin, usage.Options):
-            def postOptions(self) -> None:
-                self.post_options_static()
-
-        options = Options()
-        options.parseOptions(list(args))
-        return options
+    def parse(self, *args: str) -> StaticConfig:
+        return web_options(*args).web_config.static
 
     def test_defaults(self) -> None:
-        options = self.parse()
-        self.assertEqual(options["path"], os.path.abspath("."))
-        self.assertEqual(options["symlinks"], "inside")
-        self.assertEqual(options["max-ranges"], 16)
-        self.assertEqual(options["gzip-min-size"], 1024)
-        self.assertFalse(options["no-listing"])
-        self.assertFalse(options["explain"])
+        config = self.parse()
+        self.assertEqual(config, StaticConfig(root=os.path.abspath(".")))
+        self.assertEqual(config.symlinks, SymlinkPolicy.INSIDE)
+        self.assertEqual(config.max_ranges, 16)
+        self.assertEqual(config.facts.gzip_min_size, 1024)
+        self.assertTrue(config.listing)
+        self.assertFalse(config.explain)
 
     def test_values(self) -> None:
         directory = os.path.abspath(self.mktemp())
         os.makedirs(directory)
-        options = self.parse(
+        config = self.parse(
             "--path", directory, "--symlinks", "deny", "--max-age", "60", "--max-ranges", "4",
             "--no-listing", "--allow-dotfiles", "--spa", "--explain", "--dev",
+            "--gzip-min-size", "10", "--compress-max-size", "20", "--memory-cache-size", "30",
+            "--memory-file-max", "40", "--no-compress",
         )
-        self.assertEqual(
-            (options["path"], options["symlinks"], options["max-age"], options["max-ranges"]),
-            (directory, "deny", 60, 4),
-        )
-        for flag in ("no-listing", "allow-dotfiles", "spa", "explain", "dev"):
-            self.assertTrue(options[flag], flag)
+        self.assertEqual(config, static_config(
+            directory, symlinks="deny", max_age=60, max_ranges=4, no_listing=True,
+            allow_dotfiles=True, spa=True, explain=True, dev=True, gzip_min_size=10,
+            compress_max_size=20, memory_cache_size=30, memory_file_max=40, no_compress=True,
+        ))
 
     def test_bad_values(self) -> None:
         missing = os.path.abspath(self.mktemp())

@@ -69,7 +69,7 @@ class RealClientTests(TestCase):
         self.downloads.mkdir(parents=True)
         options = Options()
         options.parseOptions(["--path", str(self.root)])
-        site = build_site(options, reactor)
+        site = build_site(options.web_config, reactor)
         # Every response the server sends, as (method, path, Range, status).
         self.served: list[tuple[bytes, bytes, bytes | None, int]] = []
         site.log = lambda request: self.served.append(  # type: ignore[method-assign]

@@ -17,9 +17,9 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
+from tests.config_support import static_config
 from tests.static_support import StaticTestCase
 from twisted_netlab.http.validators import http_date, make_etag
-from twisted_netlab.web.options_static import static_option_defaults
 from twisted_netlab.web.site import MountRoot, NetlabSite
 from twisted_netlab.web.static import build_static_resource
 
@@ -177,9 +177,7 @@ class RangePropertyTests(SynchronousTestCase):
         self.data = bytes((i * 7 + 3) % 256 for i in range(1000))
         with open(os.path.join(root, "f.bin"), "wb") as handle:
             handle.write(self.data)
-        options = static_option_defaults()
-        options["path"] = root
-        self.site = NetlabSite(MountRoot(build_static_resource(options, reactor)))
+        self.site = NetlabSite(MountRoot(build_static_resource(static_config(root), reactor)))
 
     def exchange(self, range_value: str) -> tuple[int, dict[bytes, bytes], bytes]:
         proto = self.site.buildProtocol(None)

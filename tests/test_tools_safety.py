@@ -29,7 +29,7 @@ SCRIPT_PAGE = "<body><script>document.body.dataset.ran = 'yes'</script></body>"
 def make_site(root: str, *argv: str) -> NetlabSite:
     options = Options()
     options.parseOptions(["--path", root, *argv])
-    return build_site(options, Clock())
+    return build_site(options.web_config, Clock())
 
 
 class OffByDefaultTests(SynchronousTestCase):
@@ -179,7 +179,7 @@ class BrowserSandboxTests(TestCase):
             f.write(SCRIPT_PAGE)
         options = Options()
         options.parseOptions(["--path", root, "--tools"])
-        site = build_site(options, reactor)
+        site = build_site(options.web_config, reactor)
         port = reactor.listenTCP(0, site, interface="127.0.0.1")  # type: ignore[arg-type]
         self.addCleanup(port.stopListening)
         base = f"http://127.0.0.1:{port.getHost().port}"  # type: ignore[attr-defined]

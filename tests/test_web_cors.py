@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import treq
+from treq.testing import StubTreq
 from twisted.internet import reactor
 from twisted.python import usage
 from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
@@ -12,9 +13,10 @@ from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
 
+from tests.config_support import web_options
 from twisted_netlab.http.cors import CorsPolicy
+from twisted_netlab.web.config import ToolsConfig
 from twisted_netlab.web.cors import CorsResource, wrap_cors
-from twisted_netlab.web.options_tools import ToolsOptionsMixin
 from twisted_netlab.web.site import MountRoot, NetlabSite
 
 APP = "http://app.example:3000"
@@ -32,10 +34,10 @@ class Counting(Resource):
 
     def __init__(self) -> None:
         super().__init__()
-        self.calls: list[tuple[bytes, bool]] = []
+        self.calls: list[bytes] = []
 
     def render(self, request: IRequest) -> bytes:
-        self.calls.append((request.method, getattr(request, "netlab_cors_managed", False)))
+        self.calls.append(request.method)
         request.setHeader(b"content-type", b"application/json")
         request.responseHeaders.addRawHeader(b"vary", b"Accept-Encoding")
         request.setHeader(b"x-total", b"7")
@@ -43,22 +45,19 @@ class Counting(Resource):
 
 
 class CorsSiteTests(TestCase):
-    def serve(self, options: dict[str, Any]) -> tuple[str, Counting]:
+    """The wrapper answers synchronously: HTTP over an in-memory connection (StubTreq)."""
+
+    def serve(self, policy: CorsPolicy) -> tuple[str, Counting]:
         inner = Counting()
-        site = NetlabSite(wrap_cors(MountRoot(inner, []), options))
-        port = reactor.listenTCP(0, site, interface="127.0.0.1")
-        self.addCleanup(port.stopListening)
-        pool = HTTPConnectionPool(reactor, persistent=False)
-        self.addCleanup(pool.closeCachedConnections)
-        self.client = treq.client.HTTPClient(Agent(reactor, pool=pool))
-        return f"http://127.0.0.1:{port.getHost().port}", inner
+        self.client = StubTreq(wrap_cors(MountRoot(inner, []), policy))
+        return "http://127.0.0.1:8080", inner
 
     async def request(self, method: str, url: str, headers: dict[str, str]) -> tuple[Any, bytes]:
         response = await self.client.request(method, url, headers=headers)
-        return response, await response.content()
+        return response, await self.client.content(response)
 
     async def test_preflight_answered_locally(self) -> None:
-        base, inner = self.serve({"cors": [APP], "cors-credentials": True, "cors-max-age": 300})
+        base, inner = self.serve(CorsPolicy.build([APP], credentials=True, max_age=300))
         response, body = await self.request("OPTIONS", base + "/api/items", {
             "Origin": APP, "Access-Control-Request-Method": "PUT",
             "Access-Control-Request-Headers": "content-type,authorization",
@@ -79,7 +78,7 @@ class CorsSiteTests(TestCase):
                          [b"Origin, Access-Control-Request-Method, Access-Control-Request-Headers"])
 
     async def test_refused_preflight(self) -> None:
-        base, inner = self.serve({"cors": [APP]})
+        base, inner = self.serve(CorsPolicy.build([APP]))
         for headers in [
             {"Origin": "http://evil.example", "Access-Control-Request-Method": "PUT"},
             {"Origin": APP, "Access-Control-Request-Method": "PURGE"},
@@ -101,17 +100,18 @@ class CorsSiteTests(TestCase):
         self.assertEqual(inner.calls, [])
 
     async def test_plain_options_is_delegated(self) -> None:
-        base, inner = self.serve({"cors": [APP]})
+        base, inner = self.serve(CorsPolicy.build([APP]))
         response, _ = await self.request("OPTIONS", base + "/x", {"Origin": APP})
         self.assertEqual(response.code, 200)
-        self.assertEqual(inner.calls, [(b"OPTIONS", True)])
+        self.assertEqual(inner.calls, [b"OPTIONS"])
 
     async def test_actual_request(self) -> None:
-        base, inner = self.serve({"cors": [APP], "cors-credentials": True,
-                                  "cors-expose": ["X-Total"]})
+        base, inner = self.serve(
+            CorsPolicy.build([APP], credentials=True, expose=["X-Total"])
+        )
         response, body = await self.request("GET", base + "/data", {"Origin": APP})
         self.assertEqual((response.code, body), (200, b'{"ok": true}'))
-        self.assertEqual(inner.calls, [(b"GET", True)])
+        self.assertEqual(inner.calls, [b"GET"])
         h = response.headers
         self.assertEqual(h.getRawHeaders(b"access-control-allow-origin"), [APP.encode()])
         self.assertEqual(h.getRawHeaders(b"access-control-allow-credentials"), [b"true"])
@@ -121,7 +121,7 @@ class CorsSiteTests(TestCase):
         self.assertEqual(h.getRawHeaders(b"vary"), [b"Origin", b"Accept-Encoding"])
 
     async def test_disallowed_origin_gets_no_cors_headers(self) -> None:
-        base, _ = self.serve({"cors": [APP]})
+        base, _ = self.serve(CorsPolicy.build([APP]))
         response, body = await self.request("GET", base + "/data", {"Origin": "http://evil.example"})
         self.assertEqual((response.code, body), (200, b'{"ok": true}'))
         for name in CORS_NAMES:
@@ -129,7 +129,7 @@ class CorsSiteTests(TestCase):
         self.assertEqual(response.headers.getRawHeaders(b"vary"), [b"Origin", b"Accept-Encoding"])
 
     async def test_star(self) -> None:
-        base, _ = self.serve({"cors": ["*"]})
+        base, _ = self.serve(CorsPolicy.build(["*"]))
         response, _ = await self.request("GET", base + "/data", {"Origin": "http://any.example"})
         self.assertEqual(response.headers.getRawHeaders(b"access-control-allow-origin"), [b"*"])
         self.assertIsNone(response.headers.getRawHeaders(b"access-control-allow-credentials"))
@@ -166,9 +166,9 @@ class ProxyContractTests(TestCase):
         self.addCleanup(proxy_client.close)
         mounts = make_proxy_mounts(
             [parse_mount_spec(f"/api=http://127.0.0.1:{upstream.getHost().port}/")],
-            settings, proxy_client, reactor,
+            settings, proxy_client, reactor, cors_managed=True,
         )
-        root = wrap_cors(MountRoot(Counting(), mounts), {"cors": [APP], "cors-credentials": True})
+        root = wrap_cors(MountRoot(Counting(), mounts), CorsPolicy.build([APP], credentials=True))
         port = reactor.listenTCP(0, NetlabSite(root), interface="127.0.0.1")
         self.addCleanup(port.stopListening)
         pool = HTTPConnectionPool(reactor, persistent=False)
@@ -187,48 +187,34 @@ class ProxyContractTests(TestCase):
 class WrapTests(SynchronousTestCase):
     def test_unchanged_without_cors(self) -> None:
         inner = Counting()
-        self.assertIs(wrap_cors(inner, {}), inner)
-        self.assertIs(wrap_cors(inner, {"cors": [], "cors-policy": None}), inner)
+        self.assertIs(wrap_cors(inner, None), inner)
 
     def test_uses_validated_policy(self) -> None:
         policy = CorsPolicy.build([APP])
-        wrapped = wrap_cors(Counting(), {"cors-policy": policy})
+        wrapped = wrap_cors(Counting(), policy)
         assert isinstance(wrapped, CorsResource)
         self.assertIs(wrapped.policy, policy)
 
 
-class Options(ToolsOptionsMixin, usage.Options):
-    def postOptions(self) -> None:
-        self.post_options_tools()
-
-
-def parse(*argv: str) -> Options:
-    options = Options()
-    options.parseOptions(list(argv))
-    return options
-
-
 class OptionsTests(SynchronousTestCase):
     def test_defaults(self) -> None:
-        options = parse()
-        self.assertIsNone(options["cors-policy"])
-        self.assertEqual(options["tools-prefix"], "/_netlab/")
-        self.assertFalse(options["tools"])
+        config = web_options().web_config
+        self.assertIsNone(config.cors)
+        self.assertEqual(config.tools, ToolsConfig(enabled=False, prefix="/_netlab/"))
 
     def test_full(self) -> None:
-        options = parse(
+        config = web_options(
             "--cors", "http://a.example:3000", "--cors", "https://b.example,http://c.example",
             "--cors-credentials", "--cors-expose", "X-Total", "--cors-expose", "ETag, X-Id",
             "--cors-methods", "GET,PUT", "--cors-headers", "Content-Type,X-Token",
             "--cors-max-age", "60", "--tools-prefix", "dev/tools", "--tools",
-        )
-        self.assertEqual(options["cors-policy"], CorsPolicy.build(
+        ).web_config
+        self.assertEqual(config.cors, CorsPolicy.build(
             ["http://a.example:3000", "https://b.example", "http://c.example"],
             credentials=True, expose=["X-Total", "ETag", "X-Id"], methods=["GET", "PUT"],
             headers=["Content-Type", "X-Token"], max_age=60,
         ))
-        self.assertEqual(options["tools-prefix"], "/dev/tools/")
-        self.assertTrue(options["tools"])
+        self.assertEqual(config.tools, ToolsConfig(enabled=True, prefix="/dev/tools/"))
 
     def test_errors(self) -> None:
         for argv, needle in [
@@ -242,5 +228,5 @@ class OptionsTests(SynchronousTestCase):
             (["--tools-prefix", "/a/../b"], "'..'"),
         ]:
             with self.assertRaises(usage.UsageError, msg=argv) as caught:
-                parse(*argv)
+                web_options(*argv)
             self.assertIn(needle, str(caught.exception), argv)

@@ -18,9 +18,11 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 from zope.interface import implementer
 
+from tests.config_support import web_options
 from twisted_netlab.http.hotlink import HotlinkPolicy, mint_url
+from twisted_netlab.web.config import HotlinkConfig
 from twisted_netlab.web.hotlink import HotlinkResource, wrap_hotlink
-from twisted_netlab.web.options_hotlink import HotlinkOptionsMixin
+from twisted_netlab.web.options import WebOptions
 from twisted_netlab.web.site import MountRoot, NetlabSite
 from twisted_netlab.web.vary import add_vary
 
@@ -59,39 +61,37 @@ def tree() -> Resource:
     return root
 
 
-class Options(HotlinkOptionsMixin, usage.Options):
-    optFlags = [["explain", None, "explain decisions"]]
-
-    def postOptions(self) -> None:
-        self.post_options_hotlink()
+def parse(*argv: str) -> WebOptions:
+    return web_options(*argv)
 
 
-def parse(*argv: str) -> Options:
-    options = Options()
-    options.parseOptions(list(argv))
-    return options
+def hotlink(*argv: str) -> HotlinkConfig | None:
+    """The hotlink part of the config the command line describes."""
+    return web_options(*argv).web_config.hotlink
+
+
+def policy(*argv: str) -> HotlinkPolicy:
+    config = hotlink(*argv)
+    assert config is not None
+    return config.policy
 
 
 class GateTests(TestCase):
     def start(self, *argv: str) -> None:
         self.clock = Clock()
         self.clock.advance(1000)
-        options = parse(*argv)
-        gate = wrap_hotlink(tree(), options, self.clock)
+        gate = wrap_hotlink(tree(), hotlink(*argv), self.clock)
         self.assertIsInstance(gate, HotlinkResource)
-        port = reactor.listenTCP(0, NetlabSite(MountRoot(gate)), interface="127.0.0.1")
-        self.addCleanup(port.stopListening)
-        self.base = f"http://127.0.0.1:{port.getHost().port}"
-        pool = HTTPConnectionPool(reactor, persistent=False)
-        self.addCleanup(pool.closeCachedConnections)
-        self.client = HTTPClient(Agent(reactor, pool=pool))
+        # The gate answers synchronously: HTTP over an in-memory connection.
+        self.client = StubTreq(MountRoot(gate))
+        self.base = "http://127.0.0.1:8080"
 
     async def get(
         self, path: str, method: str = "GET", **headers: str
     ) -> tuple[int, Any, bytes]:
         hdrs = {k.replace("_", "-"): [v] for k, v in headers.items()}
         response = await self.client.request(method, self.base + path, headers=hdrs)
-        body = await response.content()
+        body = await self.client.content(response)
         return response.code, response.headers, body
 
     async def test_referer_matrix(self) -> None:
@@ -168,7 +168,9 @@ class GateTests(TestCase):
         self.assertEqual((code, body), (200, b"video"))
         code, headers, _ = await self.get("/media/clip.MP4?" + link.split("?")[1])
         self.assertEqual(code, 403)
-        self.assertEqual(headers.getRawHeaders(b"x-netlab-explain"), [b"403 signature: bad signature"])
+        self.assertEqual(
+            headers.getRawHeaders(b"x-netlab-explain"), [b"403 signature: bad signature"]
+        )
         self.clock.advance(131)
         code, headers, _ = await self.get(link)
         self.assertEqual(code, 403)
@@ -195,11 +197,9 @@ class GateTests(TestCase):
 
 class OptionsTests(SynchronousTestCase):
     def test_nothing_configured(self) -> None:
-        options = parse()
-        self.assertIsNone(options["hotlink-policy"])
+        self.assertIsNone(hotlink())
         inner = tree()
-        self.assertIs(wrap_hotlink(inner, options, Clock()), inner)
-        self.assertIs(wrap_hotlink(inner, {}, Clock()), inner)
+        self.assertIs(wrap_hotlink(inner, None, Clock()), inner)
 
     def test_values_and_keys(self) -> None:
         key_file = self.mktemp()
@@ -211,14 +211,19 @@ class OptionsTests(SynchronousTestCase):
         self.assertEqual(options["valid-referers"], ["none", "example.com", "*.b.org"])
         self.assertEqual(options["sign-keys"], [KEY])
         self.assertEqual(options["sign-skew"], 5.0)
-        policy = options["hotlink-policy"]
-        self.assertIsInstance(policy, HotlinkPolicy)
-        self.assertEqual(policy.mode.value, "either")
-        self.assertEqual(policy.keys.active, "k2")
-        self.assertEqual(set(policy.keys.keys), {"k1", "k2"})
-        self.assertEqual(policy.patterns.globs, ("*.pdf",))
-        self.assertEqual(parse("--sign-key", KEY)["hotlink-policy"].mode.value, "signed")
-        self.assertEqual(parse("--valid-referers", "none")["hotlink-policy"].mode.value, "referer")
+        config = options.web_config.hotlink
+        assert config is not None
+        built = config.policy
+        self.assertIsInstance(built, HotlinkPolicy)
+        self.assertEqual(built.mode.value, "either")
+        assert built.keys is not None
+        self.assertEqual(built.keys.active, "k2")
+        self.assertEqual(set(built.keys.keys), {"k1", "k2"})
+        self.assertEqual(built.patterns.globs, ("*.pdf",))
+        self.assertIsNone(config.replacement)
+        self.assertFalse(config.explain)
+        self.assertEqual(policy("--sign-key", KEY).mode.value, "signed")
+        self.assertEqual(policy("--valid-referers", "none").mode.value, "referer")
 
     def test_errors(self) -> None:
         cases = [
@@ -255,15 +260,9 @@ class StaticIntegrationTests(TestCase):
 
     async def test_gate_over_static(self) -> None:
         try:
-            from twisted_netlab.web.options_static import StaticOptionsMixin
             from twisted_netlab.web.static import build_static_resource
         except ImportError as exc:  # pragma: no cover - only while the static part is absent
             raise SkipTest(f"static resource not available: {exc}") from exc
-
-        class Both(StaticOptionsMixin, HotlinkOptionsMixin, usage.Options):
-            def postOptions(self) -> None:
-                self.post_options_static()
-                self.post_options_hotlink()
 
         root = os.path.abspath(self.mktemp())
         os.makedirs(os.path.join(root, "img"))
@@ -271,12 +270,11 @@ class StaticIntegrationTests(TestCase):
             f.write(PNG)
         with open(os.path.join(root, "index.html"), "wb") as f:
             f.write(b"<p>home</p>")
-        options = Both()
-        options.parseOptions(["--path", root, "--explain", "--valid-referers", "none example.com",
-                              "--sign-key", KEY])  # fmt: skip
+        config = web_options("--path", root, "--explain", "--valid-referers", "none example.com",
+                             "--sign-key", KEY).web_config  # fmt: skip
         clock = Clock()
         clock.advance(1000)
-        gate = wrap_hotlink(build_static_resource(options, reactor), options, clock)
+        gate = wrap_hotlink(build_static_resource(config.static, reactor), config.hotlink, clock)
         port = reactor.listenTCP(0, NetlabSite(MountRoot(gate)), interface="127.0.0.1")
         self.addCleanup(port.stopListening)
         pool = HTTPConnectionPool(reactor, persistent=False)
@@ -352,7 +350,7 @@ class StubTreqTests(SynchronousTestCase):
     def setUp(self) -> None:
         clock = Clock()
         clock.advance(1000)
-        self.stub = StubTreq(wrap_hotlink(Streaming(), parse("--sign-key", KEY), clock))
+        self.stub = StubTreq(wrap_hotlink(Streaming(), hotlink("--sign-key", KEY), clock))
 
     def get(self, url: str) -> tuple[int, bytes]:
         response = self.successResultOf(self.stub.get("http://127.0.0.1" + url))

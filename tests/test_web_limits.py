@@ -255,7 +255,7 @@ class WiringTests(TestCase):
         os.makedirs(root)
         options = tap.Options()
         options.parseOptions(["--path", root, "--tools", "--tools-max-body", "1k", "--max-connections", "7"])
-        site = build_site(options, reactor)
+        site = build_site(options.web_config, reactor)
         self.assertIsInstance(site, LimitedSite)
         assert isinstance(site, LimitedSite)
         self.assertEqual((site.limits.tools_max_body, site.limits.max_connections), (1024, 7))

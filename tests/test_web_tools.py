@@ -6,33 +6,33 @@ import hashlib
 import json
 from typing import Any
 
-import treq
-from twisted.internet import reactor
+from treq.testing import StubTreq
 from twisted.trial.unittest import SynchronousTestCase, TestCase
-from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.http_headers import Headers
 from twisted.web.pages import notFound
 
-from tests.raw_support import raw_exchange
+from tests.config_support import cors_policy, tools_on
+from tests.raw_support import memory_exchange
 from twisted_netlab.web import tools
+from twisted_netlab.web.config import ToolsConfig
 from twisted_netlab.web.cors import wrap_cors
 from twisted_netlab.web.site import MountRoot, NetlabSite
 from twisted_netlab.web.tools import ToolsResource, build_tool_mounts
 
 
 class ToolsSiteTests(TestCase):
+    """The tools answer synchronously: requests run in memory (StubTreq, and
+    ``memory_exchange`` for exact bytes)."""
+
     def setUp(self) -> None:
-        site = NetlabSite(MountRoot(notFound(), build_tool_mounts({"tools": True})))
-        self.port = reactor.listenTCP(0, site, interface="127.0.0.1")
-        self.addCleanup(self.port.stopListening)
-        pool = HTTPConnectionPool(reactor, persistent=False)
-        self.addCleanup(pool.closeCachedConnections)
-        self.client = treq.client.HTTPClient(Agent(reactor, pool=pool))
-        self.base = f"http://127.0.0.1:{self.port.getHost().port}/_netlab"
+        root = MountRoot(notFound(), build_tool_mounts(tools_on()))
+        self.site = NetlabSite(root)
+        self.client = StubTreq(root)
+        self.base = "http://127.0.0.1:8080/_netlab"
 
     async def fetch(self, method: str, path: str, **kwargs: Any) -> tuple[Any, bytes]:
         response = await self.client.request(method, self.base + path, **kwargs)
-        return response, await response.content()
+        return response, await self.client.content(response)
 
     async def inspect(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         response, body = await self.fetch(method, "/inspect" + path, **kwargs)
@@ -44,7 +44,7 @@ class ToolsSiteTests(TestCase):
         return result
 
     async def raw(self, request: bytes) -> bytes:
-        return await raw_exchange(self.port.getHost().port, request)
+        return memory_exchange(self.site, request)
 
     async def test_inspect_json_and_request_facts(self) -> None:
         out = await self.inspect(
@@ -60,7 +60,7 @@ class ToolsSiteTests(TestCase):
         self.assertEqual(out["headers"].index(["X-Dup", "b"]), out["headers"].index(["X-Dup", "a"]) + 1)
         self.assertIn(["Content-Type", "application/json"], out["headers"])
         self.assertEqual(out["client"]["host"], "127.0.0.1")
-        self.assertEqual(out["server"], {"host": "127.0.0.1", "port": self.port.getHost().port})
+        self.assertEqual(out["server"], {"host": "127.0.0.1", "port": 8080})  # the URL's
         self.assertEqual(out["http_version"], "HTTP/1.1")
         self.assertIs(out["tls"], False)
         self.assertEqual(out["body"], {"size": 15, "content_type": "application/json",
@@ -208,26 +208,22 @@ class ToolsSiteTests(TestCase):
 class ToolsBehindCorsTests(TestCase):
     async def test_vary_merged_and_cors_headers_kept(self) -> None:
         app = "http://app.example"
-        root = wrap_cors(MountRoot(notFound(), build_tool_mounts({"tools": True})), {"cors": [app]})
-        port = reactor.listenTCP(0, NetlabSite(root), interface="127.0.0.1")
-        self.addCleanup(port.stopListening)
-        pool = HTTPConnectionPool(reactor, persistent=False)
-        self.addCleanup(pool.closeCachedConnections)
-        client = treq.client.HTTPClient(Agent(reactor, pool=pool))
-        base = f"http://127.0.0.1:{port.getHost().port}/_netlab"
+        root = wrap_cors(MountRoot(notFound(), build_tool_mounts(tools_on())), cors_policy(app))
+        client = StubTreq(root)
+        base = "http://127.0.0.1:8080/_netlab"
         for path in ["/response-headers?Vary=Accept,%20Cookie", "/response?header=Vary:Accept,Cookie"]:
             response = await client.get(base + path, headers={"Origin": app})
-            await response.content()
+            await client.content(response)
             self.assertEqual(response.headers.getRawHeaders(b"vary"), [b"Origin, Accept, Cookie"], path)
             self.assertEqual(response.headers.getRawHeaders(b"access-control-allow-origin"), [app.encode()])
 
 
 class MountTests(SynchronousTestCase):
     def test_off_by_default(self) -> None:
-        self.assertEqual(build_tool_mounts({}), [])
-        self.assertEqual(build_tool_mounts({"tools": False}), [])
+        self.assertEqual(build_tool_mounts(ToolsConfig()), [])
+        self.assertEqual(build_tool_mounts(ToolsConfig(enabled=False)), [])
 
     def test_prefix(self) -> None:
-        [(prefix, resource)] = build_tool_mounts({"tools": True, "tools-prefix": "/dev/tools/"})
+        [(prefix, resource)] = build_tool_mounts(tools_on("/dev/tools/"))
         self.assertEqual(prefix, [b"dev", b"tools"])
         self.assertIsInstance(resource, ToolsResource)

@@ -50,7 +50,7 @@ class TLSServerCase(TestCase):
         options.parseOptions(["--path", str(self.root), *argv])
         from twisted_netlab.tls_options import secure_factory
 
-        site = build_site(options, self.reactor)
+        site = build_site(options.web_config, self.reactor)
         self.options = options
         self.wrapper = WrappingFactory(secure_factory(site, options["tls-config"]))
         self.port = self.reactor.listenTCP(0, self.wrapper, interface="127.0.0.1")

@@ -6,7 +6,7 @@ traceback after the reactor has started.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from twisted.application import strports
 from twisted.application.service import IService
@@ -16,16 +16,18 @@ from twisted.python import usage
 
 def validate_endpoint(description: str) -> str:
     """Return ``description`` unchanged, or raise ``UsageError`` naming what is wrong."""
+    # The installed reactor, imported late so loading a plugin does not install one.
     from twisted.internet import endpoints, reactor
 
     try:
-        endpoints.serverFromString(reactor, description)
+        parse: Callable[[object, str], object] = endpoints.serverFromString
+        parse(reactor, description)
     except Exception as exc:  # the parser raises ValueError, KeyError, TypeError, ...
         raise usage.UsageError(f"invalid endpoint {description!r}: {exc}") from exc
     return description
 
 
-class PortOptionMixin:
+class PortOptionMixin(usage.Options):
     """A repeatable ``--port``/``-p`` endpoint option for a ``usage.Options``.
 
     Subclasses set ``default_port``; it is used only when no ``--port`` was given.
@@ -35,13 +37,13 @@ class PortOptionMixin:
 
     def opt_port(self, description: str) -> None:
         """Listen on this endpoint (repeatable), e.g. tcp:PORT:interface=127.0.0.1"""
-        self.setdefault("ports", []).append(validate_endpoint(description))  # type: ignore[attr-defined]
+        self.setdefault("ports", []).append(validate_endpoint(description))
 
     opt_p = opt_port
 
     def post_options_ports(self) -> None:
-        if not self.get("ports"):  # type: ignore[attr-defined]
-            self["ports"] = [validate_endpoint(self.default_port)]  # type: ignore[index]
+        if not self.get("ports"):
+            self["ports"] = [validate_endpoint(self.default_port)]
 
 
 def listen_services(

@@ -26,10 +26,10 @@ class HTTPRuleError(NetlabError):
             self.status = status
 
 
-class RangeError(HTTPRuleError):
-    """A Range header that cannot be satisfied (416)."""
-
-    status = 416
+class ProxyConfigError(NetlabError):
+    """A proxy mount or setting (``--proxy``, the TOML file, a trusted proxy) that
+    cannot be used. Here, not in ``http/proxymount.py``, because both the mount and the
+    forwarding rules raise it and neither should import the other."""
 
 
 class PathError(HTTPRuleError):

@@ -112,7 +112,8 @@ class ScaleOptionsMixin:
         self["argv"] = list(sys.argv[1:] if options is None else options)  # type: ignore[index]
         super().parseOptions(options)  # type: ignore[misc]
 
-    def post_options_scale(self, web: bool = True) -> None:
+    def post_options_scale(self, web: bool = True, mounts: Sequence[str] = ()) -> None:
+        """``mounts``: the web mount prefixes (``WebConfig.mount_prefixes()``), for metrics."""
         options: dict[str, Any] = self  # type: ignore[assignment]
         endpoint = options.get("metrics")
         if endpoint is not None:
@@ -120,9 +121,6 @@ class ScaleOptionsMixin:
         public = bool(options.get("metrics-public"))
         if public and not web:
             raise usage.UsageError("--metrics-public needs a web service; use --metrics ENDPOINT")
-        mounts: list[str] = [m.prefix for m in options.get("proxy-mounts") or ()]
-        if web and options.get("tools") and options.get("tools-prefix"):
-            mounts.append(options["tools-prefix"])
         workers = parse_workers(options.get("workers") or "1", _usable_cpus())
         if workers > 1:
             listeners = [*options.get("ports", ()), *options.get("web-ports", ()),
@@ -137,7 +135,7 @@ class ScaleOptionsMixin:
             metrics=endpoint,
             metrics_public=public,
             lame_duck=_seconds("lame-duck", options.get("lame-duck") or "0"),
-            mounts=tuple(mounts),
+            mounts=tuple(mounts) if web else (),
             workers=workers,
             argv=tuple(options.get("argv") or ()),
         )

@@ -7,17 +7,17 @@ each service has its own repeatable port option.
 from __future__ import annotations
 
 from twisted.application import service
-from twisted.python import usage
 
 from twisted_netlab.endpoints import validate_endpoint
 from twisted_netlab.scale import ScaleOptionsMixin, finish_service  # scale
 from twisted_netlab.tcp.config import echo_config, option_parameters
 from twisted_netlab.tcp.tap import DEFAULT_TCP_PORT, build_tcp_services
 from twisted_netlab.tls_options import TLSOptionsMixin  # scale
-from twisted_netlab.web.tap import DEFAULT_WEB_PORT, WebOptionsMixin, build_web_services
+from twisted_netlab.web.options import WebOptions
+from twisted_netlab.web.tap import DEFAULT_WEB_PORT, build_web_services
 
 
-class Options(TLSOptionsMixin, ScaleOptionsMixin, WebOptionsMixin, usage.Options):
+class Options(TLSOptionsMixin, ScaleOptionsMixin, WebOptions):
     synopsis = "[netlab options]"
     longdesc = (
         "Run the framed TCP echo (--tcp-* options) and the web service (static files, "
@@ -26,7 +26,7 @@ class Options(TLSOptionsMixin, ScaleOptionsMixin, WebOptionsMixin, usage.Options
     optParameters = option_parameters("tcp-")  # the netlab-tcp options, --tcp- prefixed
 
     def __init__(self) -> None:
-        super().__init__()
+        WebOptions.__init__(self)  # explicit: mypy cannot see through super() here
         self["web-ports"] = []
         self["tcp-ports"] = []
 
@@ -46,7 +46,7 @@ class Options(TLSOptionsMixin, ScaleOptionsMixin, WebOptionsMixin, usage.Options
         self["tcp-config"] = echo_config(self, prefix="tcp-")
         self.post_options_web()
         self.post_options_tls()  # scale: --tls applies to the web ports
-        self.post_options_scale()  # scale
+        self.post_options_scale(mounts=self.web_config.mount_prefixes())  # scale
 
 
 def makeService(options: Options) -> service.IService:
@@ -55,6 +55,8 @@ def makeService(options: Options) -> service.IService:
     top = service.MultiService()
     for svc in build_tcp_services(options["tcp-ports"], options["tcp-config"]):
         svc.setServiceParent(top)
-    for svc in build_web_services(options, options["web-ports"]):
+    for svc in build_web_services(
+        options.web_config, options["web-ports"], tls=options.get("tls-config")
+    ):
         svc.setServiceParent(top)
     return finish_service(top, options["scale"], reactor, __name__)  # scale

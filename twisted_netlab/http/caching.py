@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from twisted_netlab.http.tokens import split_list
 from twisted_netlab.http.validators import http_date
 
 __all__ = ["CachePolicy", "cache_control", "expires_header", "is_fingerprinted", "max_age_of"]
@@ -100,7 +101,7 @@ def cache_control(policy: CachePolicy, filename: str, content_type: str) -> str:
 
 def max_age_of(cache_control: str) -> int | None:
     """The ``max-age`` directive's value, or None when absent or malformed."""
-    for directive in cache_control.split(","):
+    for directive in split_list(cache_control):
         match = _MAX_AGE.match(directive)
         if match is not None:
             digits = (match.group(1) or match.group(2)).lstrip("0") or "0"
@@ -115,7 +116,7 @@ def expires_header(now: float, cache_control: str) -> str:
     ``no-cache``/``no-store``/no max-age -> ``now`` (already stale: HTTP/1.0 caches then
     revalidate or do not store); otherwise ``now + max-age``.
     """
-    directives = {d.split("=", 1)[0].strip().lower() for d in cache_control.split(",")}
+    directives = {d.split("=", 1)[0].strip().lower() for d in split_list(cache_control)}
     age = max_age_of(cache_control)
     if "no-cache" in directives or "no-store" in directives or not age:
         return http_date(now)

@@ -28,15 +28,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from twisted_netlab.errors import NetlabError
+from twisted_netlab.http.tokens import TOKEN, split_list
 
-Header = tuple[str, str]
+TextHeader = tuple[str, str]  # a (name, value) pair the adapter encodes
 
 SAFELISTED_METHODS = frozenset({"GET", "HEAD", "POST"})
 DEFAULT_METHODS: tuple[str, ...] = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 DEFAULT_HEADERS: tuple[str, ...] = ("Content-Type", "Authorization", "X-Requested-With")
 DEFAULT_MAX_AGE = 600
 
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*$")
 _HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~]+)$")
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
@@ -103,7 +103,7 @@ class CorsPolicy:
                 "'Access-Control-Allow-Origin: *' on credentialed requests; list the origins"
             )
         for name in (*self.methods, *self.headers, *self.expose):
-            if not _TOKEN.fullmatch(name):
+            if not TOKEN.fullmatch(name):
                 raise CorsConfigError(f"{name!r} is not a valid method or header name")
         if self.max_age is not None and self.max_age < 0:
             raise CorsConfigError("max-age must be 0 or more seconds")
@@ -165,8 +165,8 @@ def is_preflight(method: str, headers: Mapping[str, str]) -> bool:
     )
 
 
-def _allow_origin(policy: CorsPolicy, origin: str) -> list[Header]:
-    out: list[Header] = [("Access-Control-Allow-Origin", "*" if policy.is_public else origin)]
+def _allow_origin(policy: CorsPolicy, origin: str) -> list[TextHeader]:
+    out: list[TextHeader] = [("Access-Control-Allow-Origin", "*" if policy.is_public else origin)]
     if policy.credentials:
         out.append(("Access-Control-Allow-Credentials", "true"))
     return out
@@ -177,11 +177,8 @@ def parse_header_list(value: str | None) -> list[str] | None:
     if not value:
         return []
     names: list[str] = []
-    for item in value.split(","):
-        item = item.strip()
-        if not item:
-            continue
-        if not _TOKEN.fullmatch(item):
+    for item in split_list(value):
+        if not TOKEN.fullmatch(item):
             return None
         if item.lower() not in names:
             names.append(item.lower())
@@ -193,11 +190,11 @@ def preflight_response(
     origin: str | None,
     request_method: str | None,
     request_headers: str | None,
-) -> list[Header] | None:
+) -> list[TextHeader] | None:
     """Headers for an allowed preflight (status 204), or ``None`` to refuse it."""
     if not policy.allows_origin(origin) or origin is None:
         return None
-    if not request_method or not _TOKEN.fullmatch(request_method):
+    if not request_method or not TOKEN.fullmatch(request_method):
         return None
     if (
         request_method not in SAFELISTED_METHODS
@@ -225,9 +222,9 @@ def preflight_response(
     return out
 
 
-def actual_response_headers(policy: CorsPolicy, origin: str | None) -> list[Header]:
+def actual_response_headers(policy: CorsPolicy, origin: str | None) -> list[TextHeader]:
     """Headers for a simple or actual request; only ``Vary`` when the origin is refused."""
-    out: list[Header] = []
+    out: list[TextHeader] = []
     if policy.allows_origin(origin) and origin is not None:
         out += _allow_origin(policy, origin)
         if policy.expose:
@@ -244,7 +241,7 @@ def without_credentials(policy: CorsPolicy) -> CorsPolicy:
 
 def uncredentialed_response_headers(
     policy: CorsPolicy, origin: str | None, *, credentialed: bool
-) -> list[Header]:
+) -> list[TextHeader]:
     """CORS headers for a resource no other origin may ever read with credentials.
 
     The request tools echo Cookie and Authorization back: with credentials allowed, a

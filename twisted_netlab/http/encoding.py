@@ -19,15 +19,15 @@ q is clamped to [0, 1], duplicated codings keep their highest q, ``x-gzip`` coun
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
+
+from twisted_netlab.http.tokens import TOKEN
 
 __all__ = ["SIDECARS", "choose_encoding", "is_compressible", "parse_accept_encoding"]
 
 SIDECARS: dict[str, str] = {"br": ".br", "zstd": ".zst", "gzip": ".gz"}
 
 _ALIASES = {"x-gzip": "gzip", "x-compress": "compress"}
-_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 # Implicit identity: acceptable, but below any coding listed with q > 0 (min q is 0.001).
 _IMPLICIT_IDENTITY_Q = 0.0005
 
@@ -39,7 +39,7 @@ def parse_accept_encoding(value: str | None) -> dict[str, float]:
     for item in value.split(","):
         coding, *params = (part.strip(" \t") for part in item.split(";"))
         coding = coding.lower()
-        if not coding or _TOKEN.fullmatch(coding) is None:
+        if not coding or TOKEN.fullmatch(coding) is None:
             continue
         coding = _ALIASES.get(coding, coding)
         q = 1.0

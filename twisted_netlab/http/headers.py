@@ -20,30 +20,16 @@ Forwarding hygiene, after nginx's defaults:
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from twisted_netlab.errors import ProxyConfigError
 from twisted_netlab.http.host import is_valid_host
-from twisted_netlab.http.proxymount import ProxyConfigError
+from twisted_netlab.http.tokens import HOP_BY_HOP, TOKEN_BYTES, split_list_bytes
 
 Pair = tuple[bytes, bytes]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-# RFC 9110 7.6.1 plus the de-facto ones (Keep-Alive, Proxy-Connection).
-HOP_BY_HOP: frozenset[bytes] = frozenset(
-    {
-        b"connection",
-        b"keep-alive",
-        b"proxy-authenticate",
-        b"proxy-authorization",
-        b"te",
-        b"trailer",
-        b"transfer-encoding",
-        b"upgrade",
-        b"proxy-connection",
-    }
-)
 
 # Set by the proxy itself: incoming copies are dropped unless the peer is trusted.
 FORWARDING: frozenset[bytes] = frozenset(
@@ -66,22 +52,22 @@ CLIENT_IP: frozenset[bytes] = frozenset(
 # The client library frames the body itself; Expect would make the upstream wait.
 REQUEST_FRAMING: frozenset[bytes] = frozenset({b"content-length", b"expect", b"host"})
 
-_TOKEN = re.compile(rb"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-
 
 def connection_tokens(pairs: Iterable[Pair]) -> frozenset[bytes]:
     """Header names listed in ``Connection`` (lower-cased): hop-by-hop for this hop."""
     names: set[bytes] = set()
     for name, value in pairs:
         if name.lower() == b"connection":
-            names.update(t.strip().lower() for t in value.split(b",") if t.strip())
+            names.update(t.lower() for t in split_list_bytes(value))
     return frozenset(names)
 
 
-def strip_hop_by_hop(
-    pairs: Sequence[Pair], extra: Iterable[bytes] = ()
-) -> list[Pair]:
-    """Drop hop-by-hop headers, those named in ``Connection`` and ``extra`` names."""
+def strip_hop_by_hop(pairs: Sequence[Pair], extra: Iterable[bytes] = ()) -> list[Pair]:
+    """Drop hop-by-hop headers, those named in ``Connection`` and ``extra`` names.
+
+    The proxy uses it on forwarded 1xx heads; the grouped fast paths below do the same
+    for final responses.
+    """
     drop = HOP_BY_HOP | connection_tokens(pairs) | {e.lower() for e in extra}
     return [(n, v) for n, v in pairs if n.lower() not in drop]
 
@@ -114,23 +100,6 @@ def parse_trusted(values: Iterable[str]) -> TrustedProxies:
     return TrustedProxies(tuple(networks))
 
 
-@dataclass(frozen=True)
-class ClientHop:
-    """What the proxy knows about the hop it received a request on."""
-
-    peer: str  # the immediate peer's IP address
-    scheme: str  # "http" or "https" as seen by the proxy
-    host: bytes | None  # the Host the client asked for
-    version: bytes = b"1.1"  # the client's HTTP version, for Via
-
-
-def forwarded_element(hop: ClientHop) -> bytes:
-    """One RFC 7239 element: ``for=...;host=...;proto=...``."""
-    return _forwarded_element(
-        hop.peer.encode("ascii", "replace"), hop.host, hop.scheme.encode("ascii")
-    )
-
-
 def _forwarded_element(peer: bytes, host: bytes | None, scheme: bytes) -> bytes:
     node = b"[" + peer + b"]" if b":" in peer else peer
     element = b"for=" + _quoted(node)
@@ -140,7 +109,7 @@ def _forwarded_element(peer: bytes, host: bytes | None, scheme: bytes) -> bytes:
 
 
 def _quoted(value: bytes) -> bytes:
-    if _TOKEN.match(value):
+    if TOKEN_BYTES.fullmatch(value):
         return value
     return b'"' + value.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
 
@@ -153,53 +122,6 @@ def forwarded_host(value: bytes, upstream_host: bytes) -> bytes:
 def via_value(version: bytes, pseudonym: str) -> bytes:
     """``Via`` entry for one hop: ``1.1 netlab``."""
     return version + b" " + pseudonym.encode("ascii")
-
-
-def request_headers(
-    pairs: Sequence[Pair],
-    hop: ClientHop,
-    *,
-    trusted: TrustedProxies,
-    upstream_host: bytes,
-    preserve_host: bool = False,
-    pseudonym: str = "netlab",
-) -> list[Pair]:
-    """Headers to send upstream for a client request carrying ``pairs``.
-
-    Hop-by-hop and framing headers are dropped; forwarding headers are extended when the
-    peer is trusted and replaced otherwise; ``Via`` gets our hop; ``Host`` is the
-    upstream's unless ``preserve_host``.
-    """
-    is_trusted = hop.peer in trusted
-    drop = REQUEST_FRAMING | FORWARDING if is_trusted else REQUEST_FRAMING | FORWARDING | CLIENT_IP
-    kept = [(n, v) for n, v in strip_hop_by_hop(pairs, drop) if b"_" not in n]
-    client_host = hop.host if hop.host and is_valid_host(hop.host) else None
-    host = client_host if preserve_host and client_host else upstream_host
-    out: list[Pair] = [(b"Host", host), *kept]
-
-    incoming: dict[bytes, list[bytes]] = {}
-    if is_trusted:
-        for name, value in pairs:
-            low = name.lower()
-            if low in FORWARDING:
-                incoming.setdefault(low, []).append(value)
-
-    xff = b", ".join([*incoming.get(b"x-forwarded-for", []), hop.peer.encode("ascii")])
-    out.append((b"X-Forwarded-For", xff))
-    proto = incoming.get(b"x-forwarded-proto", [hop.scheme.encode("ascii")])[0]
-    out.append((b"X-Forwarded-Proto", proto))
-    fhost = incoming.get(b"x-forwarded-host", [hop.host] if hop.host else [])
-    if fhost:
-        out.append((b"X-Forwarded-Host", forwarded_host(fhost[0], upstream_host)))
-    element = _forwarded_element(
-        hop.peer.encode("ascii", "replace"),
-        forwarded_host(hop.host, upstream_host) if hop.host else None,
-        hop.scheme.encode("ascii"),
-    )
-    forwarded = b", ".join([*incoming.get(b"forwarded", []), element])
-    out.append((b"Forwarded", forwarded))
-    out.append((b"Via", via_value(hop.version, pseudonym)))
-    return out
 
 
 @dataclass(frozen=True)
@@ -232,41 +154,14 @@ def rewrite_set_cookie(value: bytes, rule: CookieRewrite) -> bytes:
     return b"; ".join(out)
 
 
-def response_headers(
-    pairs: Sequence[Pair],
-    *,
-    version: bytes,
-    pseudonym: str = "netlab",
-    rewrite_location: Callable[[str], str] | None = None,
-    cookies: CookieRewrite | None = None,
-    drop_cors: bool = False,
-) -> list[Pair]:
-    """Headers to send the client for an upstream response carrying ``pairs``.
-
-    ``drop_cors``: another layer (the CORS wrapper) owns ``Access-Control-*``, so the
-    upstream's copies are dropped rather than doubled.
-    """
-    out: list[Pair] = []
-    for name, value in strip_hop_by_hop(pairs):
-        low = name.lower()
-        if drop_cors and low.startswith(b"access-control-"):
-            continue
-        if rewrite_location is not None and low in (b"location", b"content-location"):
-            value = rewrite_location(value.decode("latin-1")).encode("latin-1")
-        elif cookies is not None and low == b"set-cookie":
-            value = rewrite_set_cookie(value, cookies)
-        out.append((name, value))
-    out.append((b"Via", via_value(version, pseudonym)))
-    return out
-
-
 # -- grouped fast paths ----------------------------------------------------------------
 #
 # The proxy adapter holds headers the way Twisted's ``Headers`` keeps them: one entry per
 # name (names unique case-insensitively), each with its list of values. These two take
 # and return that shape, so a proxied request costs one pass over its headers and no
-# intermediate pair lists. Their results equal ``request_headers``/``response_headers``
-# grouped by name (tests/test_proxy_rules.py checks that with hypothesis).
+# intermediate pair lists. Their results equal the pair-based reference rules in
+# tests/header_reference.py grouped by name (tests/test_proxy_rules.py checks that with
+# hypothesis).
 
 Grouped = Mapping[bytes, Sequence[bytes]]
 
@@ -284,7 +179,7 @@ class ForwardRules:
 
 
 def _tokens(values: Iterable[bytes]) -> set[bytes]:
-    return {t.strip().lower() for v in values for t in v.split(b",") if t.strip()}
+    return {t.lower() for v in values for t in split_list_bytes(v)}
 
 
 # Small memo tables for values that repeat on every request (``Connection:

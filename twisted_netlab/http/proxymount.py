@@ -23,14 +23,11 @@ from typing import Any
 
 import hyperlink
 
-from twisted_netlab.errors import HTTPRuleError, NetlabError
+from twisted_netlab.errors import HTTPRuleError, ProxyConfigError
 from twisted_netlab.http.paths import BadPathError, check_proxy_path
+from twisted_netlab.http.segments import has_dot_segment, join_segments, path_segments
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-class ProxyConfigError(NetlabError):
-    """A mount declaration (``--proxy`` or the TOML file) that cannot be used."""
 
 
 class ProxyPathError(HTTPRuleError):
@@ -83,7 +80,7 @@ class ProxyMount:
             "base_path": base,
             "host_header": netloc.encode("ascii"),
             "origin": f"{url.scheme}://{netloc}",
-            "prefix_segments": len([s for s in prefix.split("/") if s]),
+            "prefix_segments": len(path_segments(prefix)),
             "origin_bytes": f"{url.scheme}://{netloc}".encode("ascii"),
             "_path_root": f"{base}{kept}".encode("ascii"),
             "_upstream_root": base + kept,
@@ -93,7 +90,7 @@ class ProxyMount:
 
     @property
     def segments(self) -> list[bytes]:
-        return [s.encode("utf-8") for s in self.prefix.split("/") if s]
+        return [s.encode("utf-8") for s in path_segments(self.prefix)]
 
     def upstream_target(self, path: bytes, query: bytes | None) -> bytes:
         """The absolute upstream URL for a client ``path`` (raw bytes) under this mount.
@@ -177,12 +174,9 @@ def _first_of(text: str, chars: str, start: int) -> int:
 def normalize_prefix(prefix: str) -> str:
     if not isinstance(prefix, str) or not prefix.startswith("/"):
         raise ProxyConfigError(f"proxy prefix must start with '/': {prefix!r}")
-    if any(c in prefix for c in "?#\\ \t\r\n") or any(
-        s in (".", "..") for s in prefix.split("/")
-    ):
+    if any(c in prefix for c in "?#\\ \t\r\n") or has_dot_segment(prefix):
         raise ProxyConfigError(f"proxy prefix must be a plain path: {prefix!r}")
-    stripped = "/" + "/".join(s for s in prefix.split("/") if s)
-    return stripped
+    return join_segments(path_segments(prefix))
 
 
 def parse_upstream(text: str) -> hyperlink.URL:

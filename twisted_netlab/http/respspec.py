@@ -28,27 +28,16 @@ import hyperlink
 
 from twisted_netlab.errors import HTTPRuleError
 from twisted_netlab.http.host import split_host
+from twisted_netlab.http.tokens import CONNECTION_FIELDS, TOKEN
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 # field-value: VCHAR, obs-text, SP and HTAB inside; no leading/trailing whitespace.
 _VCHAR = "\\x21-\\x7e\\x80-\\ud7ff\\ue000-\\U0010ffff"
 _FIELD_VALUE = re.compile(f"^(?:[{_VCHAR}](?:[\\t {_VCHAR}]*[{_VCHAR}])?)?$")
 _COOKIE_OCTETS = re.compile(r"^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*$")
 
-FORBIDDEN_HEADERS = frozenset(
-    {
-        "content-length",
-        "transfer-encoding",
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "upgrade",
-    }
-)
+FORBIDDEN_HEADERS = frozenset(n.decode("ascii") for n in CONNECTION_FIELDS) | {"content-length"}
 # Name -> why a link must not set it on our origin.
 SECURITY_HEADERS: dict[str, str] = {
     "set-cookie": "cookies are set with cookies/set, which checks them",
@@ -91,7 +80,7 @@ def _printable(text: str) -> str:
 
 
 def validate_header_name(name: str) -> str:
-    if not _TOKEN.fullmatch(name):
+    if not TOKEN.fullmatch(name):
         raise ResponseSpecError(
             f"header name '{_printable(name)}' is not an RFC 9110 token"
         )
@@ -142,7 +131,7 @@ def validate_cookie(name: str, value: str, path: str = "/") -> str:
 
     No attribute can be smuggled in (the value cannot hold ``;``), so no ``Domain``.
     """
-    if not _TOKEN.fullmatch(name):
+    if not TOKEN.fullmatch(name):
         raise ResponseSpecError(f"cookie name '{_printable(name)}' is not a token")
     if name.lower().startswith(("__host-", "__secure-")):
         raise ResponseSpecError(

@@ -29,6 +29,7 @@ from twisted.python.failure import Failure
 from twisted.web.resource import IResource
 from twisted.web.server import Request
 
+from twisted_netlab.web.accesslog import NetlabSite
 from twisted_netlab.web.channel import LimitedChannel, LimitedRequest, plain_response
 from twisted_netlab.web.limits import (
     Admission,
@@ -40,7 +41,6 @@ from twisted_netlab.web.limits import (
     drain_summary,
 )
 from twisted_netlab.web.negotiation import NegotiatingProtocol
-from twisted_netlab.web.site import NetlabSite
 
 BodyOpener = Callable[[Request, int | None], "IO[bytes] | None"]
 
@@ -236,17 +236,3 @@ def body_rule_for(
         [(tuple(p), limits.max_body) for p in proxy_prefixes]
         + [(tuple(p), limits.tools_max_body) for p in tools_prefixes]
     ))
-
-
-def build_limited_site(
-    root: IResource,
-    options: Any,
-    proxy_mounts: list[tuple[list[bytes], IResource]],
-    tool_mounts: list[tuple[list[bytes], IResource]],
-    reactor: IReactorTime,
-    access_log: IO[bytes] | None = None,
-) -> LimitedSite:
-    """The netlab-web site with its limits (``options["limits"]``, defaults if absent)."""
-    limits = options.get("limits") or LimitsConfig()
-    rule = body_rule_for([p for p, _ in proxy_mounts], [p for p, _ in tool_mounts], limits)
-    return LimitedSite(root, limits, rule, reactor=reactor, access_log=access_log)

@@ -3,9 +3,9 @@
 Preflights are answered here (204) and never reach the static files or an upstream;
 a refused preflight gets 403 with a one-line reason and no CORS header, so the
 browser's console error and the network panel agree. Actual requests get their
-headers before the inner resource runs, and ``request.netlab_cors_managed`` tells
-the proxy to drop the upstream's own ``Access-Control-*`` headers so ours are never
-doubled.
+headers before the inner resource runs. ``build_site`` tells the proxy at construction
+that this layer exists, so the proxy drops the upstream's own ``Access-Control-*``
+headers and ours are never doubled.
 
 Paths under the request tools' prefix (given at construction) are never readable
 cross-origin with credentials: no ``Access-Control-Allow-Credentials`` there, and no
@@ -16,8 +16,7 @@ session).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from twisted.logger import Logger
 from twisted.web import http
@@ -33,8 +32,7 @@ from twisted_netlab.http.cors import (
     uncredentialed_response_headers,
     without_credentials,
 )
-from twisted_netlab.web.options_tools import DEFAULT_TOOLS_PREFIX, policy_from_options
-from twisted_netlab.web.site import render_from, split_prefix
+from twisted_netlab.web.mounts import render_from
 from twisted_netlab.web.vary import add_vary
 
 
@@ -65,7 +63,7 @@ class CorsResource(Resource):
         uncredentialed: Sequence[Sequence[bytes]] = (),
     ) -> None:
         """``uncredentialed``: path prefixes (segments) never read with credentials."""
-        super().__init__()  # type: ignore[no-untyped-call]
+        Resource.__init__(self)  # explicit: mypy cannot see through super() here
         self.inner = inner
         self.policy = policy
         self.uncredentialed = [list(p) for p in uncredentialed if p]
@@ -88,7 +86,6 @@ class CorsResource(Resource):
         policy = self.uncredentialed_policy if guarded else self.policy
         if is_preflight(method, {k: v for k, v in present.items() if v is not None}):
             return self._preflight(request, policy, origin, wanted_method)
-        request.netlab_cors_managed = True
         if guarded:
             credentialed = request.requestHeaders.hasHeader(
                 b"cookie"
@@ -126,11 +123,16 @@ class CorsResource(Resource):
         return NOT_DONE_YET
 
 
-def wrap_cors(resource: IResource, options: Mapping[str, Any]) -> IResource:
-    """``resource`` behind the CORS policy the options describe (unchanged without one)."""
-    policy = options.get("cors-policy") or policy_from_options(options)
+def wrap_cors(
+    resource: IResource,
+    policy: CorsPolicy | None,
+    *,
+    uncredentialed: Sequence[Sequence[bytes]] = (),
+) -> IResource:
+    """``resource`` behind the CORS ``policy`` (unchanged without one).
+
+    ``uncredentialed``: mount prefixes (the request tools) never read with credentials.
+    """
     if policy is None:
         return resource
-    prefix = options.get("tools-prefix") or DEFAULT_TOOLS_PREFIX
-    tools = [split_prefix(prefix)] if options.get("tools") else []
-    return CorsResource(resource, policy, uncredentialed=tools)
+    return CorsResource(resource, policy, uncredentialed=uncredentialed)

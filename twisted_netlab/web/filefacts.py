@@ -24,7 +24,7 @@ from twisted_netlab.web.fsinfo import ByteLRU, Resolver, StatKey, is_regular, st
 from twisted_netlab.web.limits import FD_EXHAUSTED
 
 try:  # brotli is an optional extra
-    import brotli as _brotli  # type: ignore[import-untyped]
+    import brotli as _brotli
 except ImportError:  # pragma: no cover - depends on the environment
     _brotli = None
 
@@ -43,7 +43,7 @@ BROTLI_AVAILABLE = _brotli is not None
 PREFERENCE = ("br", "zstd", "gzip", "identity")
 SIDECAR_RECHECK_SECONDS = 1.0
 
-Header = tuple[bytes, bytes]
+RawHeader = tuple[bytes, bytes]  # a (name, value) pair as written to the wire
 
 # Canonical names: the hot path stores them without re-encoding (see fastheaders).
 _CONTENT_TYPE = canonical(b"content-type")
@@ -92,8 +92,8 @@ class Representation:
     key: StatKey  # the stat identity of ``path`` when this was built
     body_key: Hashable  # ByteLRU key of the bytes, when they are kept in memory
     in_memory: bool  # small enough (or compressed) to be kept in the byte cache
-    headers: list[Header]  # a full 200 minus Content-Length and Vary
-    not_modified_headers: list[Header]  # what RFC 9110 15.4.5 keeps on a 304
+    headers: list[RawHeader]  # a full 200 minus Content-Length and Vary
+    not_modified_headers: list[RawHeader]  # what RFC 9110 15.4.5 keeps on a 304
     range_memo: dict[bytes, RangeResult] = field(default_factory=dict)  # by Range value
 
 
@@ -149,8 +149,9 @@ class FileFacts:
             if previous is not None and previous.key == stat_key(st):
                 found[coding] = previous
                 continue
+            in_memory = st.st_size <= self.config.memory_file_max
             found[coding] = self._representation(
-                coding, path, st.st_size, stat_key(st), in_memory=st.st_size <= self.config.memory_file_max
+                coding, path, st.st_size, stat_key(st), in_memory=in_memory
             )
         self.sidecars = found
         self.sidecars_checked = now
@@ -162,7 +163,7 @@ class FileFacts:
         etag = make_etag(key[1], key[0], key[2], encoding=None if coding == "identity" else coding)
         etag_header = str(etag).encode("ascii")
         cache = self.cache_control.encode("latin-1")
-        headers: list[Header] = [
+        headers: list[RawHeader] = [
             (_CONTENT_TYPE, self.content_type),
             (_NOSNIFF, b"nosniff"),
             (_ACCEPT_RANGES, b"bytes"),
@@ -172,7 +173,7 @@ class FileFacts:
         ]
         if coding != "identity":
             headers.append((_CONTENT_ENCODING, coding.encode("ascii")))
-        not_modified: list[Header] = [
+        not_modified: list[RawHeader] = [
             (_ETAG, etag_header),
             (_CACHE_CONTROL, cache),
             (_NOSNIFF, b"nosniff"),

@@ -16,31 +16,17 @@ Referer, ``Vary: Referer, Origin, Sec-Fetch-Site`` says so, on passes and refusa
 
 from __future__ import annotations
 
-import mimetypes
-import os
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
-
 from twisted.internet.interfaces import IReactorTime
 from twisted.web.iweb import IRequest
 from twisted.web.pages import forbidden
 from twisted.web.resource import IResource, Resource
 
-from twisted_netlab.http.hotlink import (
-    DEFAULT_PATTERNS,
-    DEFAULT_SKEW,
-    HotlinkConfigError,
-    HotlinkPolicy,
-    KeyRing,
-    Mode,
-    PathPatterns,
-    RefererPolicy,
-    parse_key_spec,
-)
+from twisted_netlab.http.hotlink import HotlinkPolicy
 from twisted_netlab.http.paths import BadPathError, HiddenPathError, judged_path, split_request_path
+from twisted_netlab.web.config import HotlinkConfig, Replacement
+from twisted_netlab.web.config_files import MAX_REPLACEMENT_BYTES, load_replacement, read_key_file
+from twisted_netlab.web.mounts import render_from
 from twisted_netlab.web.refusal import refuse
-from twisted_netlab.web.site import render_from
 from twisted_netlab.web.vary import add_vary
 
 __all__ = [
@@ -48,87 +34,11 @@ __all__ = [
     "HotlinkResource",
     "Replacement",
     "load_replacement",
-    "policy_from_options",
     "read_key_file",
     "wrap_hotlink",
 ]
 
-MAX_REPLACEMENT_BYTES = 1024 * 1024
 _VARY_TOKENS = ("Referer", "Origin", "Sec-Fetch-Site")
-
-
-@dataclass(frozen=True, slots=True)
-class Replacement:
-    body: bytes
-    content_type: bytes
-
-
-def load_replacement(path: str) -> Replacement:
-    """Read the replacement file once, at start-up (it is small and must not block later)."""
-    try:
-        size = os.stat(path).st_size
-        if size > MAX_REPLACEMENT_BYTES:
-            raise HotlinkConfigError(
-                f"hotlink replacement {path!r} is {size} bytes; the limit is {MAX_REPLACEMENT_BYTES}"
-            )
-        with open(path, "rb") as f:
-            body = f.read(MAX_REPLACEMENT_BYTES + 1)
-    except OSError as exc:
-        raise HotlinkConfigError(f"cannot read hotlink replacement {path!r}: {exc.strerror}") from exc
-    kind, encoding = mimetypes.guess_type(path)
-    if kind is None or encoding is not None:
-        kind = "application/octet-stream"
-    elif kind.startswith("text/") or kind in ("image/svg+xml", "application/javascript"):
-        kind += "; charset=utf-8"
-    return Replacement(body, kind.encode("ascii"))
-
-
-def read_key_file(path: str) -> list[str]:
-    """``KID=SECRET`` lines; blank lines and ``#`` comments ignored."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            lines = f.read().splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise HotlinkConfigError(f"cannot read signing key file {path!r}: {exc}") from exc
-    specs = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
-    if not specs:
-        raise HotlinkConfigError(f"signing key file {path!r} holds no KID=SECRET line")
-    return specs
-
-
-def policy_from_options(options: Mapping[str, Any]) -> HotlinkPolicy | None:
-    """The policy the options describe, or ``None`` when no hotlink option is set."""
-    referer_tokens: list[str] = list(options.get("valid-referers") or [])
-    key_specs: list[str] = list(options.get("sign-keys") or [])
-    if options.get("sign-key-file"):
-        key_specs += read_key_file(options["sign-key-file"])
-    mode_text = options.get("hotlink-mode")
-    if not referer_tokens and not key_specs:
-        if mode_text or options.get("hotlink-replacement") or options.get("sign-active"):
-            raise HotlinkConfigError(
-                "hotlink options need --valid-referers and/or --sign-key/--sign-key-file"
-            )
-        return None
-    referers = RefererPolicy.parse(referer_tokens) if referer_tokens else None
-    keys = (
-        KeyRing.from_pairs([parse_key_spec(s) for s in key_specs], options.get("sign-active"))
-        if key_specs else None
-    )  # fmt: skip
-    if mode_text:
-        mode = Mode.parse(mode_text)
-    elif referers is not None and keys is not None:
-        mode = Mode.EITHER
-    else:
-        mode = Mode.REFERER if referers is not None else Mode.SIGNED
-    patterns = PathPatterns.parse(options.get("hotlink-patterns") or DEFAULT_PATTERNS)
-    skew = options.get("sign-skew")
-    return HotlinkPolicy(
-        patterns=patterns,
-        mode=mode,
-        referers=referers,
-        keys=keys,
-        skew=DEFAULT_SKEW if skew is None else float(skew),
-    )
 
 
 def _header(request: IRequest, name: bytes) -> str | None:
@@ -151,7 +61,7 @@ class HotlinkResource(Resource):
         explain: bool = False,
         spa: bool = False,
     ) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
+        Resource.__init__(self)  # explicit: mypy cannot see through super() here
         self.inner = inner
         self.policy = policy
         self.clock = clock
@@ -211,26 +121,21 @@ class HotlinkResource(Resource):
         return self.replacement.body
 
 
-def wrap_hotlink(resource: IResource, options: Mapping[str, Any], reactor: IReactorTime) -> IResource:
-    """Put the hotlink gate in front of ``resource``; unchanged when nothing is configured.
+def wrap_hotlink(
+    resource: IResource, config: HotlinkConfig | None, clock: IReactorTime, *, spa: bool = False
+) -> IResource:
+    """Put the hotlink gate in front of ``resource``; unchanged when ``config`` is ``None``.
 
-    Uses the policy ``post_options_hotlink`` stored under ``"hotlink-policy"`` when there
-    is one, otherwise builds it from the raw option values (raising
-    ``HotlinkConfigError``).
+    ``spa``: the static resource answers unknown routes with ``/index.html``, which the
+    gate then judges as that file.
     """
-    if "hotlink-policy" in options:
-        policy = options["hotlink-policy"]
-    else:
-        policy = policy_from_options(options)
-    if policy is None:
+    if config is None:
         return resource
-    replacement_path = options.get("hotlink-replacement")
-    replacement = load_replacement(replacement_path) if replacement_path else None
     return HotlinkResource(
         resource,
-        policy,
-        reactor,
-        replacement=replacement,
-        explain=bool(options.get("explain")),
-        spa=bool(options.get("spa")),
+        config.policy,
+        clock,
+        replacement=config.replacement,
+        explain=config.explain,
+        spa=spa,
     )

@@ -16,7 +16,7 @@ from twisted.internet.interfaces import IPullProducer
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.server import Request
-from zope.interface import implementer  # type: ignore[import-untyped]
+from zope.interface import implementer
 
 __all__ = ["CHUNK_SIZE", "FileSpan", "PartsProducer"]
 

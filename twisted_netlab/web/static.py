@@ -21,18 +21,17 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
-from twisted.web import pages
+from twisted.web import http, pages
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
 from twisted_netlab.errors import PathError
-from twisted_netlab.http.caching import CachePolicy, expires_header
+from twisted_netlab.http.caching import expires_header
 from twisted_netlab.http.conditional import Decision, Outcome, evaluate
 from twisted_netlab.http.encoding import choose_encoding
 from twisted_netlab.http.paths import (
@@ -50,9 +49,9 @@ from twisted_netlab.http.ranges import (
     parse_range,
     unsatisfied_content_range,
 )
+from twisted_netlab.web.config import StaticConfig
 from twisted_netlab.web.fastheaders import canonical, raw_headers, set_headers
 from twisted_netlab.web.filefacts import (
-    FactsConfig,
     FileFacts,
     Representation,
     build_facts,
@@ -62,7 +61,6 @@ from twisted_netlab.web.filefacts import (
 from twisted_netlab.web.fsinfo import (
     ByteLRU,
     Resolver,
-    SymlinkPolicy,
     is_directory,
     is_regular,
     same_version,
@@ -74,7 +72,7 @@ from twisted_netlab.web.producers import PartsProducer
 from twisted_netlab.web.refusal import refuse
 from twisted_netlab.web.vary import add_vary
 
-__all__ = ["StaticConfig", "StaticResource", "build_static_resource", "config_from_options"]
+__all__ = ["StaticConfig", "StaticResource", "build_static_resource"]
 
 ALLOW = b"GET, HEAD, OPTIONS"
 EXPLAIN = b"X-Netlab-Explain"
@@ -97,45 +95,10 @@ _RANGE_ONLY_GET = Decision(Outcome.PROCEED, "Range honoured (no If-Range)", True
 _RANGE_ON_HEAD = Decision(Outcome.PROCEED, "Range ignored on HEAD", False)
 
 
-@dataclass(frozen=True)
-class StaticConfig:
-    root: str
-    symlinks: SymlinkPolicy = SymlinkPolicy.INSIDE
-    listing: bool = True
-    allow_dotfiles: bool = False
-    spa: bool = False
-    explain: bool = False
-    max_ranges: int = 16
-    memory_cache_size: int = 64 * 1024 * 1024
-    max_entries: int = 16384
-    facts: FactsConfig = field(default_factory=lambda: FactsConfig(policy=CachePolicy()))
-
-
-def config_from_options(options: Any) -> StaticConfig:
-    """Our options (see ``options_static``) -> a ``StaticConfig``."""
-    policy = CachePolicy(max_age=int(options["max-age"]), dev=bool(options["dev"]))
-    return StaticConfig(
-        root=options["path"],
-        symlinks=SymlinkPolicy(options["symlinks"]),
-        listing=not options["no-listing"],
-        allow_dotfiles=bool(options["allow-dotfiles"]),
-        spa=bool(options["spa"]),
-        explain=bool(options["explain"]),
-        max_ranges=int(options["max-ranges"]),
-        memory_cache_size=int(options["memory-cache-size"]),
-        facts=FactsConfig(
-            policy=policy,
-            memory_file_max=int(options["memory-file-max"]),
-            gzip_min_size=int(options["gzip-min-size"]),
-            compress_max_size=int(options["compress-max-size"]),
-            compress=not options.get("no-compress", False),
-        ),
-    )
-
-
-def build_static_resource(options: Any, reactor: IReactorTime) -> IResource:
-    """The static resource for ``options`` (site.py wraps and mounts it)."""
-    return StaticResource(config_from_options(options), reactor)
+def build_static_resource(config: StaticConfig, reactor: IReactorTime) -> IResource:
+    """The static resource for ``config`` (site.py wraps and mounts it)."""
+    resource: IResource = StaticResource(config, reactor)
+    return resource
 
 
 class _Restart(Exception):
@@ -147,7 +110,7 @@ class StaticResource(Resource):
     log = Logger()
 
     def __init__(self, config: StaticConfig, clock: IReactorTime) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
+        Resource.__init__(self)  # explicit: mypy cannot see through super() here
         self.config = config
         self.clock = clock
         self.resolver = Resolver(config.root, config.symlinks)
@@ -213,7 +176,7 @@ class StaticResource(Resource):
             self._explain(request, f"400 {exc}")
             return refuse(request, 400, str(exc))
         except PathError as exc:
-            return self._error(request, exc.status, _brief(exc.status), str(exc))
+            return self._error(request, exc.status, http.RESPONSES.get(exc.status, b"Error").decode("ascii"), str(exc))
         except (FileNotFoundError, NotADirectoryError):
             return self._missing(request, rpath)
         except PermissionError:
@@ -603,7 +566,3 @@ def _last(raw: Mapping[bytes, Sequence[bytes]], name: bytes) -> bytes | None:
 
 def _text(value: bytes | None) -> str | None:
     return None if value is None else value.decode("latin-1")
-
-
-def _brief(status: int) -> str:
-    return {400: "Bad Request", 403: "Forbidden", 404: "Not Found"}.get(status, "Error")

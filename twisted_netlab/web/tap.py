@@ -1,63 +1,32 @@
-"""``twistd netlab-web``: options and service wiring only.
+"""``twistd netlab-web``: the listening ports plus ``WebOptions``, and service wiring.
 
-Each part of the site contributes an options mixin (``usage.Options`` accumulates
-``optParameters``/``optFlags``/``opt_*`` across base classes) and a ``post_options_*``
-hook that validates its own values.
+Every option is parsed and validated in ``postOptions`` (``web/options.py``) into one
+``WebConfig``; ``makeService`` hands that config to ``build_site`` and nothing reads an
+option name afterwards.
 """
 
 from __future__ import annotations
 
-from twisted.application import service
-from twisted.python import usage
+from collections.abc import Iterable
+from typing import cast
 
+from twisted.application import service
+from twisted.internet.interfaces import IReactorTime
+
+from twisted_netlab.drain import DrainService
 from twisted_netlab.endpoints import PortOptionMixin
 from twisted_netlab.scale import ScaleOptionsMixin, finish_service  # scale
-from twisted_netlab.tls_options import TLSOptionsMixin, listen_services_tls  # scale
-from twisted_netlab.web.options_hotlink import HotlinkOptionsMixin
-from twisted_netlab.web.options_limits import LimitsOptionsMixin
-from twisted_netlab.web.options_proxy import ProxyOptionsMixin
-from twisted_netlab.web.options_static import StaticOptionsMixin
-from twisted_netlab.web.options_tools import ToolsOptionsMixin
-from twisted_netlab.web.site import split_prefix
+from twisted_netlab.tls_options import TLSConfig, TLSOptionsMixin, listen_services_tls  # scale
+from twisted_netlab.web.config import WebConfig
+from twisted_netlab.web.options import WebOptions
+from twisted_netlab.web.site import build_site
+
+__all__ = ["DEFAULT_WEB_PORT", "Options", "WebOptions", "build_web_services", "makeService"]
 
 DEFAULT_WEB_PORT = "tcp:8080:interface=127.0.0.1"
 
 
-class WebOptionsMixin(
-    StaticOptionsMixin, HotlinkOptionsMixin, ProxyOptionsMixin, ToolsOptionsMixin,
-    LimitsOptionsMixin,
-):
-    """Every netlab-web option except the listening ports (the combined plugin reuses it)."""
-
-    optParameters = [
-        ["access-log", None, None, "Write a combined-format access log to this file ('-': stdout)."],
-    ]
-
-    def post_options_web(self) -> None:
-        self.post_options_static()
-        self.post_options_hotlink()
-        self.post_options_proxy()
-        self.post_options_tools()
-        self.post_options_limits()
-        self.check_mounts_apart()
-
-    def check_mounts_apart(self) -> None:
-        """A proxy mount inside the tools prefix would be shadowed (or shadow) silently."""
-        if not self["tools"]:  # type: ignore[index]
-            return
-        tools = split_prefix(self["tools-prefix"])  # type: ignore[index]
-        for mount in self["proxy-mounts"]:  # type: ignore[index]
-            if split_prefix(mount.prefix)[: len(tools)] == tools:
-                raise usage.UsageError(
-                    f"--proxy {mount.prefix} lies under the tools prefix "
-                    f"{self['tools-prefix']}; move the tools with --tools-prefix "  # type: ignore[index]
-                    "or leave them off (omit --tools)"
-                )
-
-
-class Options(
-    PortOptionMixin, TLSOptionsMixin, ScaleOptionsMixin, WebOptionsMixin, usage.Options
-):
+class Options(PortOptionMixin, TLSOptionsMixin, ScaleOptionsMixin, WebOptions):
     synopsis = "[netlab-web options]"
     longdesc = (
         "Serve a directory correctly (validators, ranges, compression, hotlink "
@@ -71,18 +40,27 @@ class Options(
         self.post_options_ports()
         self.post_options_web()
         self.post_options_tls()  # scale
-        self.post_options_scale()  # scale
+        self.post_options_scale(mounts=self.web_config.mount_prefixes())  # scale
 
 
-def build_web_services(options: usage.Options, ports: list[str]) -> list[service.IService]:
-    from twisted.internet import reactor
+def build_web_services(
+    config: WebConfig,
+    ports: Iterable[str],
+    reactor: IReactorTime | None = None,
+    *,
+    tls: TLSConfig | None = None,
+) -> list[service.IService]:
+    """One listening service per endpoint, all serving the site ``config`` describes,
+    then the service that drains the site on stop; ``tls`` wraps the plain ports."""
+    if reactor is None:
+        # The reactor twistd installed: imported here, not at module load, so that
+        # loading the plugin never installs the default reactor first.
+        from twisted.internet import reactor as installed
 
-    from twisted_netlab.drain import DrainService
-    from twisted_netlab.web.site import build_site
-
-    site = build_site(options, reactor)
+        reactor = cast(IReactorTime, installed)
+    site = build_site(config, reactor)
     # Last child: MultiService stops children in reverse, so the drain starts first.
-    listeners = listen_services_tls(ports, site, options.get("tls-config"))  # scale
+    listeners = listen_services_tls(ports, site, tls)  # scale
     return [*listeners, DrainService([site], reactor)]
 
 
@@ -90,6 +68,8 @@ def makeService(options: Options) -> service.IService:
     from twisted.internet import reactor
 
     top = service.MultiService()
-    for svc in build_web_services(options, options["ports"]):
+    for svc in build_web_services(
+        options.web_config, options["ports"], tls=options.get("tls-config")
+    ):
         svc.setServiceParent(top)
     return finish_service(top, options["scale"], reactor, __name__)  # scale

@@ -21,15 +21,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 from urllib.parse import parse_qsl, quote
 
 from twisted.logger import Logger
 from twisted.web import http, pages
 from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource, Resource
-from twisted.web.server import NOT_DONE_YET
+from twisted.web.server import NOT_DONE_YET, Request
 
 from twisted_netlab.http.bodyparse import describe_body, query_for_answer
 from twisted_netlab.http.respspec import (
@@ -44,9 +44,9 @@ from twisted_netlab.http.respspec import (
     validate_redirect,
 )
 from twisted_netlab.web import toolspage
-from twisted_netlab.web.options_tools import DEFAULT_TOOLS_PREFIX
+from twisted_netlab.web.config import ToolsConfig
+from twisted_netlab.web.mounts import Mount, split_prefix
 from twisted_netlab.web.refusal import refuse
-from twisted_netlab.web.site import split_prefix
 from twisted_netlab.web.vary import add_vary
 
 MAX_INSPECT_BODY = 8 << 20
@@ -155,7 +155,7 @@ def inspect_request(request: IRequest) -> dict[str, Any]:
         ],
         "client": _address(request.getClientAddress()),
         "server": _address(request.getHost()),
-        "http_version": _text(request.clientproto),  # type: ignore[attr-defined]
+        "http_version": _text(cast(Request, request).clientproto),
         "tls": bool(request.isSecure()),
         "body": _read_body(request, None if content_type is None else _text(content_type)),
     }
@@ -174,6 +174,12 @@ def _set_header(request: IRequest, name: str, values: list[bytes], *, replace: b
 Handler = Callable[[IRequest, list[bytes]], bytes | int]
 
 
+def _render_page(page: IResource, request: IRequest) -> bytes | int:
+    """Render one of ``twisted.web.pages`` (its ``render`` is untyped)."""
+    result: bytes | int = page.render(request)
+    return result
+
+
 class ToolsResource(Resource):
     """One leaf for the whole prefix: the first path segment names the tool."""
 
@@ -181,7 +187,7 @@ class ToolsResource(Resource):
     log = Logger()
 
     def __init__(self) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
+        Resource.__init__(self)  # explicit: mypy cannot see through super() here
         self.handlers: dict[bytes, Handler] = {
             b"inspect": self.inspect,
             b"status": self.status,
@@ -200,10 +206,8 @@ class ToolsResource(Resource):
             return self.index(request, [])
         handler = self.handlers.get(name)
         if handler is None:
-            page: bytes | int = pages.notFound(
-                "No Such Tool", f"known tools: {', '.join(sorted(h.decode() for h in self.handlers))}"
-            ).render(request)
-            return page
+            known = ", ".join(sorted(h.decode() for h in self.handlers))
+            return _render_page(pages.notFound("No Such Tool", f"known tools: {known}"), request)
         try:
             return handler(request, segments[1:])
         except ResponseSpecError as exc:
@@ -306,9 +310,8 @@ class ToolsResource(Resource):
         return spec.body
 
 
-def build_tool_mounts(options: Mapping[str, Any]) -> list[tuple[list[bytes], IResource]]:
+def build_tool_mounts(config: ToolsConfig) -> list[Mount]:
     """The tools mount with ``--tools``; nothing by default (they are opt-in)."""
-    if not options.get("tools"):
+    if not config.enabled:
         return []
-    prefix = options.get("tools-prefix") or DEFAULT_TOOLS_PREFIX
-    return [(split_prefix(prefix), ToolsResource())]
+    return [(split_prefix(config.prefix), ToolsResource())]

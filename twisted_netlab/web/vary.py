@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from twisted.web.iweb import IRequest
 
+from twisted_netlab.http.tokens import split_list
+
 
 def _tokens(values: tuple[str | bytes, ...] | list[str | bytes]) -> list[str]:
     out: list[str] = []
     for value in values:
         text = value.decode("latin-1") if isinstance(value, bytes) else value
-        out.extend(t.strip() for t in text.split(",") if t.strip())
+        out.extend(split_list(text))
     return out
 
 

@@ -2,8 +2,8 @@
 
 Modules by job: ``resource`` (the twisted.web resource per mount and the mounts from
 options), ``call`` (one proxied request's state machine), ``interim`` (1xx to the
-client), ``errors`` (failures to 502/504 pages), ``settings`` (the frozen knobs and the
-client they configure). Header rules stay pure in ``twisted_netlab.http.headers``.
+client), ``errors`` (failures to 502/504 pages), ``settings`` (the client the frozen
+``web.config.ProxySettings`` configure). Header rules stay pure in ``twisted_netlab.http.headers``.
 """
 
 from twisted_netlab.web.proxy.errors import describe_failure, status_for
@@ -12,7 +12,7 @@ from twisted_netlab.web.proxy.resource import (
     build_proxy_mounts,
     make_proxy_mounts,
 )
-from twisted_netlab.web.proxy.settings import ProxyClient, ProxySettings, settings_from_options
+from twisted_netlab.web.proxy.settings import ProxyClient, ProxySettings
 
 __all__ = [
     "ProxyClient",
@@ -21,6 +21,5 @@ __all__ = [
     "build_proxy_mounts",
     "describe_failure",
     "make_proxy_mounts",
-    "settings_from_options",
     "status_for",
 ]

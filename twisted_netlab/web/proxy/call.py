@@ -160,7 +160,7 @@ class ProxyCall:
             via=resource.via_for(head.version),
             rewrite_location=resource.mount.client_location,
             cookies=cookies,
-            drop_cors=bool(getattr(request, "netlab_cors_managed", False)),
+            drop_cors=self.resource.drop_cors,
         )
         request.setResponseCode(head.status, head.reason or None)
         # No Content-Type that nobody chose: twisted.web would add text/html.

@@ -21,8 +21,10 @@ from twisted_netlab.http.headers import CookieRewrite, ForwardRules, via_value
 from twisted_netlab.http.proxymount import ProxyMethodError, ProxyMount, ProxyPathError
 from twisted_netlab.upstream.client import UpstreamClient
 from twisted_netlab.upstream.message import Origin
+from twisted_netlab.web.config import ProxyConfig, ProxySettings
+from twisted_netlab.web.mounts import split_prefix
 from twisted_netlab.web.proxy.call import ProxyCall
-from twisted_netlab.web.proxy.settings import ProxyClient, ProxySettings, settings_from_options
+from twisted_netlab.web.proxy.settings import ProxyClient
 from twisted_netlab.web.refusal import refuse
 
 # What goes on the wire as a request target (visible ASCII, no space).
@@ -40,8 +42,12 @@ class ProxyResource(Resource):
         client: UpstreamClient,
         settings: ProxySettings,
         reactor: IReactorTime,
+        *,
+        drop_cors: bool = False,
     ) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
+        Resource.__init__(self)  # explicit: mypy cannot see through super() here
+        # drop_cors: the site's CORS layer owns Access-Control-*; the upstream's go.
+        self.drop_cors = drop_cors
         self.mount = mount
         self.client = client
         self.settings = settings
@@ -96,21 +102,30 @@ def make_proxy_mounts(
     settings: ProxySettings,
     client: UpstreamClient,
     reactor: IReactorTime,
+    *,
+    cors_managed: bool = False,
 ) -> list[tuple[list[bytes], IResource]]:
-    from twisted_netlab.web.site import split_prefix
-
     return [
-        (split_prefix(m.prefix), ProxyResource(m, client, settings, reactor))
+        (
+            split_prefix(m.prefix),
+            ProxyResource(m, client, settings, reactor, drop_cors=cors_managed),
+        )
         for m in mounts
     ]
 
 
-def build_proxy_mounts(options: Any, reactor: Any) -> list[tuple[list[bytes], IResource]]:
-    """The proxy mounts declared in ``options["proxy-mounts"]``, sharing one client."""
-    mounts: list[ProxyMount] = list(options.get("proxy-mounts") or [])
-    if not mounts:
+def build_proxy_mounts(
+    config: ProxyConfig, reactor: Any, *, cors_managed: bool = False
+) -> list[tuple[list[bytes], IResource]]:
+    """The proxy mounts ``config`` declares, sharing one client and its pools.
+
+    ``cors_managed``: the site wraps the root in its CORS layer, so the upstream's own
+    ``Access-Control-*`` headers are dropped rather than doubled.
+    """
+    if not config.mounts:
         return []
-    settings = settings_from_options(options)
-    client = ProxyClient(reactor, settings)
+    client = ProxyClient(reactor, config.settings)
     reactor.addSystemEventTrigger("before", "shutdown", client.close)
-    return make_proxy_mounts(mounts, settings, client, reactor)
+    return make_proxy_mounts(
+        config.mounts, config.settings, client, reactor, cors_managed=cors_managed
+    )

@@ -1,36 +1,17 @@
-"""The proxy's knobs (one frozen value shared by every mount) and the client they build.
+"""The upstream client every proxy mount shares, configured from ``ProxySettings``.
 
-``settings_from_options`` is the one place option names are read; everything below
-takes ``ProxySettings``.
+The settings themselves are a frozen value in ``web/config.py`` (built from the options
+in ``web/options.py``); this module only turns them into a client.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 from twisted.internet.interfaces import IReactorTime
 
-from twisted_netlab.http.headers import TrustedProxies, parse_trusted
 from twisted_netlab.upstream.client import ClientConfig, UpstreamClient
-from twisted_netlab.upstream.endpoints import TLSPolicy, default_tls
+from twisted_netlab.web.config import ProxySettings
 
-
-@dataclass(frozen=True)
-class ProxySettings:
-    """``pool_size``: idle connections an upstream keeps whatever the load (more are
-    kept while the recent peak concurrency needs them); ``pool_idle_timeout``: an idle
-    upstream connection is closed after this long."""
-
-    pool_size: int = 32
-    connect_timeout: float = 10.0
-    response_timeout: float = 60.0
-    idle_timeout: float = 60.0
-    pool_idle_timeout: float = 50.0
-    trusted: TrustedProxies = field(default_factory=TrustedProxies)
-    pseudonym: str = "netlab"
-    dev: bool = False
-    tls: TLSPolicy = default_tls
+__all__ = ["ProxyClient", "ProxySettings", "client_config"]
 
 
 def client_config(settings: ProxySettings) -> ClientConfig:
@@ -49,21 +30,3 @@ class ProxyClient(UpstreamClient):
 
     def __init__(self, reactor: IReactorTime, settings: ProxySettings) -> None:
         super().__init__(reactor, client_config(settings))
-
-
-_DEFAULT = ProxySettings()
-
-
-def settings_from_options(options: Any) -> ProxySettings:
-    trusted = options.get("proxy-trusted")
-    if not isinstance(trusted, TrustedProxies):
-        trusted = parse_trusted(options.get("trusted-proxy") or [])
-    return ProxySettings(
-        pool_size=int(options.get("proxy-pool-size") or _DEFAULT.pool_size),
-        connect_timeout=float(options.get("proxy-connect-timeout") or _DEFAULT.connect_timeout),
-        response_timeout=float(options.get("proxy-response-timeout") or _DEFAULT.response_timeout),
-        idle_timeout=float(options.get("proxy-idle-timeout") or _DEFAULT.idle_timeout),
-        trusted=trusted,
-        pseudonym=str(options.get("proxy-via") or _DEFAULT.pseudonym),
-        dev=bool(options.get("proxy-dev")),
-    )

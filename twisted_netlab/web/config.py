@@ -1,0 +1,132 @@
+"""The typed, frozen configuration every netlab-web part is built from.
+
+Why one module of plain values: option names (``--max-age``, ``--cors``...) belong to the
+command line; resources and services should never see them. ``web/options.py`` parses
+and validates the command line once, in ``postOptions``, into a ``WebConfig``; builders
+(``build_site``, ``build_static_resource``, ``wrap_hotlink``, ``wrap_cors``,
+``build_proxy_mounts``, ``build_tool_mounts``) take these values and nothing else, so a
+test or an embedder builds a config directly and never fakes an options dict.
+
+Files named by options (the hotlink replacement, signing keys, the proxy TOML) are read
+once, at start-up, and their content lives here: nothing re-reads them later.
+
+This module is a leaf of ``web/``: it imports only pure rules (``http/``) and value
+types of the static part, never a resource.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from twisted_netlab.http.caching import CachePolicy
+from twisted_netlab.http.cors import CorsPolicy
+from twisted_netlab.http.headers import TrustedProxies
+from twisted_netlab.http.hotlink import HotlinkPolicy
+from twisted_netlab.http.proxymount import ProxyMount
+from twisted_netlab.upstream.endpoints import TLSPolicy, default_tls
+from twisted_netlab.web.filefacts import FactsConfig
+from twisted_netlab.web.fsinfo import SymlinkPolicy
+from twisted_netlab.web.limits import LimitsConfig
+
+__all__ = [
+    "DEFAULT_TOOLS_PREFIX",
+    "HotlinkConfig",
+    "ProxyConfig",
+    "ProxySettings",
+    "Replacement",
+    "StaticConfig",
+    "ToolsConfig",
+    "WebConfig",
+]
+
+DEFAULT_TOOLS_PREFIX = "/_netlab/"
+
+
+@dataclass(frozen=True)
+class StaticConfig:
+    """The static file resource: what to serve and how to cache and compress it."""
+
+    root: str
+    symlinks: SymlinkPolicy = SymlinkPolicy.INSIDE
+    listing: bool = True
+    allow_dotfiles: bool = False
+    spa: bool = False
+    explain: bool = False
+    max_ranges: int = 16
+    memory_cache_size: int = 64 * 1024 * 1024
+    max_entries: int = 16384
+    facts: FactsConfig = field(default_factory=lambda: FactsConfig(policy=CachePolicy()))
+
+
+@dataclass(frozen=True, slots=True)
+class Replacement:
+    """The body served instead of the refusal page, read once at start-up."""
+
+    body: bytes
+    content_type: bytes
+
+
+@dataclass(frozen=True)
+class HotlinkConfig:
+    """The hotlink gate: its policy, the optional replacement body, the explain header."""
+
+    policy: HotlinkPolicy
+    replacement: Replacement | None = None
+    explain: bool = False
+
+
+@dataclass(frozen=True)
+class ProxySettings:
+    """Knobs shared by every proxy mount (one client, one pool, one set of timeouts).
+
+    ``pool_size``: idle connections an upstream keeps whatever the load (more are kept
+    while the recent peak concurrency needs them); ``pool_idle_timeout``: an idle
+    upstream connection is closed after this long; ``tls``: how upstream certificates
+    are checked (the platform's trust store by default).
+    """
+
+    pool_size: int = 32
+    connect_timeout: float = 10.0
+    response_timeout: float = 60.0
+    idle_timeout: float = 60.0
+    pool_idle_timeout: float = 50.0
+    trusted: TrustedProxies = field(default_factory=TrustedProxies)
+    pseudonym: str = "netlab"
+    dev: bool = False
+    tls: TLSPolicy = default_tls
+
+
+@dataclass(frozen=True)
+class ProxyConfig:
+    """Every reverse-proxy mount and the settings they share."""
+
+    mounts: tuple[ProxyMount, ...] = ()
+    settings: ProxySettings = field(default_factory=ProxySettings)
+
+
+@dataclass(frozen=True)
+class ToolsConfig:
+    """The request inspector and response setter: off unless asked for."""
+
+    enabled: bool = False
+    prefix: str = DEFAULT_TOOLS_PREFIX
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """Everything ``build_site`` needs; ``None`` parts are switched off."""
+
+    static: StaticConfig
+    hotlink: HotlinkConfig | None = None
+    cors: CorsPolicy | None = None
+    proxy: ProxyConfig = field(default_factory=ProxyConfig)
+    tools: ToolsConfig = field(default_factory=ToolsConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    access_log: str | None = None
+
+    def mount_prefixes(self) -> tuple[str, ...]:
+        """Every mount's prefix (proxies, then the tools when on): metrics label by them."""
+        prefixes = [m.prefix for m in self.proxy.mounts]
+        if self.tools.enabled:
+            prefixes.append(self.tools.prefix)
+        return tuple(prefixes)

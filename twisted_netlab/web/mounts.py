@@ -1,0 +1,77 @@
+"""The mount router: one leaf root that sends each request to its mount.
+
+Mounts (proxy prefixes, the tools under ``/_netlab/``) win by longest prefix; the
+default resource (the static files) takes the rest. Before any of them, the target
+form and the Host fields are checked (RFC 9112 3.2: one valid ``host[:port]``). The root is a leaf so that a mount
+sees ``request.postpath`` relative to its own prefix, whatever Twisted's traversal did.
+
+Why a module of its own: every wrapper (CORS, hotlink) and mount delegates through
+``render_from``; keeping it here, below ``site.py``, lets ``site.py`` import the
+wrappers at the top without a cycle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from twisted.web import http
+from twisted.web.iweb import IRequest
+from twisted.web.resource import IResource, Resource, getChildForRequest
+from twisted.web.server import Request
+
+from twisted_netlab.http.host import BadHostError, check_host_fields
+from twisted_netlab.http.segments import path_segments
+from twisted_netlab.web.refusal import refuse
+
+Mount = tuple[list[bytes], IResource]
+
+__all__ = ["Mount", "MountRoot", "render_from", "split_prefix"]
+
+
+def split_prefix(prefix: str) -> list[bytes]:
+    """``"/api/v1/"`` -> ``[b"api", b"v1"]``: the segments a mount owns."""
+    return [s.encode("utf-8") for s in path_segments(prefix)]
+
+
+def render_from(resource: IResource, request: IRequest) -> bytes | int:
+    """Traverse from ``resource`` with the request's ``postpath`` and render."""
+    child: IResource = getChildForRequest(resource, request)
+    result: bytes | int = child.render(request)
+    return result
+
+
+class MountRoot(Resource):
+    isLeaf = True
+
+    def __init__(self, default: IResource, mounts: Sequence[Mount] = ()) -> None:
+        Resource.__init__(self)  # explicit: mypy cannot see through super() here
+        self.default = default
+        # Longest prefix first so /api/v2 wins over /api.
+        self.mounts = sorted(mounts, key=lambda m: len(m[0]), reverse=True)
+
+    def render(self, request: Request) -> bytes | int:
+        uri: bytes = request.uri
+        if request.method == b"CONNECT" or not (uri.startswith(b"/") or uri == b"*"):
+            # A reverse proxy for configured upstreams only: never an open proxy.
+            request.setResponseCode(http.BAD_REQUEST)
+            request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+            request.setHeader(b"connection", b"close")
+            channel = request.channel  # Request drops it when finished
+            request.notifyFinish().addBoth(lambda _: channel.loseConnection())
+            return b"absolute-form targets and CONNECT are not served here\n"
+        try:
+            check_host_fields(request.requestHeaders.getRawHeaders(b"host"), request.clientproto)
+        except BadHostError as exc:
+            request.setHeader(b"connection", b"close")
+            channel = request.channel
+            request.notifyFinish().addBoth(lambda _: channel.loseConnection())
+            return refuse(request, exc.status, str(exc))
+        segments = list(request.prepath or []) + list(request.postpath or [])
+        for prefix, resource in self.mounts:
+            if segments[: len(prefix)] == prefix:
+                request.prepath = list(prefix)
+                request.postpath = segments[len(prefix) :]
+                return render_from(resource, request)
+        request.prepath = []
+        request.postpath = segments
+        return render_from(self.default, request)
