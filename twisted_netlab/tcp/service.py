@@ -27,7 +27,7 @@ class EchoService(MultiService):
         self.factory = factory
         self.drained: DrainResult | None = None
         for listener in listeners:
-            listener.setServiceParent(self)  # type: ignore[no-untyped-call]
+            listener.setServiceParent(self)
 
     def stopService(self) -> Deferred[None]:
         return Deferred.fromCoroutine(self._stop())

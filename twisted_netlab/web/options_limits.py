@@ -8,6 +8,7 @@ boundary, since ``limits_config()`` turns the values into a frozen ``LimitsConfi
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from twisted.python import usage
 
@@ -47,7 +48,7 @@ def parse_count(option: str, text: str, *, zero_ok: bool) -> int:
 
 
 class LimitsOptions(usage.Options):
-    optParameters = [
+    optParameters: list[list[Any]] = [
         ["header-timeout", None, "20", "Seconds for a whole request head (line and headers) to arrive; "
          "counted from its first byte, never extended (408 and close)."],
         ["keepalive-timeout", None, "75", "Seconds an idle keep-alive connection is kept."],
