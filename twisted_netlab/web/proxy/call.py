@@ -70,10 +70,15 @@ class ProxyCall:
             request.clientproto.partition(b"/")[2] or b"1.1",
             resource.forward_rules,
         )
+        headers = self.upstream_headers(headers)
         body = body_source(request, resource.reactor)
         request.notifyFinish().addErrback(self._client_lost)
         upstream_request = UpstreamRequest(request.method, self.target, headers, body)
         self.exchange = resource.client.request(resource.origin, upstream_request, self)
+
+    def upstream_headers(self, headers: dict[bytes, list[bytes]]) -> dict[bytes, list[bytes]]:
+        """The forwarded header section as sent: the cache's hook (it swaps conditionals)."""
+        return headers
 
     # -- ResponseHandler ---------------------------------------------------------------
 

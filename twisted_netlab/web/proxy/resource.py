@@ -23,6 +23,8 @@ from twisted_netlab.upstream.client import UpstreamClient
 from twisted_netlab.upstream.message import Origin
 from twisted_netlab.web.config import ProxyConfig, ProxySettings
 from twisted_netlab.web.mounts import split_prefix
+from twisted_netlab.web.proxy.cache import ProxyCache
+from twisted_netlab.web.proxy.cache_call import render_cached
 from twisted_netlab.web.proxy.call import ProxyCall
 from twisted_netlab.web.proxy.settings import ProxyClient
 from twisted_netlab.web.refusal import refuse
@@ -44,8 +46,10 @@ class ProxyResource(Resource):
         reactor: IReactorTime,
         *,
         drop_cors: bool = False,
+        cache: ProxyCache | None = None,
     ) -> None:
         Resource.__init__(self)  # explicit: mypy cannot see through super() here
+        self.cache = cache  # the shared proxy cache (--proxy-cache), None when off
         # drop_cors: the site's CORS layer owns Access-Control-*; the upstream's go.
         self.drop_cors = drop_cors
         self.mount = mount
@@ -89,6 +93,8 @@ class ProxyResource(Resource):
         if not _VALID_TARGET.match(target):
             # twisted.web lets DEL and similar through; they must not reach the upstream.
             return refuse(request, http.BAD_REQUEST, "invalid character in the request target")
+        if self.cache is not None:
+            return render_cached(self, self.cache, request, target)
         ProxyCall(self, request, target).start()
         return NOT_DONE_YET
 
@@ -104,11 +110,12 @@ def make_proxy_mounts(
     reactor: IReactorTime,
     *,
     cors_managed: bool = False,
+    cache: ProxyCache | None = None,
 ) -> list[tuple[list[bytes], IResource]]:
     return [
         (
             split_prefix(m.prefix),
-            ProxyResource(m, client, settings, reactor, drop_cors=cors_managed),
+            ProxyResource(m, client, settings, reactor, drop_cors=cors_managed, cache=cache),
         )
         for m in mounts
     ]
@@ -126,6 +133,7 @@ def build_proxy_mounts(
         return []
     client = ProxyClient(reactor, config.settings)
     reactor.addSystemEventTrigger("before", "shutdown", client.close)
+    cache = ProxyCache(config.cache, reactor) if config.cache.enabled else None
     return make_proxy_mounts(
-        config.mounts, config.settings, client, reactor, cors_managed=cors_managed
+        config.mounts, config.settings, client, reactor, cors_managed=cors_managed, cache=cache
     )

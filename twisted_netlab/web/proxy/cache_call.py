@@ -1,0 +1,480 @@
+"""One proxied request with the cache in front: lookup, serve, or forward and fill.
+
+``CachingCall`` is a ``ProxyCall`` (the relay is unchanged) that first asks the pure
+decision core (``http.cache.decision.lookup``) and then:
+
+- Hit / Stale: serves the stored entry (``cache_body.StoredBody``: flow-controlled,
+  whole, HEAD, a Range or the client's own conditionals -> 304/412), and for
+  stale-while-revalidate starts a background ``cache_refresh.Refresh``;
+- Revalidate: forwards with the stored validators instead of the client's; a 304
+  freshens the entry and serves it; 5xx or no answer -> stale-if-error when allowed;
+- Forward: a GET miss joins the ``Collapser`` (one upstream request per cold key; the
+  others wait, bounded, then look up again or go upstream themselves); the response is
+  admitted (``decision.admit``) and streams into the store while it is relayed;
+- every answer carries our ``Cache-Status`` member (and ``X-Netlab-Explain`` when on);
+  an unsafe method that succeeds invalidates its target and same-origin Location.
+
+``render_cached`` is the resource's entry point; it also answers PURGE.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet.interfaces import IDelayedCall
+from twisted.python.failure import Failure
+from twisted.web import http
+from twisted.web.iweb import IRequest
+from twisted.web.server import NOT_DONE_YET
+
+from twisted_netlab.cache.collapse import Role
+from twisted_netlab.cache.store import BodyWriter
+from twisted_netlab.http.cache.cache_status import CacheStatus, FwdReason
+from twisted_netlab.http.cache.decision import (
+    Forward,
+    GatewayTimeout,
+    Hit,
+    Lookup,
+    Revalidate,
+    Stale,
+    admit,
+    freshen,
+    lookup,
+    served_headers,
+    stale_on_error,
+)
+from twisted_netlab.http.cache.entry import Stored
+from twisted_netlab.http.cache.fields import decode_pairs, encode_pairs, field_values
+from twisted_netlab.http.cache.head import freshen_from_head
+from twisted_netlab.http.cache.serve import (
+    EXPLAIN_HEADER,
+    client_conditional,
+    forwarded_status,
+    status_fields,
+    validated_status,
+)
+from twisted_netlab.http.headers import forward_request_headers
+from twisted_netlab.http.msgframing import BodyKind, Framing
+from twisted_netlab.upstream.errors import UpstreamError
+from twisted_netlab.upstream.message import ResponseHead, UpstreamRequest
+from twisted_netlab.web.proxy.cache import ProxyCache, purge_allowed
+from twisted_netlab.web.proxy.cache_body import Piece, StoredBody, select_ranges
+from twisted_netlab.web.proxy.cache_refresh import Refresh
+from twisted_netlab.web.proxy.call import ProxyCall
+from twisted_netlab.web.refusal import refuse
+
+__all__ = ["CachingCall", "render_cached"]
+
+# Our validators replace the client's when we revalidate (RFC 9111 4.3.1); the client's
+# are then evaluated against the stored response (4.3.2). Range goes too: the answer
+# must be a 304 or a whole response, which can be stored.
+_REPLACED = frozenset({b"if-none-match", b"if-modified-since", b"range", b"if-range"})
+# What a 304 carries (RFC 9110 15.4.5).
+_NOT_MODIFIED_FIELDS = frozenset(
+    {"cache-control", "content-location", "date", "etag", "expires", "vary", "age"}
+)
+_UPSTREAM_ERRORS = frozenset({500, 502, 503, 504})
+_ALLOW_PURGE_REFUSED = b"GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
+
+
+def render_cached(
+    resource: Any, cache: ProxyCache, request: IRequest, target: bytes
+) -> bytes | int:
+    """The cached mount's render: PURGE, or a ``CachingCall``."""
+    key = cache.key_for(resource.mount, target)
+    if request.method == b"PURGE" and key is not None:
+        return _purge(resource, cache, request, key)
+    CachingCall(resource, request, target, cache, key).start()
+    return NOT_DONE_YET
+
+
+def _purge(resource: Any, cache: ProxyCache, request: Any, key: str) -> bytes:
+    peer = str(getattr(request.getClientAddress(), "host", ""))
+    if not purge_allowed(peer, resource.settings.trusted):
+        request.setHeader(b"allow", _ALLOW_PURGE_REFUSED)
+        return refuse(
+            request, http.NOT_ALLOWED, "PURGE is taken from loopback and trusted proxies only"
+        )
+    removed = cache.purge(key)
+    if not removed:
+        return refuse(request, http.NOT_FOUND, f"nothing stored for {key}")
+    body = f"purged {removed} stored response(s) for {key}\n".encode("utf-8", "replace")
+    request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+    request.setHeader(b"cache-control", b"no-store")
+    return body
+
+
+def _request_pairs(request: Any) -> tuple[tuple[str, str], ...]:
+    return decode_pairs(
+        (name, value)
+        for name, values in request.requestHeaders.getAllRawHeaders()
+        for value in values
+    )
+
+
+class CachingCall(ProxyCall):
+    _writer: BodyWriter | None = None
+    _leader = False
+    _detached = False  # the store answered; the exchange's remaining events are ignored
+    _wait: IDelayedCall | None = None
+    _request_time = 0.0
+
+    def __init__(
+        self,
+        resource: Any,
+        request: IRequest,
+        target: bytes,
+        cache: ProxyCache,
+        key: str | None,
+        *,
+        plan: Lookup | None = None,
+    ) -> None:
+        super().__init__(resource, request, target)
+        self.cache = cache
+        self.key = key
+        self.plan = plan
+        self.method = self.request.method.decode("latin-1")
+        self.request_pairs = _request_pairs(self.request)
+        self.cache_status = CacheStatus(fwd=FwdReason.BYPASS)
+
+    # -- deciding ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        key = self.key
+        if key is None:
+            self.cache.count("bypass")
+            self._forward()
+            return
+        plan = self.plan
+        if plan is None:
+            plan = self._lookup(key)
+        self._act(key, plan)
+
+    def _lookup(self, key: str) -> Lookup:
+        entries = self.cache.store.entries(key)
+        return lookup(self.method, self.request_pairs, self.cache.now(), entries)
+
+    def _act(self, key: str, plan: Lookup) -> None:
+        self.plan = plan
+        cache = self.cache
+        if isinstance(plan, Hit):
+            cache.count("hit")
+            self._serve(plan.entry, plan.headers, plan.status)
+        elif isinstance(plan, Stale):
+            cache.count("stale")
+            if plan.background:
+                self._refresh(key, plan)
+            self._serve(plan.entry, plan.headers, plan.status)
+        elif isinstance(plan, GatewayTimeout):
+            cache.count("only-if-cached")
+            self.cache_status = plan.status
+            self._plain(http.GATEWAY_TIMEOUT, f"only-if-cached, and {plan.reason}")
+        elif isinstance(plan, Revalidate):
+            cache.count("revalidate")
+            self.cache_status = CacheStatus(fwd=plan.fwd)
+            self._forward()
+        else:
+            cache.count("miss")
+            self.cache_status = CacheStatus(fwd=plan.fwd)
+            if self.method != "GET":
+                self._forward()
+                return
+            role = cache.collapser.join(key, self._notified)
+            if role is Role.FOLLOWER:
+                self._wait = cache.reactor.callLater(cache.config.collapse_wait, self._stop_waiting)
+                self.request.notifyFinish().addErrback(self._left_while_waiting)
+                return
+            self._leader = role is Role.LEADER
+            self._forward()
+
+    def _forward(self) -> None:
+        self._request_time = self.cache.now()
+        super().start()
+
+    def upstream_headers(self, headers: dict[bytes, list[bytes]]) -> dict[bytes, list[bytes]]:
+        plan = self.plan
+        if not isinstance(plan, Revalidate):
+            return headers
+        return _with_validators(headers, plan.conditional)
+
+    # -- collapsing --------------------------------------------------------------------
+
+    def _notified(self, outcome: Stored | None) -> None:
+        """The leader finished: look up again (its entry may not fit our Vary)."""
+        if self._wait is not None:
+            self._wait.cancel()
+            self._wait = None
+        if self._client_gone or self._done or self.key is None:
+            return
+        plan = self._lookup(self.key)
+        if isinstance(plan, Hit):
+            self.cache.count("collapsed")
+            fwd = self.cache_status.fwd or FwdReason.MISS
+            status = CacheStatus(
+                fwd=fwd, fwd_status=plan.entry.meta.status, ttl=plan.status.ttl, collapsed=True
+            )
+            self._serve(plan.entry, plan.headers, status)
+            return
+        self._forward()
+
+    def _stop_waiting(self) -> None:
+        self._wait = None
+        if self.key is not None:
+            self.cache.collapser.leave(self.key, self._notified)
+        if not (self._client_gone or self._done):
+            self._forward()
+
+    def _left_while_waiting(self, failure: Failure) -> None:
+        self._client_gone = True
+        if self._wait is not None:
+            self._wait.cancel()
+            self._wait = None
+            if self.key is not None:
+                self.cache.collapser.leave(self.key, self._notified)
+
+    def _release(self, stored: Stored | None) -> None:
+        if self._leader and self.key is not None:
+            self._leader = False
+            self.cache.collapser.release(self.key, stored)
+
+    # -- the upstream's answer ---------------------------------------------------------
+
+    def head_received(self, head: ResponseHead) -> None:
+        if self._detached or self._client_gone or self._done:
+            return
+        try:
+            taken = self._take_head(head)
+        except Exception:
+            self._bug(Failure())
+            return
+        if taken:
+            return
+        super().head_received(head)
+        if not self._done:
+            self._add_status()
+
+    def _take_head(self, head: ResponseHead) -> bool:
+        """Cache bookkeeping for the head; True when the store answers instead."""
+        key = self.key
+        if key is None:
+            return False
+        cache = self.cache
+        now = cache.now()
+        pairs = decode_pairs(head.headers)
+        plan = self.plan
+        if isinstance(plan, Revalidate):
+            if head.status == 304:
+                return self._validated(key, plan, pairs, now)
+            if head.status in _UPSTREAM_ERRORS and self._stale_on_error(plan, head.status):
+                return True
+        admission = admit(
+            key, self.method, self.request_pairs, head.status, pairs, self._request_time, now,
+            cache.rules,
+        )
+        for gone in admission.invalidate:
+            if cache.store.invalidate(gone):
+                cache.count("invalidated")
+        if isinstance(plan, Revalidate) and not admission.store and head.status < 500:
+            for stored in plan.candidates:
+                cache.store.remove(stored.ident)
+        if self.method == "HEAD" and head.status == 200:
+            result = freshen_from_head(
+                cache.store.entries(key), self.request_pairs, 200, pairs, self._request_time,
+                now, cache.rules,
+            )
+            for stored in result.updated:
+                cache.store.update(stored)
+            for ident in result.outdated:
+                cache.store.remove(ident)
+        fwd = self.cache_status.fwd or FwdReason.MISS
+        collapsed = self._leader and cache.collapser.waiting(key) > 0
+        self.cache_status = forwarded_status(fwd, head.status, admission, collapsed=collapsed)
+        if admission.store and admission.meta is not None:
+            self._writer = cache.store.begin(admission.meta)
+        else:
+            self._release(None)
+        return False
+
+    def _validated(self, key: str, plan: Revalidate, pairs: Any, now: float) -> bool:
+        cache = self.cache
+        updated = freshen(plan.candidates, pairs, self._request_time, now, cache.rules)
+        for stored in updated:
+            cache.store.update(stored)
+        self._detach()
+        chosen = next((s for s in updated if s.ident == plan.candidates[0].ident), None)
+        if chosen is not None:
+            cache.count("validated")
+            headers = served_headers(chosen.meta, now, validated=True)
+            self._serve(chosen, headers, validated_status(plan.fwd, chosen.meta, now))
+            return True
+        # The 304 selected nothing we hold (or it said no-store): ask again, unconditionally.
+        for stored in plan.candidates:
+            cache.store.remove(stored.ident)
+        self._done = True
+        retry = Forward(plan.fwd, "the 304 matched no stored response")
+        CachingCall(self.resource, self.request, self.target, cache, key, plan=retry).start()
+        return True
+
+    def _stale_on_error(self, plan: Revalidate, status: int | None) -> bool:
+        stale = stale_on_error(plan.candidates[0], self.request_pairs, self.cache.now(), status)
+        if stale is None:
+            return False
+        self.cache.count("stale-if-error")
+        self._detach(cancel=True)
+        self._serve(stale.entry, stale.headers, stale.status)
+        return True
+
+    def body_received(self, data: bytes) -> None:
+        if self._detached:
+            return
+        writer = self._writer
+        if writer is not None and not writer.append(data):
+            self._writer = None
+            self._release(None)
+        super().body_received(data)
+
+    def response_done(self) -> None:
+        if self._detached:
+            return
+        writer, self._writer = self._writer, None
+        self._release(writer.commit() if writer is not None else None)
+        super().response_done()
+
+    def exchange_failed(self, error: UpstreamError) -> None:
+        if self._detached:
+            return
+        self._drop_write()
+        plan = self.plan
+        if (
+            isinstance(plan, Revalidate)
+            and not (self._head_sent or self._client_gone or self._done)
+            and self._stale_on_error(plan, None)
+        ):
+            return
+        super().exchange_failed(error)
+
+    def _client_lost(self, failure: Failure) -> None:
+        self._drop_write()
+        super()._client_lost(failure)
+
+    def _drop_write(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.abort()
+        self._release(None)
+
+    def _detach(self, *, cancel: bool = False) -> None:
+        self._detached = True
+        exchange, self.exchange = self.exchange, None
+        if cancel and exchange is not None:
+            exchange.cancel()
+
+    # -- answering from the store ------------------------------------------------------
+
+    def _serve(
+        self, entry: Stored, headers: tuple[tuple[str, str], ...], status: CacheStatus
+    ) -> None:
+        cache = self.cache
+        reader = cache.store.open(entry.ident)
+        if reader is None:  # evicted since the lookup: a fresh call goes upstream
+            self._done = True
+            gone = Forward(FwdReason.MISS, "the stored response was evicted")
+            CachingCall(
+                self.resource, self.request, self.target, cache, self.key, plan=gone
+            ).start()
+            return
+        self.cache_status = status
+        decision = client_conditional(self.method, self.request_pairs, entry.meta, cache.now())
+        if decision.status == 304:
+            reader.close()
+            kept = tuple((n, v) for n, v in headers if n.lower() in _NOT_MODIFIED_FIELDS)
+            self._send_head(304, kept, Framing(BodyKind.NO_BODY))
+            self._finish()
+            return
+        if decision.status is not None:
+            reader.close()
+            self._plain(decision.status, decision.reason)
+            return
+        length = reader.length
+        code = entry.meta.status
+        pieces: list[Piece] | None = None
+        ranges = field_values(self.request_pairs, "range")
+        if code == 200 and self.method == "GET" and decision.honor_range and len(ranges) == 1:
+            selection = select_ranges(ranges[0], length, headers)
+            if selection is not None:
+                code, headers = selection.status, selection.headers
+                pieces, length = selection.pieces, selection.length
+        self._send_head(code, headers, Framing(BodyKind.LENGTH, length))
+        if self.method == "HEAD" or length == 0:
+            reader.close()
+            self._finish()
+            return
+        StoredBody(self.request, reader, cache.reactor, pieces, self._stored_done).start()
+
+    def _send_head(self, code: int, headers: tuple[tuple[str, str], ...], framing: Framing) -> None:
+        head = ResponseHead(code, b"", b"1.1", encode_pairs(headers), framing)
+        self._relay_head(head)
+        self._add_status()
+
+    def _stored_done(self, complete: bool) -> None:
+        if self._client_gone or self._done:
+            return
+        if complete:
+            self._finish()
+        else:
+            self._abort_client()
+
+    # -- our own answers ---------------------------------------------------------------
+
+    def _add_status(self) -> None:
+        headers = self.request.responseHeaders
+        fields = status_fields(
+            self.cache_status,
+            cache_name=self.resource.settings.pseudonym,
+            explain_header=self.cache.config.explain,
+        )
+        for name, value in fields:
+            raw = value.encode("latin-1", "replace")
+            if name == EXPLAIN_HEADER:
+                headers.setRawHeaders(name.encode("ascii"), [raw])
+            else:
+                headers.addRawHeader(name.encode("ascii"), raw)
+
+    def _error_page(self, status: int, reason: str) -> None:
+        self._add_status()
+        super()._error_page(status, reason)
+
+    def _plain(self, status: int, reason: str) -> None:
+        body = refuse(self.request, status, reason)
+        self._add_status()
+        self.request.responseHeaders.setRawHeaders(b"content-length", [b"%d" % len(body)])
+        self.request.write(body)
+        self._finish()
+
+    def _refresh(self, key: str, plan: Stale) -> None:
+        """stale-while-revalidate: one background conditional request per key."""
+        cache = self.cache
+        if key in cache.refreshing:
+            return
+        request = self.request
+        resource = self.resource
+        headers = forward_request_headers(
+            dict(request.requestHeaders.getAllRawHeaders()),
+            str(getattr(request.getClientAddress(), "host", "") or "unknown"),
+            "https" if request.isSecure() else "http",
+            request.clientproto.partition(b"/")[2] or b"1.1",
+            resource.forward_rules,
+        )
+        headers = _with_validators(headers, plan.revalidate)
+        handler = Refresh(cache, key, (plan.entry,), self.request_pairs)
+        upstream = UpstreamRequest(b"GET", self.target, headers, None)
+        resource.client.request(resource.origin, upstream, handler)
+
+
+def _with_validators(
+    headers: dict[bytes, list[bytes]], conditional: tuple[tuple[str, str], ...]
+) -> dict[bytes, list[bytes]]:
+    out = {name: values for name, values in headers.items() if name.lower() not in _REPLACED}
+    for name, value in conditional:
+        out.setdefault(name.encode("latin-1"), []).append(value.encode("latin-1"))
+    return out
