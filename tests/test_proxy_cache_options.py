@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
-from twisted.internet.testing import MemoryReactorClock
+from twisted.internet.address import IPv4Address
+from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -19,6 +21,7 @@ from twisted_netlab.http.proxymount import mounts_from_toml
 from twisted_netlab.web.config import ProxyCacheConfig, ProxyConfig
 from twisted_netlab.web.proxy import ProxyResource, build_proxy_mounts
 from twisted_netlab.web.proxy.cache import ProxyCache, purge_allowed
+from twisted_netlab.web.site import build_site
 
 
 def parse(*args: str) -> ProxyCacheConfig:
@@ -121,3 +124,48 @@ class PurgePeerTests(SynchronousTestCase):
         self.assertFalse(purge_allowed("10.2.0.1", trusted))
         self.assertFalse(purge_allowed("192.0.2.7", trusted))
         self.assertFalse(purge_allowed("unknown", trusted))
+
+
+class PurgeThroughSiteTests(SynchronousTestCase):
+    """PURGE passes the limits layer (no body, early-405 rule) and the method check."""
+
+    def _site(self) -> tuple[Any, ProxyCache]:
+        root = self.mktemp()
+        os.mkdir(root)
+        options = web_options("--path", root, "--proxy-cache", "--proxy", "/c=http://127.0.0.1:9/o")
+        site = build_site(options.web_config, MemoryReactorClock())
+        proxy = next(r for _, r in site.resource.mounts if isinstance(r, ProxyResource))
+        assert proxy.cache is not None
+        return site, proxy.cache
+
+    def _purge(self, site: Any, peer: str) -> bytes:
+        channel = site.buildProtocol(IPv4Address("TCP", peer, 40000))
+        transport = StringTransport(peerAddress=IPv4Address("TCP", peer, 40000))
+        channel.makeConnection(transport)
+        channel.dataReceived(b"PURGE /c/a HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        return bytes(transport.value())
+
+    def _store(self, cache: ProxyCache) -> None:
+        meta = EntryMeta(
+            "http://127.0.0.1:9/o/a", 200, (), (), AgeInputs(0.0, 0, 0.0, 0.0), 60.0
+        )
+        writer = cache.store.begin(meta)
+        writer.append(b"a")
+        self.assertIsNotNone(writer.commit())
+
+    def test_purge_from_loopback_removes_the_entry(self) -> None:
+        site, cache = self._site()
+        self._store(cache)
+        answer = self._purge(site, "127.0.0.1")
+        self.assertTrue(answer.startswith(b"HTTP/1.1 200 OK\r\n"), answer)
+        self.assertIn(b"purged 1 stored response(s) for http://127.0.0.1:9/o/a\n", answer)
+        self.assertEqual(cache.store.entries("http://127.0.0.1:9/o/a"), [])
+        self.assertTrue(self._purge(site, "127.0.0.1").startswith(b"HTTP/1.1 404 "))
+
+    def test_purge_from_elsewhere_is_405_and_keeps_the_entry(self) -> None:
+        site, cache = self._site()
+        self._store(cache)
+        answer = self._purge(site, "192.0.2.7")
+        self.assertTrue(answer.startswith(b"HTTP/1.1 405 "), answer)
+        self.assertIn(b"Allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n", answer)
+        self.assertEqual(len(cache.store.entries("http://127.0.0.1:9/o/a")), 1)
