@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from twisted.internet.interfaces import IDelayedCall
+from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web import http
 from twisted.web.iweb import IRequest
@@ -64,6 +65,8 @@ from twisted_netlab.web.proxy.call import ProxyCall
 from twisted_netlab.web.refusal import refuse
 
 __all__ = ["CachingCall", "render_cached"]
+
+log = Logger()
 
 # Our validators replace the client's when we revalidate (RFC 9111 4.3.1); the client's
 # are then evaluated against the stored response (4.3.2). Range goes too: the answer
@@ -235,7 +238,11 @@ class CachingCall(ProxyCall):
     def _release(self, stored: Stored | None) -> None:
         if self._leader and self.key is not None:
             self._leader = False
-            self.cache.collapser.release(self.key, stored)
+            try:
+                self.cache.collapser.release(self.key, stored)
+            except Exception:
+                # A waiter's failure is its own (each was notified); ours goes on.
+                log.failure("proxy cache {key}: a collapsed request failed", key=self.key)
 
     # -- the upstream's answer ---------------------------------------------------------
 
