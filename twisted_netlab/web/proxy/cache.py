@@ -37,6 +37,9 @@ __all__ = ["ProxyCache", "purge_allowed"]
 
 log = Logger()
 
+_KEY_MEMO = 4096
+_NO_KEY = "\0"  # never a key: primary_key always returns an absolute URI
+
 
 def purge_allowed(peer: str, trusted: TrustedProxies) -> bool:
     """PURGE is taken from loopback and from ``--trusted-proxy`` peers only."""
@@ -83,6 +86,7 @@ class ProxyCache:
         self.refreshing: set[str] = set()
         self.outcomes: Counter[str] = Counter()
         self.on_outcome: Callable[[str], object] | None = None
+        self._keys: dict[bytes, str | None] = {}
 
     def now(self) -> float:
         return self.reactor.seconds()
@@ -96,10 +100,17 @@ class ProxyCache:
         """
         if not mount.cache or mount.preserve_host:
             return None
-        try:
-            return primary_key((mount.origin_bytes + target).decode("latin-1"))
-        except ValueError:
-            return None
+        uri = mount.origin_bytes + target
+        key = self._keys.get(uri, _NO_KEY)
+        if key is _NO_KEY:
+            try:
+                key = primary_key(uri.decode("latin-1"))
+            except ValueError:
+                key = None
+            if len(self._keys) >= _KEY_MEMO:
+                self._keys.clear()  # bounded: a flood of distinct URLs costs a re-parse
+            self._keys[uri] = key
+        return key
 
     def count(self, outcome: str) -> None:
         self.outcomes[outcome] += 1

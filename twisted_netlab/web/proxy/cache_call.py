@@ -59,7 +59,7 @@ from twisted_netlab.http.msgframing import BodyKind, Framing
 from twisted_netlab.upstream.errors import UpstreamError
 from twisted_netlab.upstream.message import ResponseHead, UpstreamRequest
 from twisted_netlab.web.proxy.cache import ProxyCache, purge_allowed
-from twisted_netlab.web.proxy.cache_body import Piece, StoredBody, select_ranges
+from twisted_netlab.web.proxy.cache_body import CHUNK, Piece, StoredBody, select_ranges
 from twisted_netlab.web.proxy.cache_refresh import Refresh
 from twisted_netlab.web.proxy.call import ProxyCall
 from twisted_netlab.web.refusal import refuse
@@ -391,28 +391,38 @@ class CachingCall(ProxyCall):
             ).start()
             return
         self.cache_status = status
-        decision = client_conditional(self.method, self.request_pairs, entry.meta, cache.now())
-        if decision.status == 304:
-            reader.close()
-            kept = tuple((n, v) for n, v in headers if n.lower() in _NOT_MODIFIED_FIELDS)
-            self._send_head(304, kept, Framing(BodyKind.NO_BODY))
-            self._finish()
-            return
-        if decision.status is not None:
-            reader.close()
-            self._plain(decision.status, decision.reason)
-            return
+        honor_range = True
+        if any(name[:3].lower() == "if-" for name, _ in self.request_pairs):
+            decision = client_conditional(self.method, self.request_pairs, entry.meta, cache.now())
+            if decision.status == 304:
+                reader.close()
+                kept = tuple((n, v) for n, v in headers if n.lower() in _NOT_MODIFIED_FIELDS)
+                self._send_head(304, kept, Framing(BodyKind.NO_BODY))
+                self._finish()
+                return
+            if decision.status is not None:
+                reader.close()
+                self._plain(decision.status, decision.reason)
+                return
+            honor_range = decision.honor_range
         length = reader.length
         code = entry.meta.status
         pieces: list[Piece] | None = None
         ranges = field_values(self.request_pairs, "range")
-        if code == 200 and self.method == "GET" and decision.honor_range and len(ranges) == 1:
+        if code == 200 and self.method == "GET" and honor_range and len(ranges) == 1:
             selection = select_ranges(ranges[0], length, headers)
             if selection is not None:
                 code, headers = selection.status, selection.headers
                 pieces, length = selection.pieces, selection.length
         self._send_head(code, headers, Framing(BodyKind.LENGTH, length))
         if self.method == "HEAD" or length == 0:
+            reader.close()
+            self._finish()
+            return
+        if pieces is None and length <= CHUNK:
+            # One chunk at most: no producer round trip (the common small hit).
+            for chunk in reader.chunks(CHUNK):
+                self.request.write(chunk)
             reader.close()
             self._finish()
             return
