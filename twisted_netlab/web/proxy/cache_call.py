@@ -14,7 +14,7 @@ decision core (``http.cache.decision.lookup``) and then:
 - every answer carries our ``Cache-Status`` member (and ``X-Netlab-Explain`` when on);
   an unsafe method that succeeds invalidates its target and same-origin Location.
 
-``render_cached`` is the resource's entry point; it also answers PURGE.
+``cache_render.render_cached`` is the resource's entry point (it also answers PURGE).
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web import http
 from twisted.web.iweb import IRequest
-from twisted.web.server import NOT_DONE_YET
 
 from twisted_netlab.cache.collapse import Role
 from twisted_netlab.cache.store import BodyWriter
@@ -54,57 +53,24 @@ from twisted_netlab.http.cache.serve import (
     status_fields,
     validated_status,
 )
-from twisted_netlab.http.headers import forward_request_headers
 from twisted_netlab.http.msgframing import BodyKind, Framing
 from twisted_netlab.upstream.errors import UpstreamError
-from twisted_netlab.upstream.message import ResponseHead, UpstreamRequest
-from twisted_netlab.web.proxy.cache import ProxyCache, purge_allowed
+from twisted_netlab.upstream.message import ResponseHead
+from twisted_netlab.web.proxy.cache import ProxyCache
 from twisted_netlab.web.proxy.cache_body import CHUNK, Piece, StoredBody, select_ranges
-from twisted_netlab.web.proxy.cache_refresh import Refresh
+from twisted_netlab.web.proxy.cache_refresh import start_refresh, with_validators
 from twisted_netlab.web.proxy.call import ProxyCall
 from twisted_netlab.web.refusal import refuse
 
-__all__ = ["CachingCall", "render_cached"]
+__all__ = ["CachingCall"]
 
 log = Logger()
 
-# Our validators replace the client's when we revalidate (RFC 9111 4.3.1); the client's
-# are then evaluated against the stored response (4.3.2). Range goes too: the answer
-# must be a 304 or a whole response, which can be stored.
-_REPLACED = frozenset({b"if-none-match", b"if-modified-since", b"range", b"if-range"})
 # What a 304 carries (RFC 9110 15.4.5).
 _NOT_MODIFIED_FIELDS = frozenset(
     {"cache-control", "content-location", "date", "etag", "expires", "vary", "age"}
 )
 _UPSTREAM_ERRORS = frozenset({500, 502, 503, 504})
-_ALLOW_PURGE_REFUSED = b"GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
-
-
-def render_cached(
-    resource: Any, cache: ProxyCache, request: IRequest, target: bytes
-) -> bytes | int:
-    """The cached mount's render: PURGE, or a ``CachingCall``."""
-    key = cache.key_for(resource.mount, target)
-    if request.method == b"PURGE" and key is not None:
-        return _purge(resource, cache, request, key)
-    CachingCall(resource, request, target, cache, key).start()
-    return NOT_DONE_YET
-
-
-def _purge(resource: Any, cache: ProxyCache, request: Any, key: str) -> bytes:
-    peer = str(getattr(request.getClientAddress(), "host", ""))
-    if not purge_allowed(peer, resource.settings.trusted):
-        request.setHeader(b"allow", _ALLOW_PURGE_REFUSED)
-        return refuse(
-            request, http.NOT_ALLOWED, "PURGE is taken from loopback and trusted proxies only"
-        )
-    removed = cache.purge(key)
-    if not removed:
-        return refuse(request, http.NOT_FOUND, f"nothing stored for {key}")
-    body = f"purged {removed} stored response(s) for {key}\n".encode("utf-8", "replace")
-    request.setHeader(b"content-type", b"text/plain; charset=utf-8")
-    request.setHeader(b"cache-control", b"no-store")
-    return body
 
 
 def _request_pairs(request: Any) -> tuple[tuple[str, str], ...]:
@@ -166,7 +132,7 @@ class CachingCall(ProxyCall):
         elif isinstance(plan, Stale):
             cache.count("stale")
             if plan.background:
-                self._refresh(key, plan)
+                start_refresh(self, key, plan)
             self._serve(plan.entry, plan.headers, plan.status)
         elif isinstance(plan, GatewayTimeout):
             cache.count("only-if-cached")
@@ -198,7 +164,7 @@ class CachingCall(ProxyCall):
         plan = self.plan
         if not isinstance(plan, Revalidate):
             return headers
-        return _with_validators(headers, plan.conditional)
+        return with_validators(headers, plan.conditional)
 
     # -- collapsing --------------------------------------------------------------------
 
@@ -467,31 +433,3 @@ class CachingCall(ProxyCall):
         self.request.responseHeaders.setRawHeaders(b"content-length", [b"%d" % len(body)])
         self.request.write(body)
         self._finish()
-
-    def _refresh(self, key: str, plan: Stale) -> None:
-        """stale-while-revalidate: one background conditional request per key."""
-        cache = self.cache
-        if key in cache.refreshing:
-            return
-        request = self.request
-        resource = self.resource
-        headers = forward_request_headers(
-            dict(request.requestHeaders.getAllRawHeaders()),
-            str(getattr(request.getClientAddress(), "host", "") or "unknown"),
-            "https" if request.isSecure() else "http",
-            request.clientproto.partition(b"/")[2] or b"1.1",
-            resource.forward_rules,
-        )
-        headers = _with_validators(headers, plan.revalidate)
-        handler = Refresh(cache, key, (plan.entry,), self.request_pairs)
-        upstream = UpstreamRequest(b"GET", self.target, headers, None)
-        resource.client.request(resource.origin, upstream, handler)
-
-
-def _with_validators(
-    headers: dict[bytes, list[bytes]], conditional: tuple[tuple[str, str], ...]
-) -> dict[bytes, list[bytes]]:
-    out = {name: values for name, values in headers.items() if name.lower() not in _REPLACED}
-    for name, value in conditional:
-        out.setdefault(name.encode("latin-1"), []).append(value.encode("latin-1"))
-    return out

@@ -8,19 +8,27 @@ out. One refresh per key at a time (``ProxyCache.refreshing``).
 
 from __future__ import annotations
 
+from typing import Any
+
 from twisted.logger import Logger
 
 from twisted_netlab.cache.store import BodyWriter
-from twisted_netlab.http.cache.decision import admit, freshen
+from twisted_netlab.http.cache.decision import Stale, admit, freshen
 from twisted_netlab.http.cache.entry import Stored
 from twisted_netlab.http.cache.fields import Fields, decode_pairs
+from twisted_netlab.http.headers import forward_request_headers
 from twisted_netlab.upstream.errors import UpstreamError
-from twisted_netlab.upstream.message import ResponseHead
+from twisted_netlab.upstream.message import ResponseHead, UpstreamRequest
 from twisted_netlab.web.proxy.cache import ProxyCache
 
-__all__ = ["Refresh"]
+__all__ = ["Refresh", "start_refresh", "with_validators"]
 
 log = Logger()
+
+# Our validators replace the client's when we revalidate (RFC 9111 4.3.1); the client's
+# are then evaluated against the stored response (4.3.2). Range goes too: the answer
+# must be a 304 or a whole response, which can be stored.
+_REPLACED = frozenset({b"if-none-match", b"if-modified-since", b"range", b"if-range"})
 
 
 class Refresh:
@@ -79,3 +87,37 @@ class Refresh:
             key=self.key,
             reason=error.reason,
         )
+
+
+def start_refresh(call: Any, key: str, plan: Stale) -> None:
+    """Send ``plan.revalidate`` upstream for ``call``'s request, in the background.
+
+    ``call`` is the ``CachingCall`` serving the stale entry (its request, resource,
+    target and cache); the refresh outlives it and writes only into the store.
+    """
+    cache = call.cache
+    if key in cache.refreshing:
+        return
+    request = call.request
+    resource = call.resource
+    headers = forward_request_headers(
+        dict(request.requestHeaders.getAllRawHeaders()),
+        str(getattr(request.getClientAddress(), "host", "") or "unknown"),
+        "https" if request.isSecure() else "http",
+        request.clientproto.partition(b"/")[2] or b"1.1",
+        resource.forward_rules,
+    )
+    headers = with_validators(headers, plan.revalidate)
+    handler = Refresh(cache, key, (plan.entry,), call.request_pairs)
+    upstream = UpstreamRequest(b"GET", call.target, headers, None)
+    resource.client.request(resource.origin, upstream, handler)
+
+
+def with_validators(
+    headers: dict[bytes, list[bytes]], conditional: tuple[tuple[str, str], ...]
+) -> dict[bytes, list[bytes]]:
+    """``headers`` with the client's validators (and Range) replaced by ours."""
+    out = {name: values for name, values in headers.items() if name.lower() not in _REPLACED}
+    for name, value in conditional:
+        out.setdefault(name.encode("latin-1"), []).append(value.encode("latin-1"))
+    return out

@@ -24,7 +24,7 @@ from twisted_netlab.upstream.message import Origin
 from twisted_netlab.web.config import ProxyConfig, ProxySettings
 from twisted_netlab.web.mounts import split_prefix
 from twisted_netlab.web.proxy.cache import ProxyCache
-from twisted_netlab.web.proxy.cache_call import render_cached
+from twisted_netlab.web.proxy.cache_render import render_cached
 from twisted_netlab.web.proxy.call import ProxyCall
 from twisted_netlab.web.proxy.settings import ProxyClient
 from twisted_netlab.web.refusal import refuse
