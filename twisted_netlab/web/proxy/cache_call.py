@@ -97,12 +97,16 @@ class CachingCall(ProxyCall):
         key: str | None,
         *,
         plan: Lookup | None = None,
+        **call_options: Any,
     ) -> None:
-        super().__init__(resource, request, target)
+        super().__init__(resource, request, target, **call_options)
         self.cache = cache
         self.key = key
         self.plan = plan
-        self.method = self.request.method.decode("latin-1")
+        # ``verb``: text for the pure rules (``ProxyCall.method`` may be the wire bytes).
+        # (A streamed upload's call starts before twisted.web set ``request.method``.)
+        method = call_options.get("method") or self.request.method
+        self.verb = method.decode("latin-1")
         self.request_pairs = _request_pairs(self.request)
         self.cache_status = CacheStatus(fwd=FwdReason.BYPASS)
 
@@ -121,7 +125,7 @@ class CachingCall(ProxyCall):
 
     def _lookup(self, key: str) -> Lookup:
         entries = self.cache.store.entries(key)
-        return lookup(self.method, self.request_pairs, self.cache.now(), entries)
+        return lookup(self.verb, self.request_pairs, self.cache.now(), entries)
 
     def _act(self, key: str, plan: Lookup) -> None:
         self.plan = plan
@@ -145,7 +149,7 @@ class CachingCall(ProxyCall):
         else:
             cache.count("miss")
             self.cache_status = CacheStatus(fwd=plan.fwd)
-            if self.method != "GET":
+            if self.verb != "GET":
                 self._forward()
                 return
             role = cache.collapser.join(key, self._notified)
@@ -212,7 +216,15 @@ class CachingCall(ProxyCall):
 
     # -- the upstream's answer ---------------------------------------------------------
 
+    def _holding(self) -> bool:
+        """A streamed upload's call holds events until render attaches it (ProxyCall
+        replays them through these same methods): cache bookkeeping waits for that."""
+        return not getattr(self, "attached", True)
+
     def head_received(self, head: ResponseHead) -> None:
+        if self._holding():
+            super().head_received(head)
+            return
         if self._detached or self._client_gone or self._done:
             return
         try:
@@ -241,7 +253,7 @@ class CachingCall(ProxyCall):
             if head.status in _UPSTREAM_ERRORS and self._stale_on_error(plan, head.status):
                 return True
         admission = admit(
-            key, self.method, self.request_pairs, head.status, pairs, self._request_time, now,
+            key, self.verb, self.request_pairs, head.status, pairs, self._request_time, now,
             cache.rules,
         )
         for gone in admission.invalidate:
@@ -250,7 +262,7 @@ class CachingCall(ProxyCall):
         if isinstance(plan, Revalidate) and not admission.store and head.status < 500:
             for stored in plan.candidates:
                 cache.store.remove(stored.ident)
-        if self.method == "HEAD" and head.status == 200:
+        if self.verb == "HEAD" and head.status == 200:
             result = freshen_from_head(
                 cache.store.entries(key), self.request_pairs, 200, pairs, self._request_time,
                 now, cache.rules,
@@ -298,6 +310,9 @@ class CachingCall(ProxyCall):
         return True
 
     def body_received(self, data: bytes) -> None:
+        if self._holding():
+            super().body_received(data)
+            return
         if self._detached:
             return
         writer = self._writer
@@ -307,6 +322,9 @@ class CachingCall(ProxyCall):
         super().body_received(data)
 
     def response_done(self) -> None:
+        if self._holding():
+            super().response_done()
+            return
         if self._detached:
             return
         writer, self._writer = self._writer, None
@@ -314,6 +332,9 @@ class CachingCall(ProxyCall):
         super().response_done()
 
     def exchange_failed(self, error: UpstreamError) -> None:
+        if self._holding():
+            super().exchange_failed(error)
+            return
         if self._detached:
             return
         self._drop_write()
@@ -359,7 +380,7 @@ class CachingCall(ProxyCall):
         self.cache_status = status
         honor_range = True
         if any(name[:3].lower() == "if-" for name, _ in self.request_pairs):
-            decision = client_conditional(self.method, self.request_pairs, entry.meta, cache.now())
+            decision = client_conditional(self.verb, self.request_pairs, entry.meta, cache.now())
             if decision.status == 304:
                 reader.close()
                 kept = tuple((n, v) for n, v in headers if n.lower() in _NOT_MODIFIED_FIELDS)
@@ -375,13 +396,13 @@ class CachingCall(ProxyCall):
         code = entry.meta.status
         pieces: list[Piece] | None = None
         ranges = field_values(self.request_pairs, "range")
-        if code == 200 and self.method == "GET" and honor_range and len(ranges) == 1:
+        if code == 200 and self.verb == "GET" and honor_range and len(ranges) == 1:
             selection = select_ranges(ranges[0], length, headers)
             if selection is not None:
                 code, headers = selection.status, selection.headers
                 pieces, length = selection.pieces, selection.length
         self._send_head(code, headers, Framing(BodyKind.LENGTH, length))
-        if self.method == "HEAD" or length == 0:
+        if self.verb == "HEAD" or length == 0:
             reader.close()
             self._finish()
             return
