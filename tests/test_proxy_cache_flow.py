@@ -7,9 +7,12 @@ A real origin on 127.0.0.1 port 0 counts the requests that reach it.
 # mypy: disallow-untyped-calls=False
 from __future__ import annotations
 
+import shutil
 from typing import Any
 
-from twisted.internet import defer
+from twisted.internet import defer, reactor
+from twisted.internet.utils import getProcessOutputAndValue
+from twisted.trial.unittest import SkipTest
 
 from tests._cache_support import CacheTestCase, HeldReply, cache_status, fixed, header
 from tests._proxy_support import wait_until
@@ -343,3 +346,30 @@ class StoredAnswerTests(CacheTestCase):
             "/c/r", {b"range": [b"bytes=2-5"], b"if-range": [b'"other"']}
         )
         self.assertEqual((response.code, body), (200, b"0123456789"))
+
+
+CURL = shutil.which("curl")
+
+
+class CurlTests(CacheTestCase):
+    """What a user sees with curl: Cache-Status on a miss then a hit, and PURGE."""
+
+    async def curl(self, *args: str) -> str:
+        assert CURL is not None
+        argv = ["-sS", "--max-time", "10", "-D", "-", "-o", "/dev/null", *args]
+        out, err, code = await getProcessOutputAndValue(CURL, argv, reactor=reactor)
+        self.assertEqual((code, err), (0, b""))
+        return out.decode("latin-1")
+
+    async def test_curl_miss_hit_purge(self) -> None:
+        if CURL is None:
+            raise SkipTest("curl is not installed")
+        self.origin.route(b"/o/a", fixed(b"alpha\n", FRESH))
+        self.start_cached()
+        first = await self.curl(self.proxy_url + "/c/a")
+        second = await self.curl(self.proxy_url + "/c/a")
+        purged = await self.curl("-X", "PURGE", self.proxy_url + "/c/a")
+        self.assertIn("Cache-Status: netlab; fwd=uri-miss; fwd-status=200;", first)
+        self.assertIn("Cache-Status: netlab; hit; ttl=", second)
+        self.assertTrue(purged.startswith("HTTP/1.1 200 OK\r\n"), purged)
+        self.assertEqual(self.origin.count(b"/o/a"), 1)
