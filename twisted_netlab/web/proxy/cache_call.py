@@ -147,7 +147,7 @@ class CachingCall(ProxyCall):
             self.cache_status = CacheStatus(fwd=plan.fwd)
             self._forward()
         else:
-            cache.count("miss")
+            cache.count("method" if plan.fwd is FwdReason.METHOD else "miss")
             self.cache_status = CacheStatus(fwd=plan.fwd)
             if self.verb != "GET":
                 self._forward()
