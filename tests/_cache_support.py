@@ -5,6 +5,8 @@ answers per path with a function the test installs, so each test states exactly 
 the upstream says. Shared by the proxy cache test modules.
 """
 
+# mypy: disallow-untyped-calls=False
+# (twisted.web's Resource and trial's helpers are untyped.)
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -12,6 +14,7 @@ from typing import Any
 
 from twisted.internet import defer, reactor
 from twisted.web import pages
+from twisted.web.http_headers import Headers
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
@@ -136,7 +139,8 @@ class CacheTestCase(ProxyTestCase):
             make_proxy_mounts([mount], self.settings, client, reactor, cache=self.cache),
         )
         self.proxy_site = NetlabSite(root)
-        port = reactor.listenTCP(0, self.proxy_site, interface="127.0.0.1")
+        tcp: Any = reactor  # NetlabSite is a ServerFactory; the stubs cannot tell
+        port = tcp.listenTCP(0, self.proxy_site, interface="127.0.0.1")
         self.addCleanup(port.stopListening)
         self.proxy_port = port.getHost().port
         self.proxy_url = f"http://127.0.0.1:{self.proxy_port}"
@@ -146,7 +150,7 @@ class CacheTestCase(ProxyTestCase):
         self, path: str, headers: dict[bytes, list[bytes]] | None = None, method: str = "GET"
     ) -> tuple[Any, bytes]:
         response = await self.http.request(
-            method, self.proxy_url + path, headers=headers or {}
+            method, self.proxy_url + path, headers=Headers(headers or {})
         )
         return response, await self.content(response)
 

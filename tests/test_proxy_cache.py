@@ -8,6 +8,8 @@ the origin.
 # mypy: disallow-untyped-calls=False
 from __future__ import annotations
 
+from twisted.internet import defer
+
 from tests._cache_support import CacheTestCase, cache_status, fixed, header
 from twisted_netlab.http.proxymount import ProxyMount
 from twisted_netlab.web.config import ProxyCacheConfig
@@ -98,7 +100,7 @@ class HitMissTests(CacheTestCase):
 
     async def test_upstream_down_nothing_stored_502_has_cache_status(self) -> None:
         self.start_cached()
-        await self.upstream_port.stopListening()
+        await defer.maybeDeferred(self.upstream_port.stopListening)
         response, _ = await self.get("/c/a")
         self.assertEqual(response.code, 502)
         self.assertEqual(cache_status(response), "netlab; fwd=uri-miss")

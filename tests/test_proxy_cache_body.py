@@ -12,6 +12,7 @@ from twisted_netlab.cache.memory import MemoryReader
 from twisted_netlab.http.ranges import ByteRange
 from twisted_netlab.web.proxy.cache_body import (
     CHUNK,
+    Piece,
     StoredBody,
     range_stream,
     select_ranges,
@@ -23,7 +24,7 @@ BODY = bytes(range(256)) * 1024  # 256 KiB
 class RangeStreamTests(SynchronousTestCase):
     def test_ranges_across_chunk_boundaries(self) -> None:
         chunks = iter([BODY[i : i + 1000] for i in range(0, len(BODY), 1000)])
-        pieces = [b"<a>", ByteRange(990, 1010), b"<b>", ByteRange(5000, 5000),
+        pieces: list[Piece] = [b"<a>", ByteRange(990, 1010), b"<b>", ByteRange(5000, 5000),
                   ByteRange(len(BODY) - 3, len(BODY) - 1), b"<end>"]
         out = b"".join(range_stream(chunks, pieces))
         self.assertEqual(

@@ -248,7 +248,7 @@ class StaleTests(CacheTestCase):
         )
         self.start_cached()
         await self.get("/c/e")
-        await self.upstream_port.stopListening()
+        await defer.maybeDeferred(self.upstream_port.stopListening)
         response, body = await self.get("/c/e")
         self.assertEqual((response.code, body), (200, b"good\n"))
         self.assertIn('detail="stale-if-error"', cache_status(response))
@@ -294,7 +294,9 @@ class DiskStoreTests(CacheTestCase):
         config = ProxyCacheConfig(enabled=True, directory=directory, disk_threshold=4096)
         self.start_cached(config)
         await self.get("/c/big")
-        self.assertEqual(len(self.cache.store.disk.entries(self.upstream_url + "/o/big")), 1)
+        disk = self.cache.store.disk
+        assert disk is not None
+        self.assertEqual(len(disk.entries(self.upstream_url + "/o/big")), 1)
         self.start_cached(config)  # a new client, cache and store over the same directory
         response, body = await self.get("/c/big")
         self.assertEqual(body, payload)
@@ -359,7 +361,8 @@ class CurlTests(CacheTestCase):
         argv = ["-sS", "--max-time", "10", "-D", "-", "-o", "/dev/null", *args]
         out, err, code = await getProcessOutputAndValue(CURL, argv, reactor=reactor)
         self.assertEqual((code, err), (0, b""))
-        return out.decode("latin-1")
+        text: str = out.decode("latin-1")
+        return text
 
     async def test_curl_miss_hit_purge(self) -> None:
         if CURL is None:
