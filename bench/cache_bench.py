@@ -5,7 +5,8 @@
 Hits: one ``twistd netlab-web --proxy-cache`` process serves both a static 1 KiB file
 (``/1k.bin``, the anchor) and the same size through a caching proxy mount
 (``/p/1k``, warmed first, so every request is a cache hit); ``wrk -t1 -c32`` runs on
-each in turn. Target: cached hit >= 0.8x static. nginx ``proxy_cache`` serving the same
+each in turn, alternating ``--rounds`` times (best of each kept). Target: cached hit
+>= 0.8x static. nginx ``proxy_cache`` serving the same
 response from its cache is printed for reference when nginx is installed.
 
 Collapsing: 100 concurrent GETs of one cold 1 MiB URL (the upstream takes 0.5 s to
@@ -163,6 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="2 s per wrk run")
     parser.add_argument("--duration", type=float, default=None, help="seconds per wrk run (10)")
     parser.add_argument("--no-nginx", action="store_true", help="skip the nginx reference")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="alternating static/hit runs; the best of each is kept (2)")
     args = parser.parse_args(argv)
     duration = args.duration or (2.0 if args.quick else 10.0)
     if not Path(TWISTD).exists():
@@ -183,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         bad = "" if res.valid else "  INVALID: " + "; ".join(res.errors)
         say(f"[{name}] {res.rps:,.0f} req/s{bad}")
         if res.valid:
-            results[name] = res.rps
+            results[name] = max(res.rps, results.get(name, 0.0))
 
     try:
         up_port = free_port()
@@ -199,8 +202,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if "hit" not in status:
                     raise BenchError(f"ours: /p/1k is not a cache hit: Cache-Status {status!r}")
                 say(f"\n== requests: wrk -t1 -c32 -d{duration:g}s, 1 KiB")
-                bench("ours-static", port, "/1k.bin")
-                bench("ours-cache-hit", port, "/p/1k")
+                # Alternated, best of each: on a shared machine the load drifts.
+                for _ in range(args.rounds):
+                    bench("ours-static", port, "/1k.bin")
+                    bench("ours-cache-hit", port, "/p/1k")
                 say(f"\n== collapsing: {COLLAPSE_CLIENTS} concurrent GETs of one cold 1 MiB URL")
                 complete, count = collapse(port, up_port, "/p/cold/1")
                 say(f"ours: {complete}/{COLLAPSE_CLIENTS} complete answers, "
