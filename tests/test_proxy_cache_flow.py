@@ -13,6 +13,8 @@ from typing import Any
 from twisted.internet import defer, reactor
 from twisted.internet.utils import getProcessOutputAndValue
 from twisted.trial.unittest import SkipTest
+from twisted.web.client import ResponseFailed
+from twisted.web.server import NOT_DONE_YET
 
 from tests._cache_support import CacheTestCase, HeldReply, cache_status, fixed, header
 from tests._proxy_support import wait_until
@@ -376,3 +378,39 @@ class CurlTests(CacheTestCase):
         self.assertIn("Cache-Status: netlab; hit; ttl=", second)
         self.assertTrue(purged.startswith("HTTP/1.1 200 OK\r\n"), purged)
         self.assertEqual(self.origin.count(b"/o/a"), 1)
+
+
+class IncompleteTests(CacheTestCase):
+    """A body that does not arrive whole is never stored (nor half stored)."""
+
+    async def test_truncated_upstream_body_not_stored(self) -> None:
+        def cut(request: Any) -> int:
+            request.setHeader(b"cache-control", b"max-age=60")
+            request.setHeader(b"content-length", b"100")
+            request.write(b"x" * 10)
+            request.channel.transport.loseConnection()
+            return NOT_DONE_YET
+
+        self.origin.route(b"/o/cut", cut)
+        self.start_cached()
+        with self.assertRaises(ResponseFailed):  # the client sees the truncation
+            await self.get("/c/cut")
+        self.assertEqual(self.cache.store.entries(self.upstream_url + "/o/cut"), [])
+        self.assertEqual(self.cache.store.memory.pending, 0)
+        self.origin.route(b"/o/cut", fixed(b"whole\n", FRESH))
+        response, body = await self.get("/c/cut")
+        self.assertEqual(body, b"whole\n")
+        self.assertTrue(cache_status(response).startswith("netlab; fwd=uri-miss"))
+
+    async def test_body_over_the_entry_limit_streams_uncached(self) -> None:
+        payload = b"b" * (600 << 10)  # the 1 MiB store takes entries up to 256 KiB
+        self.origin.route(b"/o/big", fixed(payload, FRESH))
+        self.start_cached(ProxyCacheConfig(enabled=True, memory_bytes=1 << 20))
+        response, first = await self.get("/c/big")
+        _, second = await self.get("/c/big")
+        self.assertEqual((first, second), (payload, payload))
+        self.assertRegex(
+            cache_status(response), r"\Anetlab; fwd=uri-miss; fwd-status=200; ttl=(59|60)\Z"
+        )
+        self.assertEqual(self.origin.count(b"/o/big"), 2)
+        self.assertEqual(self.cache.store.memory.pending, 0)

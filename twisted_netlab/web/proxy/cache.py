@@ -112,6 +112,13 @@ class ProxyCache:
             self._keys[uri] = key
         return key
 
+    @property
+    def max_entry_bytes(self) -> int:
+        """The largest body any tier takes (a longer announced body is not even begun)."""
+        store = self.store
+        disk = store.disk.max_entry_bytes if store.disk is not None else 0
+        return max(store.memory.max_entry_bytes, disk)
+
     def count(self, outcome: str) -> None:
         self.outcomes[outcome] += 1
         if self.on_outcome is not None:

@@ -19,6 +19,7 @@ decision core (``http.cache.decision.lookup``) and then:
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from twisted.internet.interfaces import IDelayedCall
@@ -271,6 +272,9 @@ class CachingCall(ProxyCall):
                 cache.store.update(stored)
             for ident in result.outdated:
                 cache.store.remove(ident)
+        length = head.framing.length
+        if admission.store and length is not None and length > cache.max_entry_bytes:
+            admission = replace(admission, store=False, reason="larger than the cache takes")
         fwd = self.cache_status.fwd or FwdReason.MISS
         collapsed = self._leader and cache.collapser.waiting(key) > 0
         self.cache_status = forwarded_status(fwd, head.status, admission, collapsed=collapsed)
