@@ -48,7 +48,7 @@ class StreamingBodyTests(SynchronousTestCase):
         body = StreamingBody(10, client, high_water=8)
         body.write(b"abc")
         self.assertEqual(client.calls, [])
-        self.assertTrue(body.rewind())
+        self.assertFalse(body.rewind())  # never replayed, even before a byte left
         body.start(sink)
         body.write(b"defg")
         body.write(b"hij")
