@@ -1,14 +1,18 @@
+# mypy: disallow-untyped-calls=False
 """The streaming body source: chunks pass through, backpressure reaches the client."""
 
 from __future__ import annotations
 
+from twisted.internet.interfaces import IPushProducer
 from twisted.trial.unittest import SynchronousTestCase
+from zope.interface import implementer
 
 from twisted_netlab.upstream.streaming import StreamingBody
 
 from .test_upstream_client import OK, ClientTestCase, wire
 
 
+@implementer(IPushProducer)
 class Client:
     def __init__(self) -> None:
         self.paused = False

@@ -208,7 +208,8 @@ class Exchange:
     def check_deadline(self, now: float) -> None:
         state = self.state
         if state is State.BODY:
-            if self._idle_timeout > 0 and not self.paused and now - self._last >= self._idle_timeout:
+            idle = now - self._last
+            if self._idle_timeout > 0 and not self.paused and idle >= self._idle_timeout:
                 self._timed_out(
                     IdleTimeout(
                         "upstream idle mid-body",

@@ -36,6 +36,11 @@ class StreamingBody:
         self._stopped = False
         self._client_paused = False
 
+    @property
+    def buffered(self) -> int:
+        """Bytes read from the client and not yet handed to the upstream socket."""
+        return self._buffered
+
     # -- client side (the channel) --------------------------------------------------
 
     def write(self, data: bytes) -> None:

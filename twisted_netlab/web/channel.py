@@ -408,3 +408,6 @@ class LimitedChannel(HTTPChannel):
         self._send_timer = None
         self.host.channel_closed(self)
         super().connectionLost(reason)  # type: ignore[no-untyped-call]
+        # A streaming body consumer told of the loss may have resumed reads (and so
+        # re-armed the body deadline) from inside super(): nothing may stay scheduled.
+        self._cancel_deadline()
