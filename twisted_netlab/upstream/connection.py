@@ -10,8 +10,8 @@ may (keep-alive, nothing extra received, request body fully sent), else it is cl
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
 from typing import Protocol as Role
+from typing import cast
 
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.logger import Logger
@@ -23,16 +23,49 @@ from twisted_netlab.upstream.errors import (
     BodyFailed,
     ClosedEarly,
     InternalError,
+    UpstreamError,
     failure_text,
 )
-from twisted_netlab.upstream.message import BodySource, Origin
+from twisted_netlab.upstream.message import BodySource, Origin, ResponseHead, UpstreamRequest
 from twisted_netlab.upstream.reader import ResponseReader
 
-if TYPE_CHECKING:
-    from twisted_netlab.upstream.exchange import Exchange
-    from twisted_netlab.upstream.pool import ConnectionPool
-
 log = Logger()
+
+
+# The two roles below are what this connection needs of its exchange and of its pool,
+# as protocols: ``exchange.Exchange`` and ``pool.ConnectionPool`` satisfy them, and
+# this module imports neither (the pool builds connections; no import cycle).
+
+
+class ExchangeRole(Role):
+    """The request this connection carries, and where its results go."""
+
+    request: UpstreamRequest
+    head_bytes: bytes
+
+    def interim(self, head: ResponseHead) -> None: ...
+
+    def head(self, head: ResponseHead) -> None: ...
+
+    def body(self, data: bytes) -> None: ...
+
+    def completed(self) -> None: ...
+
+    def lost(self, error: UpstreamError, retryable: bool) -> None: ...
+
+    def body_failed(self, reason: str) -> None: ...
+
+    def body_progress(self) -> None: ...
+
+
+class Keeper(Role):
+    """The pool that keeps this connection between exchanges."""
+
+    def release(self, connection: UpstreamConnection) -> None: ...
+
+    def discard(self, connection: UpstreamConnection) -> None: ...
+
+    def forget(self, connection: UpstreamConnection) -> None: ...
 
 
 class _Transport(Role):
@@ -111,14 +144,14 @@ class _BodyWriter:
 
 
 class UpstreamConnection(Protocol):
-    exchange: Exchange | None = None
+    exchange: ExchangeRole | None = None
     reader: ResponseReader | None = None
     alive = False
     reused = False
     idle_since = 0.0
     wire: _Transport | None = None
 
-    def __init__(self, pool: ConnectionPool, origin: Origin, max_head: int) -> None:
+    def __init__(self, pool: Keeper, origin: Origin, max_head: int) -> None:
         self.pool = pool
         self.origin = origin
         self.max_head = max_head
@@ -131,7 +164,7 @@ class UpstreamConnection(Protocol):
 
     # -- sending ---------------------------------------------------------------------
 
-    def send(self, exchange: Exchange) -> None:
+    def send(self, exchange: ExchangeRole) -> None:
         self.exchange = exchange
         request = exchange.request
         self.reader = ResponseReader(request.method, exchange, self.max_head)
@@ -226,7 +259,7 @@ class UpstreamConnection(Protocol):
         self._close(abort=True)
         self.pool.discard(self)
 
-    def abandon(self, exchange: Exchange) -> None:
+    def abandon(self, exchange: ExchangeRole) -> None:
         """The exchange was cancelled or timed out mid-way."""
         if self.exchange is exchange:
             self._drop()

@@ -15,7 +15,7 @@ on a new connection, if its method is idempotent and its body can be replayed.
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from twisted.internet.interfaces import IPushProducer, IReactorTime
 from twisted.logger import Logger
@@ -37,9 +37,7 @@ from twisted_netlab.upstream.message import (
 )
 
 if TYPE_CHECKING:
-    from twisted_netlab.upstream.connection import UpstreamConnection
     from twisted_netlab.upstream.deadlines import Deadlines
-    from twisted_netlab.upstream.pool import ConnectionPool
 
 log = Logger()
 
@@ -54,9 +52,28 @@ class State(enum.Enum):
     DONE = "done"
 
 
+# What an exchange needs of the connection carrying it and of the pool that finds one,
+# as protocols: ``connection.UpstreamConnection`` and ``pool.ConnectionPool`` satisfy
+# them, and this module imports neither (the pool imports this one; no cycle).
+
+
+class Carrier(Protocol):
+    def send(self, exchange: Exchange) -> None: ...
+
+    def abandon(self, exchange: Exchange) -> None: ...
+
+    def pause_reading(self) -> None: ...
+
+    def resume_reading(self) -> None: ...
+
+
+class Finder(Protocol):
+    def acquire(self, exchange: Exchange, fresh: bool = False) -> None: ...
+
+
 @implementer(IPushProducer)
 class Exchange:
-    connection: UpstreamConnection | None = None
+    connection: Carrier | None = None
     reused = False
     paused = False
 
@@ -66,7 +83,7 @@ class Exchange:
         origin: Origin,
         request: UpstreamRequest,
         handler: ResponseHandler,
-        pool: ConnectionPool,
+        pool: Finder,
         deadlines: Deadlines,
         reactor: IReactorTime,
         response_timeout: float,
@@ -111,7 +128,7 @@ class Exchange:
 
     # -- from the pool -------------------------------------------------------------
 
-    def connected(self, connection: UpstreamConnection, reused: bool) -> None:
+    def connected(self, connection: Carrier, reused: bool) -> None:
         self.connection = connection
         self.reused = reused
         self.state = State.WAITING

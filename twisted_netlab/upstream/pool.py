@@ -25,12 +25,11 @@ from twisted.python.failure import Failure
 
 from twisted_netlab.upstream.connection import UpstreamConnection
 from twisted_netlab.upstream.errors import connect_error
-from twisted_netlab.upstream.exchange import State
+from twisted_netlab.upstream.exchange import Exchange, State
 from twisted_netlab.upstream.message import Origin
 
 if TYPE_CHECKING:
     from twisted_netlab.upstream.deadlines import Deadlines
-    from twisted_netlab.upstream.exchange import Exchange
 
 EndpointFor = Callable[[Origin], IStreamClientEndpoint]
 
@@ -55,7 +54,9 @@ class _ConnectionFactory(Factory):
 class _Upstream:
     """The pool's record for one origin."""
 
-    def __init__(self, pool: ConnectionPool, origin: Origin, endpoint: IStreamClientEndpoint) -> None:
+    def __init__(
+        self, pool: ConnectionPool, origin: Origin, endpoint: IStreamClientEndpoint
+    ) -> None:
         self.origin = origin
         self.endpoint = endpoint
         self.factory = _ConnectionFactory(pool, origin)

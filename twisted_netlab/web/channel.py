@@ -357,6 +357,10 @@ class LimitedChannel(HTTPChannel):
 
     def resumeProducing(self) -> None:
         super().resumeProducing()  # type: ignore[no-untyped-call]
+        if self._reads_paused and self.transport is not None:
+            # HTTPChannel resumes reading the client when its writes drain; a streaming
+            # body consumer's pause (``pause_body_reads``) must outlast that.
+            self.tcp.pauseProducing()
         if self._send_timer is not None and self._send_timer.active():
             self._send_timer.cancel()
         self._send_timer = None
