@@ -94,6 +94,9 @@ class _UpstreamProtocol(Protocol):
                 self.transport.pauseProducing()  # type: ignore[attr-defined]
                 owner.paused_transport = self.transport
         owner.received += len(data)
+        if owner.mode == "early":
+            self._reply(b"413 Payload Too Large", b"too big for me\n", close=True)
+            return
         if self.left is not None:
             self.left -= len(data)
             if self.left <= 0:
@@ -130,7 +133,8 @@ def _content_length(head: bytes) -> int | None:
 
 class UploadUpstream(Factory):
     """``mode``: ``"plain"`` (answers once the body is in, ignores Expect),
-    ``"continue"`` (answers Expect with 100 first) or ``"reject"`` (417 at the head)."""
+    ``"continue"`` (answers Expect with 100 first), ``"reject"`` (417 at the head) or
+    ``"early"`` (413 at the first body byte, then closes)."""
 
     noisy = False
 

@@ -16,8 +16,10 @@ from twisted.internet import reactor as _reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.utils import getProcessOutputAndValue
 from twisted.trial.unittest import TestCase
+from twisted.web.resource import Resource
 
 from twisted_netlab.web.limits import KIB, MIB, LimitsConfig
+from twisted_netlab.web.mounts import MountRoot, pick_mount, routable, target_segments
 from twisted_netlab.web.proxy.upload import UploadSink
 
 from ._upload_support import UploadProxy, UploadUpstream, bounded
@@ -102,6 +104,40 @@ class StreamingUploadTests(TestCase):
         self.assertTrue(client.data.startswith(b"HTTP/1.1 413 "))
         await bounded(upstream.events.get("lost"))
         self.assertFalse(upstream.events.fired("body"))
+
+    async def test_upstream_answering_mid_body_is_relayed_at_once(self) -> None:
+        upstream = UploadUpstream("early")
+        proxy = UploadProxy(self, upstream)
+        client = await proxy.connect()
+        client.write(upload_head(8 * MIB) + CHUNK)
+        await client.received(b"too big for me\n")
+        self.assertTrue(client.data.startswith(b"HTTP/1.1 413 Payload Too Large\r\n"))
+        self.assertIn(b"\r\nconnection: close\r\n", client.data.lower())
+        # The rest of the body is dropped, not taken for a next request.
+        client.write(CHUNK)
+        await bounded(client.closed)
+        self.assertEqual(client.data.count(b"HTTP/1.1 "), 1)
+
+
+class RoutingTests(TestCase):
+    """The upload opener and MountRoot route with the same pure functions."""
+
+    def test_target_segments_match_twisted(self) -> None:
+        self.assertEqual(target_segments(b"/up/a%2Fb/c?x=1"), [b"up", b"a/b", b"c"])
+        self.assertEqual(target_segments(b"/"), [b""])
+
+    def test_longest_prefix_first(self) -> None:
+        a, b = Resource(), Resource()
+        mounts = MountRoot(Resource(), [([b"api"], a), ([b"api", b"v2"], b)]).mounts
+        self.assertIs(pick_mount(mounts, [b"api", b"v2", b"x"]), mounts[0])
+        self.assertEqual(mounts[0][1], b)
+        self.assertIs(pick_mount(mounts, [b"api", b"v1"]), mounts[1])
+        self.assertIsNone(pick_mount(mounts, [b"apis"]))
+
+    def test_routable(self) -> None:
+        self.assertTrue(routable(b"PUT", b"/up/x"))
+        self.assertFalse(routable(b"CONNECT", b"/up/x"))
+        self.assertFalse(routable(b"PUT", b"http://example.test/up/x"))
 
 
 class ExpectContinueTests(TestCase):
