@@ -180,7 +180,8 @@ class OptionTests(SynchronousTestCase):
     def test_errors(self) -> None:
         for options, argv, words in [
             (web.Options(), ["--metrics", "tcp:nope"], "invalid endpoint 'tcp:nope'"),
-            (web.Options(), ["--lame-duck", "soon"], "--lame-duck must be a number of seconds, not 'soon'"),
+            (web.Options(), ["--lame-duck", "soon"],
+             "--lame-duck must be a number of seconds, not 'soon'"),
             (web.Options(), ["--lame-duck", "-1"], "--lame-duck must be between 0 and 3600"),
             (tcp.Options(), ["--metrics-public"], "--metrics-public needs a web service"),
         ]:
@@ -294,7 +295,9 @@ class HalfCloseTests(SynchronousTestCase):
         from twisted_netlab.framing import encode
 
         metrics = NetlabMetrics(CollectorRegistry())
-        echo = CountingFactory(EchoFactory(Clock(), EchoConfig(framing="seed")), metrics, "tcp", "seed", 100)
+        echo = CountingFactory(
+            EchoFactory(Clock(), EchoConfig(framing="seed")), metrics, "tcp", "seed", 100
+        )
         wrapper = echo.buildProtocol(IPv4Address("TCP", "127.0.0.1", 5))
         assert wrapper is not None
         transport = StringTransport()

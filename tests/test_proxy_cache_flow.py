@@ -7,6 +7,7 @@ A real origin on 127.0.0.1 port 0 counts the requests that reach it.
 # mypy: disallow-untyped-calls=False
 from __future__ import annotations
 
+import os
 import shutil
 from typing import Any
 
@@ -18,7 +19,10 @@ from twisted.web.server import NOT_DONE_YET
 
 from tests._cache_support import CacheTestCase, HeldReply, cache_status, fixed, header
 from tests._proxy_support import wait_until
+from tests.config_support import web_options
 from twisted_netlab.web.config import ProxyCacheConfig
+from twisted_netlab.web.proxy import ProxyResource
+from twisted_netlab.web.site import build_site
 
 FRESH = (b"cache-control", b"max-age=60")
 ETAG = (b"etag", b'"v1"')
@@ -414,3 +418,34 @@ class IncompleteTests(CacheTestCase):
         )
         self.assertEqual(self.origin.count(b"/o/big"), 2)
         self.assertEqual(self.cache.store.memory.pending, 0)
+
+
+class StreamedUploadTests(CacheTestCase):
+    """A POST streamed through the whole site (upload opener) still invalidates."""
+
+    async def test_streamed_post_invalidates_the_target(self) -> None:
+        self.origin.route(b"/o/a", fixed(b"alpha\n", FRESH))
+        root = self.mktemp()
+        os.mkdir(root)
+        options = web_options(
+            "--path", root, "--proxy-cache", "--proxy", f"/c={self.upstream_url}/o"
+        )
+        site = build_site(options.web_config, reactor)
+        proxy = next(r for _, r in site.resource.mounts if isinstance(r, ProxyResource))
+        assert proxy.cache is not None
+        self.cache = proxy.cache
+        self.addCleanup(proxy.client.close)
+        tcp: Any = reactor
+        port = tcp.listenTCP(0, site, interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        self.proxy_url = f"http://127.0.0.1:{port.getHost().port}"
+        await self.get("/c/a")
+        hit, _ = await self.get("/c/a")
+        self.assertTrue(cache_status(hit).startswith("netlab; hit"))
+        posted = await self.http.request("POST", self.proxy_url + "/c/a", data=b"x" * 200_000)
+        await self.content(posted)
+        self.assertEqual(header(posted, b"cache-status"), [b"netlab; fwd=method; fwd-status=200"])
+        self.assertEqual(self.origin.seen[-1].method, b"POST")
+        after, _ = await self.get("/c/a")
+        self.assertTrue(cache_status(after).startswith("netlab; fwd=uri-miss"))
+        self.assertEqual(self.origin.count(b"/o/a", b"GET"), 2)
