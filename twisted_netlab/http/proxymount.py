@@ -51,6 +51,7 @@ class ProxyMount:
     keep_prefix: bool = False
     preserve_host: bool = False
     allow_trace: bool = False
+    cache: bool = True
     scheme: str = field(init=False)
     host: str = field(init=False)
     port: int = field(init=False)
@@ -218,7 +219,7 @@ def parse_mount_spec(
     return ProxyMount(prefix.strip(), upstream.strip(), keep_prefix, preserve_host)
 
 
-_TOML_KEYS = {"prefix", "upstream", "keep_prefix", "preserve_host", "allow_trace"}
+_TOML_KEYS = {"prefix", "upstream", "keep_prefix", "preserve_host", "allow_trace", "cache"}
 
 
 def mounts_from_toml(
@@ -252,7 +253,12 @@ def _mount_from_table(
     for key in ("prefix", "upstream"):
         if not isinstance(table.get(key), str):
             raise ProxyConfigError(f"{where}: '{key}' (a string) is required")
-    flags = {"keep_prefix": keep_prefix, "preserve_host": preserve_host, "allow_trace": False}
+    flags = {
+        "keep_prefix": keep_prefix,
+        "preserve_host": preserve_host,
+        "allow_trace": False,
+        "cache": True,
+    }
     for key in flags:
         if key in table:
             if not isinstance(table[key], bool):

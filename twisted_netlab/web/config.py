@@ -31,6 +31,7 @@ from twisted_netlab.web.limits import LimitsConfig
 __all__ = [
     "DEFAULT_TOOLS_PREFIX",
     "HotlinkConfig",
+    "ProxyCacheConfig",
     "ProxyConfig",
     "ProxySettings",
     "Replacement",
@@ -97,11 +98,34 @@ class ProxySettings:
 
 
 @dataclass(frozen=True)
+class ProxyCacheConfig:
+    """The shared proxy cache (RFC 9111): off unless asked for.
+
+    ``memory_bytes``: the in-memory LRU budget (headers and bodies); ``directory``: the
+    optional disk store for bodies above ``disk_threshold`` bytes (it survives a
+    restart), bounded by ``disk_bytes``; ``purge_all``: empty that directory at start-up;
+    ``explain``: add ``X-Netlab-Explain`` in words next to ``Cache-Status``;
+    ``collapse_wait``: seconds a request waits for a concurrent identical miss before it
+    goes upstream itself.
+    """
+
+    enabled: bool = False
+    memory_bytes: int = 64 * 1024 * 1024
+    directory: str | None = None
+    disk_bytes: int = 1024 * 1024 * 1024
+    disk_threshold: int = 1024 * 1024
+    purge_all: bool = False
+    explain: bool = False
+    collapse_wait: float = 5.0
+
+
+@dataclass(frozen=True)
 class ProxyConfig:
     """Every reverse-proxy mount and the settings they share."""
 
     mounts: tuple[ProxyMount, ...] = ()
     settings: ProxySettings = field(default_factory=ProxySettings)
+    cache: ProxyCacheConfig = field(default_factory=ProxyCacheConfig)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from twisted_netlab.http.tokens import split_list
 from twisted_netlab.web.config import (
     DEFAULT_TOOLS_PREFIX,
     HotlinkConfig,
+    ProxyCacheConfig,
     ProxyConfig,
     ProxySettings,
     StaticConfig,
@@ -39,7 +40,7 @@ from twisted_netlab.web.config_files import hotlink_policy, load_proxy_toml, loa
 from twisted_netlab.web.filefacts import FactsConfig
 from twisted_netlab.web.fsinfo import SymlinkPolicy
 from twisted_netlab.web.mounts import split_prefix
-from twisted_netlab.web.options_limits import LimitsOptions
+from twisted_netlab.web.options_limits import LimitsOptions, parse_size
 
 __all__ = ["SYMLINK_POLICIES", "WebOptions", "normalize_tools_prefix"]
 
@@ -110,6 +111,9 @@ class WebOptions(LimitsOptions):
          "Send the client's Host upstream (default: the upstream's host)."],
         ["proxy-dev", None,
          "Dev mode: rewrite upstream Set-Cookie (Domain, Path, Secure) for the proxy's origin."],
+        ["proxy-cache", None,
+         "Cache proxied responses (RFC 9111 shared cache; a mount opts out with cache = false)."],
+        ["proxy-cache-purge-all", None, "Empty --proxy-cache-dir at start-up."],
         # CORS and tools
         ["cors-credentials", None, "Allow credentialed CORS requests (never with --cors '*')."],
         ["tools", None, "Mount the request inspector and response setter under --tools-prefix "
@@ -146,7 +150,7 @@ class WebOptions(LimitsOptions):
         # proxy
         ["proxy-config", None, None,
          "TOML file declaring [[proxy]] mounts "
-         "(prefix, upstream, keep_prefix, preserve_host, allow_trace)."],
+         "(prefix, upstream, keep_prefix, preserve_host, allow_trace, cache)."],
         ["proxy-pool-size", None, 32,
          "Idle upstream connections always kept per upstream (more while the load needs them).",
          _positive_int],
@@ -158,6 +162,12 @@ class WebOptions(LimitsOptions):
          "Seconds an upstream body may stall before the client connection is aborted.",
          _positive_float],
         ["proxy-via", None, "netlab", "Pseudonym this proxy uses in Via headers."],
+        ["proxy-cache-size", None, "64m", "Memory budget of the proxy cache (LRU), e.g. 64m."],
+        ["proxy-cache-dir", None, None,
+         "Keep cached bodies above --proxy-cache-disk-min in this directory (survives restarts)."],
+        ["proxy-cache-dir-size", None, "1g", "Byte budget of --proxy-cache-dir."],
+        ["proxy-cache-disk-min", None, "1m",
+         "Bodies larger than this go to --proxy-cache-dir instead of memory."],
         # CORS and tools
         ["cors-max-age", None, None,
          f"Preflight cache lifetime in seconds (default {DEFAULT_MAX_AGE})."],
@@ -319,7 +329,23 @@ class WebOptions(LimitsOptions):
             pseudonym=via,
             dev=bool(self["proxy-dev"]),
         )
-        return ProxyConfig(tuple(mounts), settings)
+        return ProxyConfig(tuple(mounts), settings, self._proxy_cache_config())
+
+    def _proxy_cache_config(self) -> ProxyCacheConfig:
+        directory = self["proxy-cache-dir"] or None
+        if directory is not None and os.path.exists(directory) and not os.path.isdir(directory):
+            raise usage.UsageError(f"--proxy-cache-dir {directory} is not a directory")
+        if self["proxy-cache-purge-all"] and directory is None:
+            raise usage.UsageError("--proxy-cache-purge-all needs --proxy-cache-dir")
+        return ProxyCacheConfig(
+            enabled=bool(self["proxy-cache"]),
+            memory_bytes=parse_size("proxy-cache-size", self["proxy-cache-size"]),
+            directory=directory,
+            disk_bytes=parse_size("proxy-cache-dir-size", self["proxy-cache-dir-size"]),
+            disk_threshold=parse_size("proxy-cache-disk-min", self["proxy-cache-disk-min"]),
+            purge_all=bool(self["proxy-cache-purge-all"]),
+            explain=bool(self["explain"]),
+        )
 
     def _cors_policy(self) -> CorsPolicy | None:
         raw_max_age = self["cors-max-age"]

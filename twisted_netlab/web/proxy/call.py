@@ -101,6 +101,7 @@ class ProxyCall:
             self.version.partition(b"/")[2] or b"1.1",
             resource.forward_rules,
         )
+        headers = self.upstream_headers(headers)
         body = body_source(request, resource.reactor)
         upload = request.content
         if isinstance(upload, UploadSink):
@@ -116,6 +117,10 @@ class ProxyCall:
         request.notifyFinish().addCallbacks(self._request_over, self._client_lost)
         upstream_request = UpstreamRequest(self.method, self.target, headers, body)
         self.exchange = resource.client.request(resource.origin, upstream_request, self)
+
+    def upstream_headers(self, headers: dict[bytes, list[bytes]]) -> dict[bytes, list[bytes]]:
+        """The forwarded header section as sent: the cache's hook (it swaps conditionals)."""
+        return headers
 
     def attach(self) -> None:
         """twisted.web renders the request (its body is complete, or was ended early

@@ -26,6 +26,9 @@ from twisted_netlab.upstream.client import UpstreamClient
 from twisted_netlab.upstream.message import Origin
 from twisted_netlab.web.config import ProxyConfig, ProxySettings
 from twisted_netlab.web.mounts import split_prefix
+from twisted_netlab.web.proxy.cache import ProxyCache
+from twisted_netlab.web.proxy.cache_call import CachingCall
+from twisted_netlab.web.proxy.cache_render import render_cached
 from twisted_netlab.web.proxy.call import ProxyCall
 from twisted_netlab.web.proxy.settings import ProxyClient
 from twisted_netlab.web.proxy.upload import BodyChannel, UploadSink
@@ -48,8 +51,10 @@ class ProxyResource(Resource):
         reactor: IReactorTime,
         *,
         drop_cors: bool = False,
+        cache: ProxyCache | None = None,
     ) -> None:
         Resource.__init__(self)  # explicit: mypy cannot see through super() here
+        self.cache = cache  # the shared proxy cache (--proxy-cache), None when off
         # drop_cors: the site's CORS layer owns Access-Control-*; the upstream's go.
         self.drop_cors = drop_cors
         self.mount = mount
@@ -120,7 +125,13 @@ class ProxyResource(Resource):
         continue_wanted = version == b"HTTP/1.1" and _wants_continue(expect or ())
         sink = UploadSink(channel, length, expect_continue=continue_wanted)
         request.content = sink
-        ProxyCall(self, request, target, method=method, version=version).start()
+        if self.cache is not None:
+            key = self.cache.key_for(self.mount, target)
+            CachingCall(
+                self, request, target, self.cache, key, method=method, version=version
+            ).start()
+        else:
+            ProxyCall(self, request, target, method=method, version=version).start()
         return sink
 
     def render(self, request: IRequest) -> bytes | int:
@@ -135,6 +146,8 @@ class ProxyResource(Resource):
             if target.allow:
                 request.setHeader(b"allow", _ALLOW)
             return refuse(request, target.status, target.message)
+        if self.cache is not None:
+            return render_cached(self, self.cache, request, target)
         ProxyCall(self, request, target).start()
         return NOT_DONE_YET
 
@@ -165,11 +178,12 @@ def make_proxy_mounts(
     reactor: IReactorTime,
     *,
     cors_managed: bool = False,
+    cache: ProxyCache | None = None,
 ) -> list[tuple[list[bytes], IResource]]:
     return [
         (
             split_prefix(m.prefix),
-            ProxyResource(m, client, settings, reactor, drop_cors=cors_managed),
+            ProxyResource(m, client, settings, reactor, drop_cors=cors_managed, cache=cache),
         )
         for m in mounts
     ]
@@ -187,6 +201,7 @@ def build_proxy_mounts(
         return []
     client = ProxyClient(reactor, config.settings)
     reactor.addSystemEventTrigger("before", "shutdown", client.close)
+    cache = ProxyCache(config.cache, reactor) if config.cache.enabled else None
     return make_proxy_mounts(
-        config.mounts, config.settings, client, reactor, cors_managed=cors_managed
+        config.mounts, config.settings, client, reactor, cors_managed=cors_managed, cache=cache
     )
