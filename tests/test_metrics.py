@@ -102,7 +102,8 @@ class InMemoryTests(SynchronousTestCase):
         self.assertEqual(self.sample(requests, mount="/api/", status_class="2xx"), 1.0)
         self.assertEqual(self.sample(requests, mount="/api/", status_class="4xx"), 1.0)
         self.assertEqual(self.sample("netlab_http_response_bytes_total", mount="/api/"), 20.0)
-        self.assertEqual(self.sample("netlab_http_requests_in_flight"), 0.0)
+        self.assertEqual(self.sample("netlab_http_requests_in_flight", mount="/"), 0.0)
+        self.assertEqual(self.sample("netlab_http_requests_in_flight", mount="/api/"), 0.0)
         # The public root does not answer the ops pages unless asked.
         response = self.successResultOf(stub.get("http://h/metrics"))
         self.assertEqual(self.successResultOf(response.content()), b"x" * 10)
@@ -180,7 +181,8 @@ class OptionTests(SynchronousTestCase):
     def test_errors(self) -> None:
         for options, argv, words in [
             (web.Options(), ["--metrics", "tcp:nope"], "invalid endpoint 'tcp:nope'"),
-            (web.Options(), ["--lame-duck", "soon"], "--lame-duck must be a number of seconds, not 'soon'"),
+            (web.Options(), ["--lame-duck", "soon"],
+             "--lame-duck must be a number of seconds, not 'soon'"),
             (web.Options(), ["--lame-duck", "-1"], "--lame-duck must be between 0 and 3600"),
             (tcp.Options(), ["--metrics-public"], "--metrics-public needs a web service"),
         ]:
@@ -294,7 +296,9 @@ class HalfCloseTests(SynchronousTestCase):
         from twisted_netlab.framing import encode
 
         metrics = NetlabMetrics(CollectorRegistry())
-        echo = CountingFactory(EchoFactory(Clock(), EchoConfig(framing="seed")), metrics, "tcp", "seed", 100)
+        echo_factory = EchoFactory(Clock(), EchoConfig(framing="seed"))
+        metrics.watch_echo(echo_factory)
+        echo = CountingFactory(echo_factory, metrics, "tcp")
         wrapper = echo.buildProtocol(IPv4Address("TCP", "127.0.0.1", 5))
         assert wrapper is not None
         transport = StringTransport()

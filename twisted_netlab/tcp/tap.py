@@ -57,7 +57,7 @@ def build_tcp_services(ports: list[str], config: EchoConfig) -> list[service.ISe
     listeners = listen_services(ports, factory)
     for svc, description in zip(listeners, ports, strict=True):
         svc.endpoint = _LoggingEndpoint(svc.endpoint, description)  # type: ignore[attr-defined]
-    return [EchoService(factory, listeners)]
+    return [EchoService(factory, listeners, reactor)]
 
 
 class Options(PortOptionMixin, ScaleOptionsMixin, usage.Options):

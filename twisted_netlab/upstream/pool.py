@@ -55,7 +55,9 @@ class _ConnectionFactory(Factory):
 class _Upstream:
     """The pool's record for one origin."""
 
-    def __init__(self, pool: ConnectionPool, origin: Origin, endpoint: IStreamClientEndpoint) -> None:
+    def __init__(
+        self, pool: ConnectionPool, origin: Origin, endpoint: IStreamClientEndpoint
+    ) -> None:
         self.origin = origin
         self.endpoint = endpoint
         self.factory = _ConnectionFactory(pool, origin)
@@ -99,6 +101,17 @@ class ConnectionPool:
             upstream = _Upstream(self, origin, self.endpoint_for(origin))
             self._upstreams[origin] = upstream
         return upstream
+
+    def usage(self) -> list[tuple[str, int, int]]:
+        """``(upstream, open, idle)`` per upstream, for ``/metrics`` (read at scrape time).
+
+        ``open`` counts busy, connecting and idle connections.  The upstreams are the
+        configured proxy targets, so the label set stays bounded.
+        """
+        return [
+            (f"{o.scheme}://{o.host}:{o.port}", u.active + len(u.idle), len(u.idle))
+            for o, u in self._upstreams.items()
+        ]
 
     def idle_count(self, origin: Origin) -> int:
         upstream = self._upstreams.get(origin)

@@ -113,6 +113,7 @@ class LimitedSite(NetlabSite):
         self._drain_timer: IDelayedCall | None = None
         self._drain_busy: set[int] = set()
         self._drain_counts = {"drained": 0, "cut": 0, "idle": 0}
+        self.upstream_pools: list[Any] = []  # the proxy's pools, for /metrics (build_site)
 
     # -- ChannelHost ------------------------------------------------------------------
 
@@ -220,7 +221,8 @@ class LimitedSite(NetlabSite):
         if self._drain_timer is not None and self._drain_timer.active():
             self._drain_timer.cancel()
         counts = self._drain_counts
-        self._log.info("{summary}", summary=drain_summary(counts["drained"], counts["cut"], counts["idle"]))
+        summary = drain_summary(counts["drained"], counts["cut"], counts["idle"])
+        self._log.info("{summary}", summary=summary)
         self._drain.callback(None)
 
     @property
