@@ -379,7 +379,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         d = bench_decode(args.quick)
         print("decode, len32 wire, ours vs Int32StringReceiver:")
         print(f"  64-byte frames, one buffer : {d['small_ours']:>12,.0f} vs "
-              f"{d['small_theirs']:>12,.0f} frames/s  ratio {d['small_ours'] / d['small_theirs']:.2f}x"
+              f"{d['small_theirs']:>12,.0f} frames/s  "
+              f"ratio {d['small_ours'] / d['small_theirs']:.2f}x"
               "  (target >= 2.5x)")
         print(f"  1 MiB frames, 64 KiB chunks: {d['big_ours']:>12,.1f} vs "
               f"{d['big_theirs']:>12,.1f} MB/s      ratio {d['big_ours'] / d['big_theirs']:.1f}x"
@@ -402,8 +403,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         for kind in SERVERS:
             print(f"  {labels[kind]:<28}: {rates[kind]:>12,.0f} msgs/s")
-        print(f"  ours / Int32StringReceiver : {rates['ours'] / rates['int32']:.2f}x  (target >= 2x)")
-        print(f"  ours / asyncio             : {rates['ours'] / rates['asyncio']:.2f}x  (target >= 1.0x)")
+        print(f"  ours / Int32StringReceiver : {rates['ours'] / rates['int32']:.2f}x  "
+              "(target >= 2x)")
+        print(f"  ours / asyncio             : {rates['ours'] / rates['asyncio']:.2f}x  "
+              "(target >= 1.0x)")
         print(f"  ours / unframed ceiling    : {rates['ours'] / rates['raw']:.2f}x")
     if args.only in (None, "drip"):
         drip_seconds = args.drip_seconds or (4.0 if args.quick else 20.0)

@@ -126,7 +126,10 @@ class BrowserCorsTests(TestCase):
         client = ProxyClient(reactor, settings)
         self.addCleanup(client.close)
         mounts = make_proxy_mounts(
-            [parse_mount_spec(f"/api=http://127.0.0.1:{upstream_port}/")], settings, client, reactor,
+            [parse_mount_spec(f"/api=http://127.0.0.1:{upstream_port}/")],
+            settings,
+            client,
+            reactor,
             cors_managed=cors is not None,
         )
         return wrap_cors(MountRoot(notFound(), mounts), cors)

@@ -16,7 +16,9 @@ class BacklogTests(SynchronousTestCase):
 
     def test_explicit_backlog_wins(self) -> None:
         self.assertEqual(with_default_backlog("tcp:8080:backlog=64"), "tcp:8080:backlog=64")
-        self.assertEqual(with_default_backlog("tcp:port=8080:backlog=64"), "tcp:port=8080:backlog=64")
+        self.assertEqual(
+            with_default_backlog("tcp:port=8080:backlog=64"), "tcp:port=8080:backlog=64"
+        )
 
     def test_other_endpoints_unchanged(self) -> None:
         self.assertEqual(with_default_backlog("unix:/tmp/x.sock"), "unix:/tmp/x.sock")

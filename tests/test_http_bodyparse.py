@@ -44,7 +44,8 @@ class DescribeTests(SynchronousTestCase):
                          {"size": 0, "content_type": "application/json", "kind": "empty"})
 
     def test_json(self) -> None:
-        self.assertEqual(describe_body("application/json; charset=utf-8", b'{"a": [1, "\xc3\xa9"]}'),
+        self.assertEqual(describe_body("application/json; charset=utf-8",
+                                       b'{"a": [1, "\xc3\xa9"]}'),
                          {"size": 16, "content_type": "application/json; charset=utf-8",
                           "kind": "json", "json": {"a": [1, "\u00e9"]}})
         self.assertEqual(describe_body("application/problem+json", b"3")["json"], 3)
@@ -62,7 +63,8 @@ class DescribeTests(SynchronousTestCase):
         out = describe_body("application/x-www-form-urlencoded", b"a=1&a=2&b=&name=%27chm%27")
         self.assertEqual(out["form"], {"a": ["1", "2"], "b": [""], "name": ["'chm'"]})
         # The course's curl -d "'name':'chm'" sends this form type.
-        self.assertEqual(describe_body("application/x-www-form-urlencoded", b"'name':'chm'")["form"],
+        self.assertEqual(describe_body("application/x-www-form-urlencoded",
+                                       b"'name':'chm'")["form"],
                          {"'name':'chm'": [""]})
 
     def test_multipart_with_file(self) -> None:
@@ -91,18 +93,21 @@ class DescribeTests(SynchronousTestCase):
         self.assertIn("boundary", describe_body("multipart/form-data", b"--x\r\n")["error"])
         self.assertIn("closing", describe_body("multipart/form-data; boundary=b",
                                                b"--b\r\n\r\nunterminated")["error"])
-        self.assertIn("no boundary", describe_body("multipart/form-data; boundary=b", b"junk")["error"])
+        self.assertIn("no boundary",
+                      describe_body("multipart/form-data; boundary=b", b"junk")["error"])
 
     def test_raw(self) -> None:
         self.assertEqual(describe_body(None, b"\x00\xff"),
                          {"size": 2, "content_type": None, "kind": "raw", "base64": "AP8="})
         self.assertEqual(describe_body("application/x-unknown", b"hi"),
-                         {"size": 2, "content_type": "application/x-unknown", "kind": "raw", "text": "hi"})
+                         {"size": 2, "content_type": "application/x-unknown", "kind": "raw",
+                          "text": "hi"})
         big = describe_body("text/plain", b"a" * 50, max_echo=10)
         self.assertEqual((big["text"], big["truncated"], big["size"]), ("a" * 10, True, 50))
 
     def test_preview_cut_inside_character(self) -> None:
-        self.assertEqual(raw_description("\u00e9\u00e9".encode(), 3), {"text": "\u00e9", "truncated": True, "bytes_left_out": 2})
+        self.assertEqual(raw_description("\u00e9\u00e9".encode(), 3),
+                         {"text": "\u00e9", "truncated": True, "bytes_left_out": 2})
 
     @settings(max_examples=200)
     @given(st.text(max_size=20), st.binary(max_size=200))

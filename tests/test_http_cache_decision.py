@@ -99,7 +99,9 @@ class LookupTests(SynchronousTestCase):
         entry = _entry([("Cache-Control", "max-age=60"), ("ETag", '"v"')])
         got = lookup("GET", [("Cache-Control", "no-cache")], T0, [entry])
         assert isinstance(got, Revalidate)
-        self.assertEqual((got.fwd, got.conditional), (FwdReason.REQUEST, (("If-None-Match", '"v"'),)))
+        self.assertEqual(
+            (got.fwd, got.conditional), (FwdReason.REQUEST, (("If-None-Match", '"v"'),))
+        )
 
     def test_rfc9111_5_4_pragma_no_cache_revalidates(self) -> None:
         entry = _entry([("Cache-Control", "max-age=60"), ("ETag", '"v"')])
@@ -109,7 +111,10 @@ class LookupTests(SynchronousTestCase):
         entry = _entry([("Cache-Control", "max-age=5"), ("ETag", '"v"')])
         got = lookup("GET", [("Cache-Control", "max-stale=10")], T0 + 12, [entry])
         assert isinstance(got, Stale)
-        self.assertEqual((got.background, got.status), (False, CacheStatus(hit=True, ttl=-7, detail="max-stale")))
+        self.assertEqual(
+            (got.background, got.status),
+            (False, CacheStatus(hit=True, ttl=-7, detail="max-stale")),
+        )
 
     def test_rfc9111_5_2_1_7_only_if_cached_miss_is_504(self) -> None:
         got = lookup("GET", [("Cache-Control", "only-if-cached")], T0, [])
@@ -134,7 +139,10 @@ class LookupTests(SynchronousTestCase):
         )
         self.assertIsInstance(lookup("GET", [("Accept-Encoding", "GZIP")], T0, [gzip]), Hit)
         miss = lookup("GET", [("Accept-Encoding", "br")], T0, [gzip])
-        self.assertEqual(miss, Forward(FwdReason.VARY_MISS, "no stored response matches the Vary request headers"))
+        self.assertEqual(
+            miss,
+            Forward(FwdReason.VARY_MISS, "no stored response matches the Vary request headers"),
+        )
 
     def test_rfc9111_4_most_recent_matching_response_chosen(self) -> None:
         old = _entry([("Cache-Control", "max-age=60")], ident="old")
@@ -187,8 +195,8 @@ class AdmitTests(SynchronousTestCase):
         self.assertTrue(kept.store)
 
     def test_rfc9111_4_4_unsafe_method_invalidates(self) -> None:
-        got = admit(KEY, "POST", [], 303, [("Location", "/other"), ("Content-Location", "//evil/x")],
-                    T0, T0)
+        got = admit(KEY, "POST", [], 303,
+                    [("Location", "/other"), ("Content-Location", "//evil/x")], T0, T0)
         self.assertEqual(got.invalidate, (KEY, "http://origin.test/other"))
         self.assertFalse(got.store)
 

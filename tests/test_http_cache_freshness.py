@@ -212,7 +212,8 @@ class ReuseTests(SynchronousTestCase):
 
     def test_rfc9111_5_2_1_4_request_no_cache(self) -> None:
         self.assertEqual(
-            _reuse(0, 10, "no-cache"), Reuse(ReuseKind.VALIDATE, "request no-cache", by_request=True)
+            _reuse(0, 10, "no-cache"),
+            Reuse(ReuseKind.VALIDATE, "request no-cache", by_request=True),
         )
 
     def test_rfc9111_5_2_2_4_response_no_cache(self) -> None:

@@ -28,9 +28,13 @@ def _stored_for(
 
 class PrivacyTests(SynchronousTestCase):
     def test_rfc9111_3_5_authorized_answer_not_reused(self) -> None:
-        entries = _stored_for([("Authorization", "Bearer alice")], [("Cache-Control", "max-age=60")])
+        entries = _stored_for(
+            [("Authorization", "Bearer alice")], [("Cache-Control", "max-age=60")]
+        )
         self.assertEqual(entries, [])
-        self.assertIsInstance(lookup("GET", [("Authorization", "Bearer bob")], T0, entries), Forward)
+        self.assertIsInstance(
+            lookup("GET", [("Authorization", "Bearer bob")], T0, entries), Forward
+        )
 
     def test_rfc9111_5_2_2_7_private_answer_not_reused(self) -> None:
         self.assertEqual(_stored_for([], [("Cache-Control", "private, max-age=60")]), [])

@@ -4,6 +4,8 @@
 # (trial's assert* methods are untyped.)
 from __future__ import annotations
 
+from typing import ClassVar
+
 from twisted.trial.unittest import SynchronousTestCase
 
 from twisted_netlab.http.cache.cache_status import CacheStatus, FwdReason, explain, serialise
@@ -44,7 +46,7 @@ class ConditionalTests(SynchronousTestCase):
 
 
 class Select304Tests(SynchronousTestCase):
-    candidates = [
+    candidates: ClassVar[list[Candidate]] = [
         Candidate("a", (("ETag", '"x"'),), 10.0),
         Candidate("b", (("ETag", 'W/"y"'), ("Last-Modified", LM)), 20.0),
         Candidate("c", (("ETag", 'W/"y"'),), 30.0),

@@ -74,7 +74,9 @@ class IsPreflightTests(SynchronousTestCase):
     def test_needs_options_origin_and_method(self) -> None:
         full = {"origin": APP, "access-control-request-method": "PUT"}
         self.assertTrue(is_preflight("OPTIONS", full))
-        self.assertTrue(is_preflight("OPTIONS", {"Origin": APP, "Access-Control-Request-Method": "PUT"}))
+        self.assertTrue(
+            is_preflight("OPTIONS", {"Origin": APP, "Access-Control-Request-Method": "PUT"})
+        )
         self.assertFalse(is_preflight("GET", full))
         self.assertFalse(is_preflight("options", full))
         self.assertFalse(is_preflight("OPTIONS", {"origin": APP}))
@@ -154,7 +156,9 @@ class ActualTests(SynchronousTestCase):
 
     def test_refused_origin_gets_only_vary(self) -> None:
         policy = CorsPolicy.build([APP])
-        self.assertEqual(actual_response_headers(policy, "http://evil.example"), [("Vary", "Origin")])
+        self.assertEqual(
+            actual_response_headers(policy, "http://evil.example"), [("Vary", "Origin")]
+        )
         self.assertEqual(actual_response_headers(policy, None), [("Vary", "Origin")])
 
     def test_public(self) -> None:

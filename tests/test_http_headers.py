@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
@@ -300,7 +302,7 @@ class MountTests(SynchronousTestCase):
 class ForwardingHygieneTests(SynchronousTestCase):
     """nginx's defaults for what a client may tell the upstream (issue 7, case 5)."""
 
-    RAW = {
+    RAW: ClassVar[dict[bytes, list[bytes]]] = {
         b"Host": [b"front.test:8080"],
         b"X_forwarded_for": [b"1.2.3.4"],
         b"X_custom": [b"x"],
@@ -312,14 +314,18 @@ class ForwardingHygieneTests(SynchronousTestCase):
 
     def forward(self, raw: dict[bytes, list[bytes]], trusted: bool) -> dict[bytes, list[bytes]]:
         proxies = parse_trusted(["192.0.2.0/24"]) if trusted else TrustedProxies()
-        got = forward_request_headers(raw, "192.0.2.7", "http", b"1.1", ForwardRules(proxies, b"up:9000"))
+        got = forward_request_headers(
+            raw, "192.0.2.7", "http", b"1.1", ForwardRules(proxies, b"up:9000")
+        )
         pairs = request_headers(
             [(n, v) for n, vs in raw.items() for v in vs],
             ClientHop("192.0.2.7", "http", raw[b"Host"][-1], b"1.1"),
             trusted=proxies, upstream_host=b"up:9000",
         )
-        self.assertEqual({n.lower(): [v for m, v in pairs if m.lower() == n.lower()] for n, _ in pairs},
-                         {n.lower(): vs for n, vs in got.items()})
+        self.assertEqual(
+            {n.lower(): [v for m, v in pairs if m.lower() == n.lower()] for n, _ in pairs},
+            {n.lower(): vs for n, vs in got.items()},
+        )
         return got
 
     def test_untrusted_peer(self) -> None:
@@ -341,9 +347,13 @@ class ForwardingHygieneTests(SynchronousTestCase):
         self.assertEqual(got[b"Host"], [b"up:9000"])
         self.assertEqual(got[b"X-Forwarded-Host"], [b"up:9000"])
         self.assertEqual(got[b"Forwarded"], [b'for=192.0.2.7;host="up:9000";proto=http'])
-        trusted = self.forward({b"Host": [b"ok.test"], b"X-Forwarded-Host": [b"a b/c"]}, trusted=True)
+        trusted = self.forward(
+            {b"Host": [b"ok.test"], b"X-Forwarded-Host": [b"a b/c"]}, trusted=True
+        )
         self.assertEqual(trusted[b"X-Forwarded-Host"], [b"up:9000"])
-        kept = self.forward({b"Host": [b"ok.test"], b"X-Forwarded-Host": [b"orig.test:443"]}, trusted=True)
+        kept = self.forward(
+            {b"Host": [b"ok.test"], b"X-Forwarded-Host": [b"orig.test:443"]}, trusted=True
+        )
         self.assertEqual(kept[b"X-Forwarded-Host"], [b"orig.test:443"])
 
 
@@ -366,5 +376,7 @@ class TraceOptInTests(SynchronousTestCase):
         )
         self.assertEqual((plain.allow_trace, opted.allow_trace), (False, True))
         with self.assertRaises(ProxyConfigError) as ctx:
-            mounts_from_toml('[[proxy]]\nprefix = "/a"\nupstream = "http://u.test"\nallow_trace = 1\n')
+            mounts_from_toml(
+                '[[proxy]]\nprefix = "/a"\nupstream = "http://u.test"\nallow_trace = 1\n'
+            )
         self.assertEqual(str(ctx.exception), "[[proxy]] #1: 'allow_trace' must be true or false")

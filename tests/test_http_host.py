@@ -48,7 +48,9 @@ class FieldTests(SynchronousTestCase):
 
     def test_two_host_fields(self) -> None:
         self.assertEqual(self.refused([b"a.test", b"b.test"]), "more than one Host header")
-        self.assertEqual(self.refused([b"a.test", b"a.test"], b"HTTP/1.0"), "more than one Host header")
+        self.assertEqual(
+            self.refused([b"a.test", b"a.test"], b"HTTP/1.0"), "more than one Host header"
+        )
 
     def test_missing(self) -> None:
         self.assertEqual(self.refused(None), "an HTTP/1.1 request needs a Host header")
@@ -56,4 +58,6 @@ class FieldTests(SynchronousTestCase):
         self.assertIsNone(check_host_fields(None, b"HTTP/1.0"))
 
     def test_invalid_value(self) -> None:
-        self.assertEqual(self.refused([b"evil.example:1/x?y"]), "the Host header is not a valid host[:port]")
+        self.assertEqual(
+            self.refused([b"evil.example:1/x?y"]), "the Host header is not a valid host[:port]"
+        )

@@ -23,8 +23,12 @@ def framing(status: int = 200, headers: list[tuple[bytes, bytes]] | None = None,
 
 class ResponseFramingTests(SynchronousTestCase):
     def test_content_length(self) -> None:
-        self.assertEqual(framing(200, [(b"Content-Length", b"12")]), Framing(BodyKind.LENGTH, 12, True))
-        self.assertEqual(framing(200, [(b"content-length", b"0")]), Framing(BodyKind.LENGTH, 0, True))
+        self.assertEqual(
+            framing(200, [(b"Content-Length", b"12")]), Framing(BodyKind.LENGTH, 12, True)
+        )
+        self.assertEqual(
+            framing(200, [(b"content-length", b"0")]), Framing(BodyKind.LENGTH, 0, True)
+        )
 
     def test_repeated_identical_length_accepted(self) -> None:
         self.assertEqual(framing(200, [(b"Content-Length", b"5, 5")]).length, 5)
@@ -34,7 +38,8 @@ class ResponseFramingTests(SynchronousTestCase):
 
     def test_chunked(self) -> None:
         self.assertEqual(
-            framing(200, [(b"Transfer-Encoding", b" Chunked ")]), Framing(BodyKind.CHUNKED, None, True)
+            framing(200, [(b"Transfer-Encoding", b" Chunked ")]),
+            Framing(BodyKind.CHUNKED, None, True),
         )
 
     def test_close_delimited(self) -> None:
@@ -51,8 +56,12 @@ class ResponseFramingTests(SynchronousTestCase):
             Framing(BodyKind.NO_BODY, None, True),
         )
         self.assertEqual(framing(204, [(b"Content-Length", b"3")]).kind, BodyKind.NO_BODY)
-        self.assertEqual(framing(304, [(b"Content-Length", b"3")]), Framing(BodyKind.NO_BODY, 3, True))
-        self.assertEqual(framing(304, [(b"Content-Length", b"x")]), Framing(BodyKind.NO_BODY, None, True))
+        self.assertEqual(
+            framing(304, [(b"Content-Length", b"3")]), Framing(BodyKind.NO_BODY, 3, True)
+        )
+        self.assertEqual(
+            framing(304, [(b"Content-Length", b"x")]), Framing(BodyKind.NO_BODY, None, True)
+        )
 
     def test_interim(self) -> None:
         for status in (100, 102, 103, 199):
@@ -64,11 +73,14 @@ class ResponseFramingTests(SynchronousTestCase):
         self.assertFalse(keep_alive(b"1.0", []))
         self.assertTrue(keep_alive(b"1.0", [b"Keep-Alive"]))
         self.assertFalse(keep_alive(b"1.0", [b"keep-alive, close"]))
-        self.assertFalse(framing(200, [(b"Content-Length", b"1"), (b"Connection", b"close")]).keep_alive)
+        self.assertFalse(
+            framing(200, [(b"Content-Length", b"1"), (b"Connection", b"close")]).keep_alive
+        )
 
     def test_errors_have_short_reasons(self) -> None:
         cases = [
-            (dict(headers=[(b"Transfer-Encoding", b"gzip")]), "unsupported Transfer-Encoding: gzip"),
+            (dict(headers=[(b"Transfer-Encoding", b"gzip")]),
+             "unsupported Transfer-Encoding: gzip"),
             (dict(headers=[(b"Transfer-Encoding", b"gzip, chunked")]),
              "unsupported Transfer-Encoding: gzip, chunked"),
             (dict(headers=[(b"Transfer-Encoding", b"chunked"), (b"Transfer-Encoding", b"chunked")]),
@@ -110,8 +122,11 @@ class RequestHeadTests(SynchronousTestCase):
 
     def test_callers_framing_headers_are_dropped(self) -> None:
         head = request_head(
-            b"GET", b"/", {b"Host": [b"u"], b"Content-Length": [b"9"], b"transfer-encoding": [b"x"]},
-            None, False,
+            b"GET",
+            b"/",
+            {b"Host": [b"u"], b"Content-Length": [b"9"], b"transfer-encoding": [b"x"]},
+            None,
+            False,
         )
         self.assertEqual(head, b"GET / HTTP/1.1\r\nHost: u\r\n\r\n")
 

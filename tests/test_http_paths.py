@@ -133,7 +133,9 @@ class JudgedPathTests(SynchronousTestCase):
         self.assertEqual(
             judged_path(docs, _protected("/docs/index.html")), "/docs/index.html"
         )
-        self.assertEqual(judged_path(RequestPath((), True), _protected("/index.html")), "/index.html")
+        self.assertEqual(
+            judged_path(RequestPath((), True), _protected("/index.html")), "/index.html"
+        )
         self.assertEqual(judged_path(docs, _protected()), "/docs/")
 
     def test_spa_fallback_judged_as_index(self) -> None:
@@ -160,7 +162,8 @@ class ProxyPathTests(SynchronousTestCase):
         for path in (b"/..", b"/a/../b", b"/.", b"/a/./b", b"/%2e", b"/%2E%2e/x", b"/.%2e/x",
                      b"/%2e./x", b"/..;/x", b"/.;x=1/y"):
             self.assertEqual(
-                self.refused(path), "dot segments ('.', '..' or encoded) are refused in proxied paths"
+                self.refused(path),
+                "dot segments ('.', '..' or encoded) are refused in proxied paths",
             )
 
     def test_encoded_separators_and_controls(self) -> None:
@@ -177,8 +180,8 @@ class ProxyPathTests(SynchronousTestCase):
             self.assertEqual(self.refused(path), reason, path)
 
     def test_plain_paths_pass(self) -> None:
-        for path in (b"/", b"/a/b.txt", b"/a//b", b"/%41bc", b"/a%20b", b"/a;b=1", b"/.well-known/x",
-                     b"/..x", b"/x.."):
+        for path in (b"/", b"/a/b.txt", b"/a//b", b"/%41bc", b"/a%20b", b"/a;b=1",
+                     b"/.well-known/x", b"/..x", b"/x.."):
             check_proxy_path(path.split(b"/")[1:])
 
     @given(st.lists(st.binary(max_size=8), max_size=6))

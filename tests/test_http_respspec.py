@@ -61,7 +61,8 @@ class StatusTests(SynchronousTestCase):
         self.assertEqual(parse_status("200"), 200)
         self.assertEqual(parse_status("418"), 418)
         self.assertEqual(parse_status("599"), 599)
-        for bad in ["100", "101", "199", "600", "20", "2000", "abc", "", " 200", "+20", "\u0662\u0660\u0660"]:
+        for bad in ["100", "101", "199", "600", "20", "2000", "abc", "", " 200", "+20",
+                    "\u0662\u0660\u0660"]:
             with self.assertRaises(ResponseSpecError, msg=bad):
                 parse_status(bad)
         with self.assertRaises(ResponseSpecError):
@@ -168,7 +169,9 @@ class ResponseSpecTests(SynchronousTestCase):
         ))
 
     def test_defaults(self) -> None:
-        self.assertEqual(parse_response_spec({}), ResponseSpec(200, [], b"text/plain; charset=utf-8", b""))
+        self.assertEqual(
+            parse_response_spec({}), ResponseSpec(200, [], b"text/plain; charset=utf-8", b"")
+        )
 
     def test_refused(self) -> None:
         for query in [

@@ -39,7 +39,8 @@ class BoundJsonTests(SynchronousTestCase):
         self.assertEqual(out, ["… [nested deeper than 32 levels]"])
         wide = [[0] * 200 for _ in range(100)]
         out = bound_json(wide)
-        self.assertEqual(json.dumps(out, ensure_ascii=False).count("0"), 24 * 200 + 174)  # 5000 values: lists count too
+        # 5000 values: lists count too
+        self.assertEqual(json.dumps(out, ensure_ascii=False).count("0"), 24 * 200 + 174)
         self.assertEqual(out[24][-1], "… [26 more items]")
         self.assertEqual(out[-1], "… [75 more items]")
 

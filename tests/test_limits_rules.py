@@ -47,10 +47,13 @@ class AdmitTests(SynchronousTestCase):
     def test_all_working_refuses(self) -> None:
         views = [view(1, Phase.BUSY, 0), view(2, Phase.BODY, 0), view(3, Phase.REFUSED, 0)]
         self.assertEqual(admit(views, "h", cap=3),
-                         AdmissionDecision(Admission.REFUSE, reason="server is at its connection limit"))
+                         AdmissionDecision(Admission.REFUSE,
+                                           reason="server is at its connection limit"))
 
     def test_per_address_cap_only_evicts_that_address(self) -> None:
-        views = [view(1, Phase.IDLE, 0, "a"), view(2, Phase.IDLE, 1, "b"), view(3, Phase.BUSY, 0, "b")]
+        views = [
+            view(1, Phase.IDLE, 0, "a"), view(2, Phase.IDLE, 1, "b"), view(3, Phase.BUSY, 0, "b")
+        ]
         self.assertEqual(admit(views, "b", cap=100, per_ip_cap=2).victim, 2)
         busy = [view(3, Phase.BUSY, 0, "b")]
         self.assertEqual(admit(busy, "b", cap=100, per_ip_cap=1).verdict, Admission.REFUSE)

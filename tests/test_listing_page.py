@@ -112,7 +112,8 @@ class ContentTests(SynchronousTestCase):
         page = render_page("/", ENTRIES, has_parent=False).decode()
         self.assertIn('<td class="num" title="2516582 bytes">2.4 MiB</td>', page)
         self.assertIn(
-            f'<time datetime="2026-11-29T19:10:00Z" title="{http_date(WHEN)}">2026-11-29 19:10</time>',
+            f'<time datetime="2026-11-29T19:10:00Z" title="{http_date(WHEN)}">'
+            "2026-11-29 19:10</time>",
             page,
         )
         self.assertIn('<td class="num mute">\u2014</td>', page)  # folders have no size
@@ -162,7 +163,9 @@ class ContentTests(SynchronousTestCase):
         self.assertIn('<td class="num mod">-</td>', page)
 
     def test_ten_thousand_entries(self) -> None:
-        entries = [ListingEntry(f"file-{i:05d}.txt", False, i * 37, WHEN - i) for i in range(10_000)]
+        entries = [
+            ListingEntry(f"file-{i:05d}.txt", False, i * 37, WHEN - i) for i in range(10_000)
+        ]
         # correctness only; the time is measured by bench/listing_bench.py, never asserted
         page = render_page("/big/", entries, has_parent=True, query=b"sort=mtime&order=asc")
         self.assertEqual(len(body_hrefs(page)), 10_001)

@@ -23,7 +23,9 @@ class ForwardingTests(ProxyTestCase):
         [seen] = self.recorded
         self.assertEqual(seen.method, b"GET")
         self.assertEqual(seen.uri, b"/rec/a%20b/c?x=1&y=%20&&z")
-        self.assertEqual(seen.header(b"host"), [b"127.0.0.1:%d" % self.upstream_port.getHost().port])
+        self.assertEqual(
+            seen.header(b"host"), [b"127.0.0.1:%d" % self.upstream_port.getHost().port]
+        )
 
     async def test_prefix_kept(self) -> None:
         self.upstream_root.putChild(b"api", self.recorder)
@@ -208,7 +210,9 @@ class HeaderTests(ProxyTestCase):
             seen.header(b"forwarded"), [b'for=127.0.0.1;host="front.test:8080";proto=http']
         )
         self.assertEqual(seen.header(b"via"), [b"1.0 elsewhere", b"1.1 edge"])
-        self.assertEqual(seen.header(b"host"), [b"127.0.0.1:%d" % self.upstream_port.getHost().port])
+        self.assertEqual(
+            seen.header(b"host"), [b"127.0.0.1:%d" % self.upstream_port.getHost().port]
+        )
 
     async def test_forwarding_headers_trusted_peer(self) -> None:
         base = self.start_proxy([self.mount()], trusted=parse_trusted(["127.0.0.0/8"]))

@@ -42,7 +42,9 @@ class BadGatewayTests(LoggedTestCase):
             await self.content(response),
             f"502 Bad Gateway: upstream http://127.0.0.1:{dead} connection refused\n".encode(),
         )
-        self.assertEqual(response.headers.getRawHeaders(b"content-type"), [b"text/plain; charset=utf-8"])
+        self.assertEqual(
+            response.headers.getRawHeaders(b"content-type"), [b"text/plain; charset=utf-8"]
+        )
         [event] = self.proxy_log()
         self.assertEqual(event["status"], 502)
         self.assertEqual(event["reason"], "connection refused")
@@ -75,7 +77,8 @@ class GatewayTimeoutTests(LoggedTestCase):
         self.assertEqual(response.code, 504)
         self.assertEqual(
             await self.content(response),
-            f"504 Gateway Time-out: upstream {self.upstream_url} no response within the timeout\n".encode(),
+            f"504 Gateway Time-out: upstream {self.upstream_url} no response within the "
+            "timeout\n".encode(),
         )
         await held.lost
         self.assertEqual([e["status"] for e in self.proxy_log()], [504])

@@ -147,7 +147,9 @@ class NginxUpstreamTests(ProxyTestCase):
     async def test_encoded_walk_out_of_the_mount_is_refused(self) -> None:
         await self.start_nginx()
         # Control: nginx itself resolves the encoded walk-out to /outside.txt.
-        client = RawClient(b"GET /site/..%2foutside.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        client = RawClient(
+            b"GET /site/..%2foutside.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
         connector = reactor.connectTCP(
             "127.0.0.1", self.nginx_port, ClientFactory.forProtocol(lambda: client)
         )

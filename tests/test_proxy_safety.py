@@ -50,16 +50,20 @@ class SafetyTests(ProxyTestCase):
             (b"/api/.%2e%2f1k.txt", b"encoded path separator (%2F) refused"),
             (b"/api/..%2F..%2Fetc", b"encoded path separator (%2F) refused"),
             (b"/api/..%5c1k.txt", b"backslash (or %5C) in the path refused"),
-            (b"/api/%2e%2e/1k.txt", b"dot segments ('.', '..' or encoded) are refused in proxied paths"),
+            (b"/api/%2e%2e/1k.txt",
+             b"dot segments ('.', '..' or encoded) are refused in proxied paths"),
             (b"/api/%2e", b"dot segments ('.', '..' or encoded) are refused in proxied paths"),
             (b"/api/.%2e", b"dot segments ('.', '..' or encoded) are refused in proxied paths"),
             (b"/api/..;/x", b"dot segments ('.', '..' or encoded) are refused in proxied paths"),
-            (b"/api/a/../../x", b"dot segments ('.', '..' or encoded) are refused in proxied paths"),
+            (b"/api/a/../../x",
+             b"dot segments ('.', '..' or encoded) are refused in proxied paths"),
             (b"/api/%252e%252e/x", b"double percent-encoding refused"),
         ):
             raw = await self.get(target)
             self.assertTrue(raw.startswith(b"HTTP/1.1 400 Bad Request\r\n"), (target, raw[:60]))
-            self.assertTrue(raw.endswith(b"\r\n\r\n400 Bad Request: " + reason + b"\n"), (target, raw))
+            self.assertTrue(
+                raw.endswith(b"\r\n\r\n400 Bad Request: " + reason + b"\n"), (target, raw)
+            )
             self.assertIn(b"\r\nContent-Type: text/plain; charset=utf-8\r\n", raw)
         self.assertEqual(self.recorded, [])
         raw = await self.get(b"/api/ok%20name.txt?q=..%2f")  # the query is not a path
@@ -96,8 +100,8 @@ class SafetyTests(ProxyTestCase):
     async def test_forwarding_hygiene_untrusted_peer(self) -> None:
         self.start_proxy([self.mount()])
         raw = await self.get(
-            b"/api/h", b"X-Real-IP: 6.6.6.6", b"True-Client-IP: 6.6.6.7", b"X_Forwarded_For: 6.6.6.8",
-            b"X-Forwarded-Host: evil.example", b"X-Kept: yes",
+            b"/api/h", b"X-Real-IP: 6.6.6.6", b"True-Client-IP: 6.6.6.7",
+            b"X_Forwarded_For: 6.6.6.8", b"X-Forwarded-Host: evil.example", b"X-Kept: yes",
         )
         self.assertTrue(raw.startswith(b"HTTP/1.1 200 "), raw[:60])
         seen = self.recorded[-1]

@@ -62,9 +62,15 @@ class InterimTests(CraftedTestCase):
         self.assertNotIn(b"103", data)
 
     async def test_hop_by_hop_headers_dropped_from_interim(self) -> None:
-        self.crafted(b"HTTP/1.1 103 Early Hints\r\nConnection: X-Hop\r\nX-Hop: 1\r\nLink: </a>\r\n\r\n" + FINAL)
+        self.crafted(
+            b"HTTP/1.1 103 Early Hints\r\nConnection: X-Hop\r\nX-Hop: 1\r\nLink: </a>\r\n\r\n"
+            + FINAL
+        )
         data = await self.exchange(b"GET /c/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        self.assertTrue(data.startswith(b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK"), data[:120])
+        self.assertTrue(
+            data.startswith(b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK"),
+            data[:120],
+        )
 
     async def test_curl_sees_early_hints(self) -> None:
         curl = shutil.which("curl")
@@ -78,7 +84,9 @@ class InterimTests(CraftedTestCase):
         lines = [line.strip() for line in err.splitlines() if line.startswith(b"< ")]
         self.assertIn(b"< HTTP/1.1 103 Early Hints", lines)
         self.assertIn(b"< Link: </style.css>; rel=preload; as=style", lines)
-        self.assertLess(lines.index(b"< HTTP/1.1 103 Early Hints"), lines.index(b"< HTTP/1.1 200 OK"))
+        self.assertLess(
+            lines.index(b"< HTTP/1.1 103 Early Hints"), lines.index(b"< HTTP/1.1 200 OK")
+        )
 
 
 async def _run(*argv: str) -> tuple[bytes, bytes, int]:
@@ -96,7 +104,9 @@ def _factory_lines(events: list[dict[str, Any]]) -> list[str]:
         for e in events
         if "factory" in str(e.get("log_format"))
         and not isinstance(e.get("factory"), Site)
-        and not type(e.get("factory")).__name__.startswith(("_HTTP11ClientFactory", "ClientFactory"))
+        and not type(e.get("factory")).__name__.startswith(
+            ("_HTTP11ClientFactory", "ClientFactory")
+        )
     ]
 
 
@@ -107,7 +117,9 @@ class FramingErrorTests(CraftedTestCase):
             data = await self.exchange(b"GET /c/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             head, _, body = data.partition(b"\r\n\r\n")
             self.assertTrue(head.startswith(b"HTTP/1.1 502 Bad Gateway"), head)
-            self.assertEqual(body, f"502 Bad Gateway: upstream {self.crafted_url} {reason}\n".encode())
+            self.assertEqual(
+                body, f"502 Bad Gateway: upstream {self.crafted_url} {reason}\n".encode()
+            )
         await wait_until(lambda: upstream.lost == 2)
         self.assertEqual(upstream.connections, 2)  # dropped from the pool each time
         self.flushLoggedErrors()
@@ -140,14 +152,19 @@ class ResponseShapeTests(CraftedTestCase):
     async def test_head_keeps_length_and_connection(self) -> None:
         upstream = self.crafted(b"HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\n\r\n")
         for _ in range(3):
-            data = await self.exchange(b"HEAD /c/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            data = await self.exchange(
+                b"HEAD /c/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            )
             head, _, body = data.partition(b"\r\n\r\n")
             self.assertIn(b"\r\nContent-Length: 1048576", head)
             self.assertEqual(body, b"")
         self.assertEqual(upstream.connections, 1)
 
     async def test_chunked_upstream_relayed(self) -> None:
-        self.crafted(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")
+        self.crafted(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+        )
         response = await self.http.get(f"http://127.0.0.1:{self.proxy_port}/c/x")
         self.assertEqual(await self.content(response), b"abcde")
 
@@ -176,8 +193,10 @@ class QuietTests(ProxyTestCase):
         self.addCleanup(globalLogPublisher.removeObserver, observer)
         base = self.start_proxy([self.mount()], pool_size=1)
         for _ in range(3):
-            clients = [await self.raw(b"GET /api/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                       for _ in range(5)]
+            clients = [
+                await self.raw(b"GET /api/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                for _ in range(5)
+            ]
             await defer.gatherResults([c.closed for c in clients])
         del base
         self.assertGreaterEqual(self.upstream_site.connections, 5)
@@ -188,7 +207,9 @@ class TLSUpstreamTests(ProxyTestCase):
     async def test_https_upstream_verified_and_quiet(self) -> None:
         key, cert = self_signed_pem()
         server = ssl.PrivateCertificate.loadPEM(key + cert).options()
-        port = cast(IReactorSSL, reactor).listenSSL(0, self.upstream_site, server, interface="127.0.0.1")
+        port = cast(IReactorSSL, reactor).listenSSL(
+            0, self.upstream_site, server, interface="127.0.0.1"
+        )
         self.addCleanup(port.stopListening)
         trust = ssl.Certificate.loadPEM(cert)
         events: list[dict[str, Any]] = []
@@ -210,7 +231,9 @@ class TLSUpstreamTests(ProxyTestCase):
     async def test_untrusted_certificate_is_502(self) -> None:
         key, cert = self_signed_pem()
         server = ssl.PrivateCertificate.loadPEM(key + cert).options()
-        port = cast(IReactorSSL, reactor).listenSSL(0, self.upstream_site, server, interface="127.0.0.1")
+        port = cast(IReactorSSL, reactor).listenSSL(
+            0, self.upstream_site, server, interface="127.0.0.1"
+        )
         self.addCleanup(port.stopListening)
         base = self.start_proxy([ProxyMount("/s", f"https://127.0.0.1:{_port(port)}/rec")])
         response = await self.http.get(base + "/s/x")
@@ -230,7 +253,9 @@ class SendInterimTests(SynchronousTestCase):
 
     def test_written_before_the_final_head(self) -> None:
         request, transport = self.request()
-        self.assertTrue(send_interim(cast(IRequest, request), 103, b"Early Hints", [(b"Link", b"</a>")]))
+        self.assertTrue(
+            send_interim(cast(IRequest, request), 103, b"Early Hints", [(b"Link", b"</a>")])
+        )
         self.assertEqual(transport.value(), b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n")
 
     def test_not_for_http10_nor_after_the_head(self) -> None:

@@ -46,18 +46,23 @@ class SignCliTests(SynchronousTestCase):
         code, out, err = run("--key", KEY, "/media/a b.png")
         self.assertEqual((code, err), (0, ""))
         url = out.strip()
-        self.assertTrue(url.startswith("http://127.0.0.1:8080/media/a%20b.png?exp=1700003600&kid=k1&sig="), url)
+        self.assertTrue(
+            url.startswith("http://127.0.0.1:8080/media/a%20b.png?exp=1700003600&kid=k1&sig="), url
+        )
         self.assertEqual(check(url, now=1_700_003_600), Verdict(True, "valid signature"))
         self.assertEqual(check(url, now=1_700_003_631).reason, "expired")
         self.assertEqual(check(url, now=0, path="/media/b.png").reason, "bad signature")
 
     def test_expires_at_base_url_and_prefix(self) -> None:
         code, out, _ = run("--key", KEY, "--base-url", "https://cdn.example/sub/",
-                           "--expires-at", "2000000000", "--prefix", "/media/", "/media/x.mp4")  # fmt: skip
+                           "--expires-at", "2000000000", "--prefix", "/media/",
+                           "/media/x.mp4")  # fmt: skip
         self.assertEqual(code, 0)
         url = out.strip()
         self.assertTrue(url.startswith("https://cdn.example/sub/media/x.mp4?exp=2000000000"), url)
-        self.assertEqual(check(url, now=0, path="/media/y/z.png"), Verdict(True, "valid signature (prefix)"))
+        self.assertEqual(
+            check(url, now=0, path="/media/y/z.png"), Verdict(True, "valid signature (prefix)")
+        )
         self.assertEqual(check(url, now=0, path="/etc/z.png").reason, "path outside prefix")
 
     def test_key_file_and_environment(self) -> None:
@@ -85,7 +90,8 @@ class SignCliTests(SynchronousTestCase):
             (["--key", KEY, "--expires-in", "0", "/a.png"], "positive"),
             (["--key", KEY, "--base-url", "ftp://x", "/a.png"], "expected http(s)"),
             (["--key", KEY, "--prefix", "/b/", "/a.png"], "outside prefix"),
-            (["--key", KEY, "--expires-in", "5", "--expires-at", "5", "/a.png"], "not allowed with"),
+            (["--key", KEY, "--expires-in", "5", "--expires-at", "5", "/a.png"],
+             "not allowed with"),
             (["--key", KEY, "--expires-at", "soon", "/a.png"], "invalid int value"),
         ]
         for argv, message in cases:
@@ -119,7 +125,8 @@ class EncodedPathTests(SynchronousTestCase):
     def test_bad_escapes_are_one_line_usage_errors(self) -> None:
         for path, message in (
             ("/a%FFb.png", "netlab-sign: PATH '/a%FFb.png': percent-escapes are not UTF-8"),
-            ("/a%2Fb.png", "netlab-sign: PATH '/a%2Fb.png': %2F (an encoded '/') cannot name a file"),
+            ("/a%2Fb.png",
+             "netlab-sign: PATH '/a%2Fb.png': %2F (an encoded '/') cannot name a file"),
             ("/a%00.png", "netlab-sign: PATH '/a%00.png': contains a NUL or a backslash"),
         ):
             self.assertEqual(
@@ -139,7 +146,9 @@ class MintedLinkServedTests(TestCase):
                 handle.write(b"PNG:" + name.encode())
         options = WebOptions()
         options.parseOptions(["--path", root, "--sign-key", KEY])
-        port: Any = reactor.listenTCP(0, build_site(options.web_config, reactor), interface="127.0.0.1")  # type: ignore[arg-type]
+        port: Any = reactor.listenTCP(  # type: ignore[arg-type]
+            0, build_site(options.web_config, reactor), interface="127.0.0.1"
+        )
         self.addCleanup(port.stopListening)
         base = f"http://127.0.0.1:{port.getHost().port}"
         for argv, name in (

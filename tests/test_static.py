@@ -63,7 +63,9 @@ class BasicResponseTests(StaticTestCase):
         self.file("style.css", b"a{}")
         self.file("index.html", b"<p>")
         self.serve(max_age=600)
-        self.assertEqual((await self.request("/style.css")).header("cache-control"), "public, max-age=600")
+        self.assertEqual(
+            (await self.request("/style.css")).header("cache-control"), "public, max-age=600"
+        )
         self.assertEqual((await self.request("/index.html")).header("cache-control"), "no-cache")
         self.serve(max_age=600, dev=True)
         self.assertEqual((await self.request("/style.css")).header("cache-control"), "no-cache")
@@ -211,7 +213,9 @@ class ChangeOnDiskTests(StaticTestCase):
         second = await self.request("/data.txt")
         self.assertEqual(second.body, b"other version")
         self.assertNotEqual(first.header("etag"), second.header("etag"))
-        stale = await self.request("/data.txt", headers={"If-None-Match": first.header("etag") or ""})
+        stale = await self.request(
+            "/data.txt", headers={"If-None-Match": first.header("etag") or ""}
+        )
         self.assertEqual((stale.code, stale.body), (200, b"other version"))
 
     async def test_replace_by_rename(self) -> None:
@@ -285,7 +289,10 @@ class DirectoryTests(StaticTestCase):
         self.assertIn('href="%3Cscript%3Ealert%28%22x%22%29%26.txt"', html)
         self.assertNotIn(".secret", html)
         self.assertIn('<a href="../">../</a>', html)
-        positions = [html.index(n) for n in ('href="zdir/"', 'href="%3Cscript', 'href="A.txt"', 'href="b.txt"')]
+        positions = [
+            html.index(n)
+            for n in ('href="zdir/"', 'href="%3Cscript', 'href="A.txt"', 'href="b.txt"')
+        ]
         self.assertEqual(positions, sorted(positions))
         self.assertIn("2 B", html)
 
@@ -301,8 +308,10 @@ class DirectoryTests(StaticTestCase):
         self.assertEqual(
             data["entries"],
             [
-                {"name": "sub", "type": "directory", "size": 0, "modified": data["entries"][0]["modified"], "href": "sub/"},
-                {"name": "b.txt", "type": "file", "size": 2, "modified": http_date(OLD), "href": "b.txt"},
+                {"name": "sub", "type": "directory", "size": 0,
+                 "modified": data["entries"][0]["modified"], "href": "sub/"},
+                {"name": "b.txt", "type": "file", "size": 2, "modified": http_date(OLD),
+                 "href": "b.txt"},
             ],
         )
 
@@ -338,9 +347,16 @@ class SpaTests(StaticTestCase):
 
     async def test_never_for_assets_or_non_html(self) -> None:
         self.serve(spa=True)
-        self.assertEqual((await self.request("/missing.js", headers={"Accept": "text/html"})).code, 404)
-        self.assertEqual((await self.request("/about", headers={"Accept": "application/json"})).code, 404)
-        self.assertEqual((await self.request("/about", headers={"Accept": "text/html"}, method="POST")).code, 405)
+        self.assertEqual(
+            (await self.request("/missing.js", headers={"Accept": "text/html"})).code, 404
+        )
+        self.assertEqual(
+            (await self.request("/about", headers={"Accept": "application/json"})).code, 404
+        )
+        self.assertEqual(
+            (await self.request("/about", headers={"Accept": "text/html"}, method="POST")).code,
+            405,
+        )
 
     async def test_off_by_default(self) -> None:
         self.assertEqual((await self.request("/about", headers={"Accept": "text/html"})).code, 404)
@@ -357,7 +373,8 @@ class ExplainTests(StaticTestCase):
             ({"If-Match": '"nope"'}, '412 If-Match failed: "nope" does not strongly match ' + etag),
             ({"Range": "bytes=0-9"}, "206 range 0-9 of identity (1000 bytes)"),
             ({"Range": "bytes=5000-"}, "416 no range-spec overlaps the representation"),
-            ({"Range": "bytes=0-1", "If-Range": '"old"'}, f'200 If-Range "old" does not match {etag}: full 200; identity representation'),
+            ({"Range": "bytes=0-1", "If-Range": '"old"'},
+             f'200 If-Range "old" does not match {etag}: full 200; identity representation'),
         ]
         for headers, expected in cases:
             reply = await self.request("/data.txt", headers=headers)

@@ -63,7 +63,9 @@ class OnTheFlyTests(StaticTestCase):
 
     async def test_conditional_per_coding(self) -> None:
         gz = etag_of(self.path, "gzip")
-        hit = await self.request("/app.js", headers={"Accept-Encoding": "gzip", "If-None-Match": gz})
+        hit = await self.request(
+            "/app.js", headers={"Accept-Encoding": "gzip", "If-None-Match": gz}
+        )
         self.assertEqual(hit.code, 304)
         self.assertEqual(hit.header("etag"), gz)
         self.assertEqual(hit.header("vary"), "Accept-Encoding")
@@ -75,7 +77,9 @@ class OnTheFlyTests(StaticTestCase):
 
     async def test_range_of_gzip_representation(self) -> None:
         full = (await self.request("/app.js", headers={"Accept-Encoding": "gzip"})).body
-        reply = await self.request("/app.js", headers={"Accept-Encoding": "gzip", "Range": "bytes=10-29"})
+        reply = await self.request(
+            "/app.js", headers={"Accept-Encoding": "gzip", "Range": "bytes=10-29"}
+        )
         self.assertEqual(reply.code, 206)
         self.assertEqual(reply.header("content-encoding"), "gzip")
         self.assertEqual(reply.header("content-range"), f"bytes 10-29/{len(full)}")
@@ -83,12 +87,16 @@ class OnTheFlyTests(StaticTestCase):
         # If-Range with the identity tag does not match the gzip representation.
         other = await self.request(
             "/app.js",
-            headers={"Accept-Encoding": "gzip", "Range": "bytes=10-29", "If-Range": etag_of(self.path)},
+            headers={
+                "Accept-Encoding": "gzip", "Range": "bytes=10-29", "If-Range": etag_of(self.path)
+            },
         )
         self.assertEqual((other.code, other.body), (200, full))
 
     async def test_multiple_ranges_use_identity(self) -> None:
-        reply = await self.request("/app.js", headers={"Accept-Encoding": "gzip", "Range": "bytes=0-4,10-14"})
+        reply = await self.request(
+            "/app.js", headers={"Accept-Encoding": "gzip", "Range": "bytes=0-4,10-14"}
+        )
         self.assertEqual(reply.code, 206)
         self.assertIsNone(reply.header("content-encoding"))
         self.assertEqual(reply.header("etag"), etag_of(self.path))
@@ -155,7 +163,9 @@ class SidecarTests(StaticTestCase):
         self.assertEqual(reply.header("content-encoding"), "gzip")
         self.assertEqual(reply.header("content-type"), "application/json; charset=utf-8")
         self.assertEqual(reply.header("etag"), etag_of(self.gz, "gzip"))
-        part = await self.request("/data.json", headers={"Accept-Encoding": "gzip", "Range": "bytes=0-9"})
+        part = await self.request(
+            "/data.json", headers={"Accept-Encoding": "gzip", "Range": "bytes=0-9"}
+        )
         self.assertEqual(part.header("content-range"), f"bytes 0-9/{len(self.gz_bytes)}")
         self.assertEqual(part.body, self.gz_bytes[:10])
 

@@ -66,9 +66,13 @@ class TraversalTests(StaticTestCase):
         raw = await self.raw_get(b"/sub/..%2f..%2fsecret.txt")
         self.assertEqual(status_of(raw), 400)
         self.assertEqual(raw_header(raw, b"content-type"), b"text/plain; charset=utf-8")
-        self.assertTrue(raw.endswith(b"\r\n\r\n400 Bad Request: encoded path separator (%2F) refused\n"), raw)
+        self.assertTrue(
+            raw.endswith(b"\r\n\r\n400 Bad Request: encoded path separator (%2F) refused\n"), raw
+        )
         raw = await self.raw_get(b"/sub/%2e%2e/ok.txt")
-        self.assertTrue(raw.endswith(b"\r\n\r\n400 Bad Request: '..' path segments are refused\n"), raw)
+        self.assertTrue(
+            raw.endswith(b"\r\n\r\n400 Bad Request: '..' path segments are refused\n"), raw
+        )
         self.assertNotIn(b"b'", raw)
 
     async def test_encoded_normal_names_work(self) -> None:
@@ -95,8 +99,12 @@ class SymlinkTests(StaticTestCase):
         with open(os.path.join(self.outside, "secret.txt"), "wb") as handle:
             handle.write(SECRET)
         self.file("real/inside.txt", b"inside")
-        os.symlink(os.path.join(self.root, "real", "inside.txt"), os.path.join(self.root, "link-in.txt"))
-        os.symlink(os.path.join(self.outside, "secret.txt"), os.path.join(self.root, "link-out.txt"))
+        os.symlink(
+            os.path.join(self.root, "real", "inside.txt"), os.path.join(self.root, "link-in.txt")
+        )
+        os.symlink(
+            os.path.join(self.outside, "secret.txt"), os.path.join(self.root, "link-out.txt")
+        )
         os.symlink(self.outside, os.path.join(self.root, "dir-out"))
         os.symlink(os.path.join(self.root, "real"), os.path.join(self.root, "dir-in"))
 
@@ -114,7 +122,9 @@ class SymlinkTests(StaticTestCase):
 
     async def test_deny(self) -> None:
         self.serve(symlinks="deny")
-        for target in (b"/link-in.txt", b"/dir-in/inside.txt", b"/link-out.txt", b"/dir-out/secret.txt"):
+        for target in (
+            b"/link-in.txt", b"/dir-in/inside.txt", b"/link-out.txt", b"/dir-out/secret.txt"
+        ):
             status, _ = await self.code_and_body(target)
             self.assertEqual(status, 404, target)
         self.assertEqual(await self.code_and_body(b"/real/inside.txt"), (200, b"inside"))
@@ -126,7 +136,10 @@ class SymlinkTests(StaticTestCase):
 
     async def test_index_symlink_escape_not_served(self) -> None:
         os.makedirs(os.path.join(self.root, "site"))
-        os.symlink(os.path.join(self.outside, "secret.txt"), os.path.join(self.root, "site", "index.html"))
+        os.symlink(
+            os.path.join(self.outside, "secret.txt"),
+            os.path.join(self.root, "site", "index.html"),
+        )
         status, body = await self.code_and_body(b"/site/")
         self.assertEqual(status, 200)
         self.assertNotIn(SECRET, body)

@@ -74,7 +74,9 @@ class RangeTests(StaticTestCase):
                 first = start if start is not None else size - end  # type: ignore[operator]
                 last = (end if start is not None and end is not None else size - 1)
                 self.assertEqual(reply.code, 206, spec)
-                self.assertEqual(reply.header("content-range"), f"bytes {first}-{last}/{size}", spec)
+                self.assertEqual(
+                    reply.header("content-range"), f"bytes {first}-{last}/{size}", spec
+                )
                 self.assertEqual(reply.body, data[first : last + 1], spec)
                 self.assertEqual(reply.header("content-length"), str(last - first + 1))
                 self.assertEqual(reply.header("accept-ranges"), "bytes")
@@ -136,9 +138,13 @@ class RangeTests(StaticTestCase):
             self.assertEqual((miss.code, miss.body), (200, data))
             weak = await self.request(name, headers={"Range": "bytes=0-3", "If-Range": "W/" + etag})
             self.assertEqual(weak.code, 200)
-            date = await self.request(name, headers={"Range": "bytes=0-3", "If-Range": http_date(OLD)})
+            date = await self.request(
+                name, headers={"Range": "bytes=0-3", "If-Range": http_date(OLD)}
+            )
             self.assertEqual((date.code, date.body), (206, data[:4]))
-            old = await self.request(name, headers={"Range": "bytes=0-3", "If-Range": http_date(OLD - 60)})
+            old = await self.request(
+                name, headers={"Range": "bytes=0-3", "If-Range": http_date(OLD - 60)}
+            )
             self.assertEqual(old.code, 200)
 
     async def test_resume_after_change_is_not_corrupt(self) -> None:
@@ -149,7 +155,9 @@ class RangeTests(StaticTestCase):
 
     async def test_range_with_precondition(self) -> None:
         etag = etag_of(self.small)
-        reply = await self.request("/small.bin", headers={"Range": "bytes=0-3", "If-None-Match": etag})
+        reply = await self.request(
+            "/small.bin", headers={"Range": "bytes=0-3", "If-None-Match": etag}
+        )
         self.assertEqual(reply.code, 304)
         reply = await self.request("/small.bin", headers={"Range": "bytes=0-3", "If-Match": '"x"'})
         self.assertEqual(reply.code, 412)
@@ -203,7 +211,9 @@ class RangePropertyTests(SynchronousTestCase):
     @given(
         st.lists(
             st.one_of(
-                st.tuples(st.integers(0, 1100), st.integers(0, 1100)).map(lambda t: f"{min(t)}-{max(t)}"),
+                st.tuples(st.integers(0, 1100), st.integers(0, 1100)).map(
+                    lambda t: f"{min(t)}-{max(t)}"
+                ),
                 st.integers(0, 1100).map(lambda a: f"{a}-"),
                 st.integers(0, 1100).map(lambda n: f"-{n}"),
             ),

@@ -164,7 +164,9 @@ class PartsProducerTests(SynchronousTestCase):
         self.assertTrue(request.finished)
         self.assertIsNone(request.producer)
         self.assertTrue(all(len(w) <= 1024 + 1 for w in request.written))
-        self.assertEqual(b"".join(request.written), b"<" + self.data[100:5100] + b">" + self.data[:10])
+        self.assertEqual(
+            b"".join(request.written), b"<" + self.data[100:5100] + b">" + self.data[:10]
+        )
         self.assertIsNone(producer.fd)
 
     def test_client_gone_closes(self) -> None:

@@ -127,8 +127,10 @@ class GivenPairTests(SynchronousTestCase):
         for cert, key, words in [
             (str(self.cert), None, "--tls-cert and --tls-key go together"),
             (None, str(self.key), "--tls-cert and --tls-key go together"),
-            (str(self.cert), str(self.other_key), f"{self.other_key} does not match the certificate in {self.cert}"),
-            (str(self.cert) + ".missing", str(self.key), f"cannot read the certificate {self.cert}.missing: No such file or directory"),
+            (str(self.cert), str(self.other_key),
+             f"{self.other_key} does not match the certificate in {self.cert}"),
+            (str(self.cert) + ".missing", str(self.key),
+             f"cannot read the certificate {self.cert}.missing: No such file or directory"),
             (str(self.key), str(self.key), f"{self.key} is not a PEM certificate"),
             (str(self.cert), str(self.cert), f"{self.cert} is not an unencrypted PEM private key"),
         ]:

@@ -134,7 +134,9 @@ class ToolsOnTests(SynchronousTestCase):
         self.assertEqual(headers["cookie"], "(hidden from scripts)")
         raw = get(self.site, b"/_netlab/cookies", b"Cookie: sid=secret", b"Sec-Fetch-Mode: no-cors")
         self.assertEqual(json.loads(body(raw)), {"cookies": {"sid": "(hidden from scripts)"}})
-        raw = get(self.site, b"/_netlab/cookies", b"Cookie: sid=secret", b"Sec-Fetch-Mode: navigate")
+        raw = get(
+            self.site, b"/_netlab/cookies", b"Cookie: sid=secret", b"Sec-Fetch-Mode: navigate"
+        )
         self.assertEqual(json.loads(body(raw)), {"cookies": {"sid": "secret"}})
         raw = get(self.site, b"/_netlab/cookies", b"Cookie: sid=secret")  # curl
         self.assertEqual(json.loads(body(raw)), {"cookies": {"sid": "secret"}})

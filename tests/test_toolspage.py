@@ -62,7 +62,9 @@ class RenderTests(SynchronousTestCase):
     def test_index_explains_every_tool_with_a_form_or_links(self) -> None:
         page = render_index(TOOLS).decode("utf-8")
         for name, href in TOOLS.items():
-            self.assertIn(f'<section id="{name}"><h2><a href="{href}"><code>{href}</code></a></h2>', page)
+            self.assertIn(
+                f'<section id="{name}"><h2><a href="{href}"><code>{href}</code></a></h2>', page
+            )
         self.assertIn('<form method="get" action="/_netlab/redirect-to">', page)
         self.assertIn('<form method="post" action="/_netlab/inspect">', page)
         self.assertIn('<form method="get" action="/_netlab/cookies/set">', page)
@@ -88,13 +90,21 @@ class RenderTests(SynchronousTestCase):
         self.assertNotIn("<script>", page)
         self.assertNotIn("<x>", page)
         self.assertNotIn("<v>", page)
-        self.assertIn('<tr><td class="k">User-Agent</td><td>&lt;script&gt;alert(1)&lt;/script&gt;</td></tr>', page)
+        self.assertIn(
+            '<tr><td class="k">User-Agent</td><td>&lt;script&gt;alert(1)&lt;/script&gt;</td></tr>',
+            page,
+        )
         self.assertIn('<tr><td class="k">X-Q</td><td>a&quot;b&#x27;c&amp;d</td></tr>', page)
         self.assertIn("<h2>Headers (2)</h2>", page)
-        self.assertIn('<tr><td class="k">a</td><td>2</td></tr><tr><td class="k">a</td><td>3</td></tr>', page)
+        self.assertIn(
+            '<tr><td class="k">a</td><td>2</td></tr><tr><td class="k">a</td><td>3</td></tr>', page
+        )
         self.assertIn('<tr><td class="k">client</td><td>127.0.0.1:5555</td></tr>', page)
         self.assertIn('<tr><td class="k">server</td><td>/run/w.sock</td></tr>', page)
-        self.assertIn('<tr><td class="k">form</td><td><pre>{\n &quot;k&quot;: [\n  &quot;&lt;v&gt;&quot;', page)
+        self.assertIn(
+            '<tr><td class="k">form</td><td><pre>{\n &quot;k&quot;: [\n  &quot;&lt;v&gt;&quot;',
+            page,
+        )
 
 
 class _ToolsSite(TestCase):
@@ -107,7 +117,9 @@ class _ToolsSite(TestCase):
 
 class ToolsOverHttpTests(_ToolsSite):
     async def get(self, path: str, accept: str | None, method: str = "GET") -> tuple[Any, bytes]:
-        headers: dict[bytes | str, list[bytes | str]] = {} if accept is None else {"Accept": [accept]}
+        headers: dict[bytes | str, list[bytes | str]] = (
+            {} if accept is None else {"Accept": [accept]}
+        )
         response = await treq.request(method, self.base + path, headers=headers, persistent=False)
         return response, await response.content()
 
@@ -119,14 +131,20 @@ class ToolsOverHttpTests(_ToolsSite):
             self.assertEqual(json.loads(body)["tools"]["inspect"], "/_netlab/inspect")
             self.assertIn("Accept", response.headers.getRawHeaders("vary")[0])
         response, body = await self.get("/_netlab/", BROWSER_ACCEPT)
-        self.assertEqual(response.headers.getRawHeaders("content-type"), ["text/html; charset=utf-8"])
-        self.assertEqual(response.headers.getRawHeaders("content-security-policy"), [INDEX_CSP.decode()])
+        self.assertEqual(
+            response.headers.getRawHeaders("content-type"), ["text/html; charset=utf-8"]
+        )
+        self.assertEqual(
+            response.headers.getRawHeaders("content-security-policy"), [INDEX_CSP.decode()]
+        )
         self.assertEqual(response.headers.getRawHeaders("vary"), ["Accept"])
         self.assertIn(b'<form method="get" action="/_netlab/response">', body)
 
     async def test_inspector_html_for_browsers(self) -> None:
         response, body = await self.get("/_netlab/inspect/x?q=<1>", BROWSER_ACCEPT, method="PUT")
-        self.assertEqual(response.headers.getRawHeaders("content-security-policy"), [INSPECT_CSP.decode()])
+        self.assertEqual(
+            response.headers.getRawHeaders("content-security-policy"), [INSPECT_CSP.decode()]
+        )
         page = body.decode("utf-8")
         self.assertIn('<tr><td class="k">method</td><td>PUT</td></tr>', page)
         self.assertIn(f'<tr><td class="k">Accept</td><td>{BROWSER_ACCEPT}</td></tr>', page)
@@ -189,7 +207,9 @@ class ToolsInChromiumTests(_ToolsSite):
         self.assertIn("<h1>Request tools</h1>", dom)
         self.assertEqual(dom.count("<section id="), len(TOOL_HELP))
         self.assertIn('<select name="status_code"><option>302</option>', dom)
-        dom = (await self.chromium(self.base + "/_netlab/inspect?who=chromium", "--dump-dom")).decode()
+        dom = (
+            await self.chromium(self.base + "/_netlab/inspect?who=chromium", "--dump-dom")
+        ).decode()
         self.assertIn('<tr><td class="k">who</td><td>chromium</td></tr>', dom)
         self.assertIn('<tr><td class="k">Accept</td><td>text/html,', dom)  # the browser's own
         self.assertIn("<h1>Request inspector</h1>", dom)

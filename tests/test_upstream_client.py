@@ -100,7 +100,9 @@ class ClientTestCase(SynchronousTestCase):
             self.clock, ClientConfig(**config), endpoint_for=lambda origin: self.endpoint  # type: ignore[arg-type,return-value]
         )
 
-    def request(self, method: bytes = b"GET", body: Any = None, target: bytes = b"/x") -> tuple[Any, Handler]:
+    def request(
+        self, method: bytes = b"GET", body: Any = None, target: bytes = b"/x"
+    ) -> tuple[Any, Handler]:
         handler = Handler()
         request = UpstreamRequest(method, target, {b"Host": [b"up.test"]}, body)
         return self.client.request(ORIGIN, request, handler), handler
@@ -124,7 +126,9 @@ class PoolTests(ClientTestCase):
         self.make()
         _, handler = self.request()
         [connection] = self.endpoint.connections
-        self.answer(connection, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        self.answer(
+            connection, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
         self.assertTrue(handler.done)
         self.assertEqual(self.client.pool.idle_count(ORIGIN), 0)
         self.assertTrue(connection.transport.disconnecting)  # type: ignore[union-attr]

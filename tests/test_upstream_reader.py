@@ -45,7 +45,9 @@ class FramingCases(SynchronousTestCase):
         return [read(wire, split=split, **kw) for split in (False, True)]  # type: ignore[arg-type]
 
     def test_content_length(self) -> None:
-        for reader, events in self.both(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: b\r\n\r\nhello"):
+        for reader, events in self.both(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: b\r\n\r\nhello"
+        ):
             [head] = events.heads
             self.assertEqual((head.status, head.reason, head.version), (200, b"OK", b"1.1"))
             self.assertEqual(head.headers, [(b"Content-Length", b"5"), (b"X-A", b"b")])
@@ -84,21 +86,26 @@ class FramingCases(SynchronousTestCase):
         self.assertEqual(events.heads[0].framing.length, 3)
 
     def test_head_response_followed_by_bytes_is_not_reusable(self) -> None:
-        for reader, events in self.both(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc", method=b"HEAD"):
+        for reader, events in self.both(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc", method=b"HEAD"
+        ):
             self.assertTrue(reader.complete)
             self.assertFalse(reader.reusable)
             self.assertEqual(bytes(events.data), b"")
 
     def test_204_and_304(self) -> None:
         for status in (b"204 No Content", b"304 Not Modified"):
-            for reader, events in self.both(b"HTTP/1.1 " + status + b"\r\nContent-Length: 9\r\n\r\n"):
+            for reader, events in self.both(
+                b"HTTP/1.1 " + status + b"\r\nContent-Length: 9\r\n\r\n"
+            ):
                 self.assertTrue(reader.reusable)
                 self.assertEqual(bytes(events.data), b"")
 
     def test_interim_heads_come_first(self) -> None:
         wire = (b"HTTP/1.1 100 Continue\r\n\r\n"
                 b"HTTP/1.1 102 Processing\r\n\r\n"
-                b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\nLink: </b.js>; rel=preload\r\n\r\n"
+                b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n"
+                b"Link: </b.js>; rel=preload\r\n\r\n"
                 b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
         for method in (b"GET", b"HEAD"):
             for reader, events in self.both(wire if method == b"GET" else wire[:-2], method=method):
@@ -110,7 +117,9 @@ class FramingCases(SynchronousTestCase):
                 self.assertTrue(reader.reusable)
 
     def test_bytes_after_the_response_make_it_unusable(self) -> None:
-        for reader, events in self.both(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nxHTTP/1.1 200 OK\r\n\r\n"):
+        for reader, events in self.both(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nxHTTP/1.1 200 OK\r\n\r\n"
+        ):
             self.assertTrue(reader.complete)
             self.assertFalse(reader.reusable)
             self.assertEqual(len(events.heads), 1)
@@ -135,7 +144,8 @@ class ErrorCases(SynchronousTestCase):
     def test_conflicting_lengths(self) -> None:
         self.assertBad(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabc",
                        "Duplicate Content-Length")
-        self.assertBad(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+        self.assertBad(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n"
+                       b"Transfer-Encoding: chunked\r\n\r\n",
                        "Transfer-Encoding can't be present with Content-Length")
 
     def test_garbage_status_line(self) -> None:

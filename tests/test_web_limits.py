@@ -75,7 +75,9 @@ class HeadSizeTests(TestCase):
         client = await h.connect()
         headers = b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 1000) for i in range(17))
         client.write(b"GET / HTTP/1.1\r\n" + headers + b"\r\n")
-        self.assertEqual(await client.closed, plain_response(431, "the request headers are too large"))
+        self.assertEqual(
+            await client.closed, plain_response(431, "the request headers are too large")
+        )
 
     async def test_many_headers_get_431(self) -> None:
         h = LimitsHarness(self, Hello())
@@ -137,7 +139,9 @@ class EarlyBodyRefusalTests(TestCase):
 
     async def test_body_deadline(self) -> None:
         h = LimitsHarness(self, Hello())
-        client = await h.connect(b"POST /_netlab/x HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n")
+        client = await h.connect(
+            b"POST /_netlab/x HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n"
+        )
         h.clock.advance(59)
         await h.send(client, b"abcde")  # each read restarts the body deadline
         h.clock.advance(59)
@@ -254,7 +258,9 @@ class WiringTests(TestCase):
         root = os.path.abspath(self.mktemp())
         os.makedirs(root)
         options = tap.Options()
-        options.parseOptions(["--path", root, "--tools", "--tools-max-body", "1k", "--max-connections", "7"])
+        options.parseOptions(
+            ["--path", root, "--tools", "--tools-max-body", "1k", "--max-connections", "7"]
+        )
         site = build_site(options.web_config, reactor)
         self.assertIsInstance(site, LimitedSite)
         assert isinstance(site, LimitedSite)
@@ -270,7 +276,8 @@ class WiringTests(TestCase):
                                         "request body", ((b"Allow", b"GET, HEAD, OPTIONS"),)))
         query = b"&".join(b"f%d=v" % i for i in range(1001))
         answer = await raw_exchange(
-            number, b"GET /_netlab/inspect?" + query + b" HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            number,
+            b"GET /_netlab/inspect?" + query + b" HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
         self.assertTrue(answer.startswith(b"HTTP/1.1 200 OK\r\n"))
         self.assertIn(b"[1 more fields not parsed; the limit is 1000]", answer)
 
@@ -296,7 +303,9 @@ class StreamingBodyHookTests(TestCase):
 
         h = LimitsHarness(self, Hello())
         h.site.body_opener = opener
-        client = await h.connect(b"POST /_netlab/x HTTP/1.1\r\nHost: t\r\nContent-Length: 6\r\n\r\n")
+        client = await h.connect(
+            b"POST /_netlab/x HTTP/1.1\r\nHost: t\r\nContent-Length: 6\r\n\r\n"
+        )
         await h.send(client, b"abc")
         self.assertEqual(chunks, [b"abc"])  # before the body is complete
         channel = channels[0]

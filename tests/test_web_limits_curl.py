@@ -36,8 +36,9 @@ class CurlRefusalTests(TestCase):
         h = LimitsHarness(self, Hello())
         base = f"http://127.0.0.1:{h.port_number}"
         self.assertEqual(await self.post(base + "/file.txt", "-H", "Expect:"), b"405")
+        # 16 MiB > 10 MiB, mid-stream
         self.assertEqual(await self.post(base + "/_netlab/x", "-H", "Expect:",
-                                         "-H", "Transfer-Encoding: chunked"), b"413")  # 16 MiB > 10 MiB, mid-stream
+                                         "-H", "Transfer-Encoding: chunked"), b"413")
 
     async def test_expect_100_continue_gets_413_before_any_body_byte(self) -> None:
         from twisted_netlab.web.limits import LimitsConfig

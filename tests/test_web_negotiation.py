@@ -53,7 +53,9 @@ class NegotiationTests(SynchronousTestCase):
         for negotiated in (b"http/1.1", None):
             http1, h2, events = self.exchange(negotiated)
             self.assertEqual(events, [])
-            self.assertEqual((http1.made, http1.received, http1.lost), (1, [b"first", b"second"], 1))
+            self.assertEqual(
+                (http1.made, http1.received, http1.lost), (1, [b"first", b"second"], 1)
+            )
             self.assertEqual(h2.made, 0)
 
     def test_no_h2_protocol_keeps_http1(self) -> None:

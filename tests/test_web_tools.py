@@ -57,7 +57,9 @@ class ToolsSiteTests(TestCase):
         self.assertEqual(out["query_raw"], "x=1&x=2&y=&z=%C3%A9")
         self.assertEqual(out["query"], {"x": ["1", "2"], "y": [""], "z": ["\u00e9"]})
         self.assertIn(["X-Dup", "a"], out["headers"])
-        self.assertEqual(out["headers"].index(["X-Dup", "b"]), out["headers"].index(["X-Dup", "a"]) + 1)
+        self.assertEqual(
+            out["headers"].index(["X-Dup", "b"]), out["headers"].index(["X-Dup", "a"]) + 1
+        )
         self.assertIn(["Content-Type", "application/json"], out["headers"])
         self.assertEqual(out["client"]["host"], "127.0.0.1")
         self.assertEqual(out["server"], {"host": "127.0.0.1", "port": 8080})  # the URL's
@@ -73,7 +75,9 @@ class ToolsSiteTests(TestCase):
         self.assertEqual(out["body"]["form"], {"'name':'chm'": [""]})
 
     async def test_inspect_malformed_json(self) -> None:
-        out = await self.inspect("PUT", "", data=b"{oops", headers={"Content-Type": "application/json"})
+        out = await self.inspect(
+            "PUT", "", data=b"{oops", headers={"Content-Type": "application/json"}
+        )
         self.assertEqual(out["body"]["kind"], "json")
         self.assertTrue(out["body"]["error"].startswith("malformed JSON: "))
         self.assertEqual(out["body"]["text"], "{oops")
@@ -104,7 +108,9 @@ class ToolsSiteTests(TestCase):
                                        "kind": "raw", "base64": "AP/+"})
         out = await self.inspect("GET", "")
         self.assertEqual(out["body"], {"size": 0, "content_type": None, "kind": "empty"})
-        out = await self.inspect("DELETE", "", data=b"hello", headers={"Content-Type": "x-weird/thing"})
+        out = await self.inspect(
+            "DELETE", "", data=b"hello", headers={"Content-Type": "x-weird/thing"}
+        )
         self.assertEqual(out["body"]["kind"], "raw")
         self.assertEqual(out["body"]["text"], "hello")
 
@@ -112,7 +118,9 @@ class ToolsSiteTests(TestCase):
         self.patch(tools, "MAX_INSPECT_BODY", 10)
         self.patch(tools, "_CHUNK", 7)
         data = bytes(range(100))
-        out = await self.inspect("POST", "", data=data, headers={"Content-Type": "application/json"})
+        out = await self.inspect(
+            "POST", "", data=data, headers={"Content-Type": "application/json"}
+        )
         self.assertEqual(out["body"]["kind"], "too-large")
         self.assertEqual(out["body"]["size"], 100)
         self.assertEqual(out["body"]["sha256"], hashlib.sha256(data).hexdigest())
@@ -129,7 +137,9 @@ class ToolsSiteTests(TestCase):
             self.assertEqual(response.code, 400, bad)
 
     async def test_response_headers(self) -> None:
-        response, body = await self.fetch("GET", "/response-headers?X-A=1&X-A=2&Content-Type=text/x-demo")
+        response, body = await self.fetch(
+            "GET", "/response-headers?X-A=1&X-A=2&Content-Type=text/x-demo"
+        )
         self.assertEqual(response.code, 200)
         self.assertEqual(response.headers.getRawHeaders(b"x-a"), [b"1", b"2"])
         self.assertEqual(response.headers.getRawHeaders(b"content-type"), [b"text/x-demo"])
@@ -147,7 +157,9 @@ class ToolsSiteTests(TestCase):
         response, body = await self.fetch("GET", "/cookies", headers={"Cookie": "a=1; b=two"})
         self.assertEqual(json.loads(body), {"cookies": {"a": "1", "b": "two"}})
         response, _ = await self.fetch("GET", "/cookies/delete?a", allow_redirects=False)
-        self.assertEqual(response.headers.getRawHeaders(b"set-cookie"), [b"a=; Path=/_netlab/; Max-Age=0"])
+        self.assertEqual(
+            response.headers.getRawHeaders(b"set-cookie"), [b"a=; Path=/_netlab/; Max-Age=0"]
+        )
         response, body = await self.fetch("GET", "/cookies/set?a=x%20y", allow_redirects=False)
         self.assertEqual(response.code, 400)
 
@@ -192,7 +204,9 @@ class ToolsSiteTests(TestCase):
             b"/_netlab/response-headers?X-Foo=a%00b",
             b"/_netlab/response-headers?X-Foo=%ff",
         ]:
-            answer = await self.raw(b"GET " + target + b" HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            answer = await self.raw(
+                b"GET " + target + b" HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+            )
             head, _, _ = answer.partition(b"\r\n\r\n")
             self.assertTrue(head.startswith(b"HTTP/1.1 400 "), (target, head))
             self.assertNotIn(b"set-cookie", head.lower(), target)
@@ -211,11 +225,17 @@ class ToolsBehindCorsTests(TestCase):
         root = wrap_cors(MountRoot(notFound(), build_tool_mounts(tools_on())), cors_policy(app))
         client = StubTreq(root)
         base = "http://127.0.0.1:8080/_netlab"
-        for path in ["/response-headers?Vary=Accept,%20Cookie", "/response?header=Vary:Accept,Cookie"]:
+        for path in [
+            "/response-headers?Vary=Accept,%20Cookie", "/response?header=Vary:Accept,Cookie"
+        ]:
             response = await client.get(base + path, headers={"Origin": app})
             await client.content(response)
-            self.assertEqual(response.headers.getRawHeaders(b"vary"), [b"Origin, Accept, Cookie"], path)
-            self.assertEqual(response.headers.getRawHeaders(b"access-control-allow-origin"), [app.encode()])
+            self.assertEqual(
+                response.headers.getRawHeaders(b"vary"), [b"Origin, Accept, Cookie"], path
+            )
+            self.assertEqual(
+                response.headers.getRawHeaders(b"access-control-allow-origin"), [app.encode()]
+            )
 
 
 class MountTests(SynchronousTestCase):

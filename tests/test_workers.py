@@ -94,7 +94,9 @@ def _state(pid: int) -> str:
 class WorkerProcessTests(TestCase):
     timeout = 120
 
-    async def start(self, plugin: str, argv: list[str]) -> tuple[ProcessLines, list[int], dict[int, int]]:
+    async def start(
+        self, plugin: str, argv: list[str]
+    ) -> tuple[ProcessLines, list[int], dict[int, int]]:
         """Start twistd with 2 workers; return the log, ports, and {index: pid}."""
         root = Path(self.mktemp()).resolve()
         root.mkdir(parents=True)
@@ -108,8 +110,14 @@ class WorkerProcessTests(TestCase):
         self.lines = lines
         self.addCleanup(self._stop_all)
         await lines.expect(rb"ready: serving", 2)
-        ports = [int(m.group(1)) for m in lines.matches(rb"listening on 127\.0\.0\.1:(\d+) for 2 workers")]
-        pids = {int(m.group(1)): int(m.group(2)) for m in lines.matches(rb"worker (\d) started \(pid (\d+)\)")}
+        ports = [
+            int(m.group(1))
+            for m in lines.matches(rb"listening on 127\.0\.0\.1:(\d+) for 2 workers")
+        ]
+        pids = {
+            int(m.group(1)): int(m.group(2))
+            for m in lines.matches(rb"worker (\d) started \(pid (\d+)\)")
+        }
         self.assertEqual(sorted(pids), [1, 2])
         return lines, ports, pids
 
@@ -186,7 +194,8 @@ class WorkerProcessTests(TestCase):
         self.assertEqual(len(lines.matches(rb"Server Shut Down\.")), 1)
         for index, pid in pids.items():
             self.assertEqual(
-                len(lines.matches(rb"worker %d \(pid %d\) stopped \(exit code 0\)" % (index, pid))), 1
+                len(lines.matches(rb"worker %d \(pid %d\) stopped \(exit code 0\)" % (index, pid))),
+                1,
             )
             self.assertRaises(ProcessLookupError, os.kill, pid, 0)
 
@@ -218,6 +227,9 @@ class WorkerProcessTests(TestCase):
             self.addCleanup(self._stop_all)
             ended = await lines.ended.addTimeout(60, reactor)
         self.assertEqual(ended, (1, None))
-        refused = rb"CannotListenError: Couldn't listen on 127\.0\.0\.1:%d: .*Address already in use" % port
+        refused = (
+            rb"CannotListenError: Couldn't listen on 127\.0\.0\.1:%d: .*Address already in use"
+            % port
+        )
         self.assertEqual(len(lines.matches(refused)), 1)
         self.assertEqual(lines.matches(rb"worker \d started"), [])

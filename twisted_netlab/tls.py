@@ -100,7 +100,9 @@ def make_self_signed(now: datetime.datetime) -> tuple[bytes, bytes]:
     return cert.public_bytes(serialization.Encoding.PEM), key_pem
 
 
-def check_pair(cert_pem: bytes, key_pem: bytes, cert_label: str, key_label: str) -> x509.Certificate:
+def check_pair(
+    cert_pem: bytes, key_pem: bytes, cert_label: str, key_label: str
+) -> x509.Certificate:
     """Parse both and check the key belongs to the certificate; ``TLSError`` otherwise."""
     try:
         cert = x509.load_pem_x509_certificate(cert_pem)

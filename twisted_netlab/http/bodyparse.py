@@ -111,7 +111,9 @@ def parse_query(raw: str, max_fields: int = DEFAULT_MAX_FIELDS) -> dict[str, lis
     return parse_query_bounded(raw, max_fields)[0]
 
 
-def parse_query_bounded(raw: str, max_fields: int = DEFAULT_MAX_FIELDS) -> tuple[dict[str, list[str]], int]:
+def parse_query_bounded(
+    raw: str, max_fields: int = DEFAULT_MAX_FIELDS
+) -> tuple[dict[str, list[str]], int]:
     """``parse_query`` plus the number of fields beyond ``max_fields`` left unparsed."""
     fields = [f for f in raw.split("&", max_fields) if f]
     rest = fields.pop() if len(fields) > max_fields else ""
@@ -142,7 +144,11 @@ def raw_description(body: bytes, limit: int | None = None) -> JSONObject:
     try:
         out["text"] = shown.decode("utf-8")
     except UnicodeDecodeError as exc:
-        if limit is not None and exc.start >= len(shown) - 3 and exc.reason == "unexpected end of data":
+        if (
+            limit is not None
+            and exc.start >= len(shown) - 3
+            and exc.reason == "unexpected end of data"
+        ):
             # The cut split a character: show the text up to it.
             out["text"] = shown[: exc.start].decode("utf-8")
             kept = exc.start
@@ -155,7 +161,9 @@ def raw_description(body: bytes, limit: int | None = None) -> JSONObject:
 
 
 def _is_json(media: str) -> bool:
-    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
 
 
 def _reject_constant(name: str) -> Any:
@@ -235,10 +243,15 @@ def _parse_part(part: bytes, preview: int) -> tuple[str, JSONObject, bool]:
     return name_text, _decode_text(data, params.get("charset")), False
 
 
-def _parse_multipart(body: bytes, params: dict[str, str], preview: int, max_parts: int) -> JSONObject:
+def _parse_multipart(
+    body: bytes, params: dict[str, str], preview: int, max_parts: int
+) -> JSONObject:
     boundary = params.get("boundary")
     if not boundary:
-        return {"error": "multipart/form-data without a boundary parameter", **raw_description(body, preview)}
+        return {
+            "error": "multipart/form-data without a boundary parameter",
+            **raw_description(body, preview),
+        }
     try:
         parts, left_out = _split_multipart(body, boundary.encode("latin-1", "replace"), max_parts)
         fields: dict[str, list[Any]] = {}
@@ -286,7 +299,9 @@ def describe_body(
             if left_out:
                 out.update(fields_left_out=left_out)
         except (UnicodeDecodeError, LookupError, ValueError) as exc:
-            out.update(kind="form", error=f"malformed form body: {exc}", **raw_description(body, max_echo))
+            out.update(
+                kind="form", error=f"malformed form body: {exc}", **raw_description(body, max_echo)
+            )
     elif media == "multipart/form-data":
         out.update(kind="multipart", **_parse_multipart(body, params, preview, max_parts))
     else:

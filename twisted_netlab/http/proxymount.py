@@ -157,7 +157,11 @@ class ProxyMount:
                 return value
             start = value.index("//") + 2
             slash = _first_of(value, "/?#", start)
-            raw = "/" + value[slash:] if slash < len(value) and value[slash] != "/" else value[slash:]
+            raw = (
+                "/" + value[slash:]
+                if slash < len(value) and value[slash] != "/"
+                else value[slash:]
+            )
             raw = raw or "/"
         cut = _first_of(raw, "?#", 0)
         mapped = self.client_path(raw[:cut])

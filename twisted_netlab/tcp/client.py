@@ -169,7 +169,7 @@ async def _exchange(
 ) -> ExchangeResult:
     target = check_client_endpoint(endpoint, UsageError)
     try:
-        ep = clientFromString(reactor, endpoint)  # type: ignore[no-untyped-call]
+        ep = clientFromString(reactor, endpoint)
     except (ValueError, TypeError, KeyError) as exc:
         raise UsageError(f"invalid endpoint {endpoint!r}") from exc
 

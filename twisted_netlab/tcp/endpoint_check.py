@@ -46,7 +46,7 @@ def check_client_endpoint(
     from twisted.internet import endpoints, reactor
 
     try:
-        endpoints.clientFromString(reactor, endpoint)  # type: ignore[no-untyped-call]
+        endpoints.clientFromString(reactor, endpoint)
     except ValueError as exc:
         raise error(f"{option} {endpoint!r}: {exc}") from None
     except Exception:  # TypeError, KeyError...: Twisted internals, not worth showing

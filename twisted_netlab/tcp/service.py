@@ -41,7 +41,7 @@ class EchoService(MultiService):
         self._reactor = reactor
         self._signals = PROCESS_STOP if signals is None else signals
         for listener in listeners:
-            listener.setServiceParent(self)  # type: ignore[no-untyped-call]
+            listener.setServiceParent(self)
 
     def stopService(self) -> Deferred[None]:
         return Deferred.fromCoroutine(self._stop())

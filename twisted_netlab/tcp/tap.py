@@ -82,7 +82,7 @@ class Options(PortOptionMixin, ScaleOptionsMixin, usage.Options):
 def makeService(options: Options) -> service.IService:
     from twisted.internet import reactor
 
-    top = service.MultiService()  # type: ignore[no-untyped-call]
+    top = service.MultiService()
     for svc in build_tcp_services(options["ports"], options["config"]):
-        svc.setServiceParent(top)  # type: ignore[no-untyped-call]
+        svc.setServiceParent(top)
     return finish_service(top, options["scale"], reactor, __name__)  # scale

@@ -10,8 +10,8 @@ may (keep-alive, nothing extra received, request body fully sent), else it is cl
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
 from typing import Protocol as Role
+from typing import cast
 
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.logger import Logger
@@ -27,10 +27,7 @@ from twisted_netlab.upstream.errors import (
 )
 from twisted_netlab.upstream.message import BodySource, Origin
 from twisted_netlab.upstream.reader import ResponseReader
-
-if TYPE_CHECKING:
-    from twisted_netlab.upstream.exchange import Exchange
-    from twisted_netlab.upstream.pool import ConnectionPool
+from twisted_netlab.upstream.roles import ConnectionHome, ExchangeRole
 
 log = Logger()
 
@@ -110,14 +107,16 @@ class _BodyWriter:
 
 
 class UpstreamConnection(Protocol):
-    exchange: Exchange | None = None
+    exchange: ExchangeRole | None = None
     reader: ResponseReader | None = None
     alive = False
     reused = False
     idle_since = 0.0
     wire: _Transport | None = None
 
-    def __init__(self, pool: ConnectionPool, origin: Origin, max_head: int) -> None:
+    def __init__(
+        self, pool: ConnectionHome[UpstreamConnection], origin: Origin, max_head: int
+    ) -> None:
         self.pool = pool
         self.origin = origin
         self.max_head = max_head
@@ -130,7 +129,7 @@ class UpstreamConnection(Protocol):
 
     # -- sending ---------------------------------------------------------------------
 
-    def send(self, exchange: Exchange) -> None:
+    def send(self, exchange: ExchangeRole) -> None:
         self.exchange = exchange
         request = exchange.request
         self.reader = ResponseReader(request.method, exchange, self.max_head)
@@ -220,7 +219,7 @@ class UpstreamConnection(Protocol):
         self._close(abort=True)
         self.pool.discard(self)
 
-    def abandon(self, exchange: Exchange) -> None:
+    def abandon(self, exchange: ExchangeRole) -> None:
         """The exchange was cancelled or timed out mid-way."""
         if self.exchange is exchange:
             self._drop()

@@ -14,14 +14,12 @@ on a new connection, if its method is idempotent and its body can be replayed.
 
 from __future__ import annotations
 
-import enum
-from typing import TYPE_CHECKING
-
 from twisted.internet.interfaces import IPushProducer, IReactorTime
 from twisted.logger import Logger
 from zope.interface import implementer
 
 from twisted_netlab.http.reqhead import RequestHeadError, request_head
+from twisted_netlab.upstream.deadlines import Deadlines
 from twisted_netlab.upstream.errors import (
     IdleTimeout,
     InternalError,
@@ -35,11 +33,9 @@ from twisted_netlab.upstream.message import (
     ResponseHead,
     UpstreamRequest,
 )
+from twisted_netlab.upstream.roles import Carrier, ConnectionSource, State
 
-if TYPE_CHECKING:
-    from twisted_netlab.upstream.connection import UpstreamConnection
-    from twisted_netlab.upstream.deadlines import Deadlines
-    from twisted_netlab.upstream.pool import ConnectionPool
+__all__ = ["IDEMPOTENT", "Exchange", "State"]
 
 log = Logger()
 
@@ -47,16 +43,9 @@ log = Logger()
 IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE"})
 
 
-class State(enum.Enum):
-    CONNECTING = "connecting"
-    WAITING = "waiting"  # request sent, no final head yet
-    BODY = "body"
-    DONE = "done"
-
-
 @implementer(IPushProducer)
 class Exchange:
-    connection: UpstreamConnection | None = None
+    connection: Carrier | None = None
     reused = False
     paused = False
 
@@ -66,7 +55,7 @@ class Exchange:
         origin: Origin,
         request: UpstreamRequest,
         handler: ResponseHandler,
-        pool: ConnectionPool,
+        pool: ConnectionSource,
         deadlines: Deadlines,
         reactor: IReactorTime,
         response_timeout: float,
@@ -111,7 +100,7 @@ class Exchange:
 
     # -- from the pool -------------------------------------------------------------
 
-    def connected(self, connection: UpstreamConnection, reused: bool) -> None:
+    def connected(self, connection: Carrier, reused: bool) -> None:
         self.connection = connection
         self.reused = reused
         self.state = State.WAITING
@@ -201,7 +190,8 @@ class Exchange:
     def check_deadline(self, now: float) -> None:
         state = self.state
         if state is State.BODY:
-            if self._idle_timeout > 0 and not self.paused and now - self._last >= self._idle_timeout:
+            idle = now - self._last
+            if self._idle_timeout > 0 and not self.paused and idle >= self._idle_timeout:
                 self._timed_out(
                     IdleTimeout(
                         "upstream idle mid-body",

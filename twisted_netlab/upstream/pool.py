@@ -25,12 +25,11 @@ from twisted.python.failure import Failure
 
 from twisted_netlab.upstream.connection import UpstreamConnection
 from twisted_netlab.upstream.errors import connect_error
-from twisted_netlab.upstream.exchange import State
 from twisted_netlab.upstream.message import Origin
+from twisted_netlab.upstream.roles import ExchangeRole, State
 
 if TYPE_CHECKING:
     from twisted_netlab.upstream.deadlines import Deadlines
-    from twisted_netlab.upstream.exchange import Exchange
 
 EndpointFor = Callable[[Origin], IStreamClientEndpoint]
 
@@ -119,7 +118,7 @@ class ConnectionPool:
 
     # -- exchanges -------------------------------------------------------------------
 
-    def acquire(self, exchange: Exchange, fresh: bool = False) -> None:
+    def acquire(self, exchange: ExchangeRole, fresh: bool = False) -> None:
         """Give ``exchange`` a connection: an idle one (newest first) or a new one."""
         upstream = self._upstream(exchange.origin)
         upstream.active += 1
@@ -135,7 +134,7 @@ class ConnectionPool:
                 return
         self._connect(upstream, exchange)
 
-    def _connect(self, upstream: _Upstream, exchange: Exchange) -> None:
+    def _connect(self, upstream: _Upstream, exchange: ExchangeRole) -> None:
         d: Deferred[IProtocol] = upstream.endpoint.connect(upstream.factory)
 
         def connected(connection: IProtocol) -> None:

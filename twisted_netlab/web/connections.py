@@ -221,8 +221,9 @@ class LimitedSite(NetlabSite):
         if self._drain_timer is not None and self._drain_timer.active():
             self._drain_timer.cancel()
         counts = self._drain_counts
-        summary = drain_summary(counts["drained"], counts["cut"], counts["idle"])
-        self._log.info("{summary}", summary=summary)
+        self._log.info(
+            "{summary}", summary=drain_summary(counts["drained"], counts["cut"], counts["idle"])
+        )
         self._drain.callback(None)
 
     @property

@@ -139,7 +139,9 @@ def admit(
         if len(own) >= per_ip_cap:
             victim = _oldest_evictable(own)
             if victim is None:
-                return AdmissionDecision(Admission.REFUSE, reason="too many connections from your address")
+                return AdmissionDecision(
+                    Admission.REFUSE, reason="too many connections from your address"
+                )
             return AdmissionDecision(Admission.EVICT, victim.key, "per-address cap")
     if len(views) >= cap:
         victim = _oldest_evictable(views)

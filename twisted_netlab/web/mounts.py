@@ -2,8 +2,9 @@
 
 Mounts (proxy prefixes, the tools under ``/_netlab/``) win by longest prefix; the
 default resource (the static files) takes the rest. Before any of them, the target
-form and the Host fields are checked (RFC 9112 3.2: one valid ``host[:port]``). The root is a leaf so that a mount
-sees ``request.postpath`` relative to its own prefix, whatever Twisted's traversal did.
+form and the Host fields are checked (RFC 9112 3.2: one valid ``host[:port]``). The root
+is a leaf so that a mount sees ``request.postpath`` relative to its own prefix, whatever
+Twisted's traversal did.
 
 Why a module of its own: every wrapper (CORS, hotlink) and mount delegates through
 ``render_from``; keeping it here, below ``site.py``, lets ``site.py`` import the

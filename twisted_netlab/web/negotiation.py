@@ -53,7 +53,7 @@ class NegotiatingProtocol(Protocol):
             self._decided = True
             if getattr(self.transport, "negotiatedProtocol", None) == b"h2":
                 h2 = self._build_h2()
-                if h2 is not None:
+                if h2 is not None and self.transport is not None:
                     self._detach_http1()
                     self.inner = h2
                     h2.makeConnection(self.transport)

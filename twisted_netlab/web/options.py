@@ -168,7 +168,7 @@ class WebOptions(LimitsOptions):
     ]  # fmt: skip
 
     def __init__(self) -> None:
-        LimitsOptions.__init__(self)  # explicit: mypy cannot see through super() here
+        usage.Options.__init__(self)  # explicit: mypy cannot see through super() here
         for key in (
             "valid-referers", "hotlink-patterns", "sign-keys", "proxy", "trusted-proxy",
             "cors", "cors-expose", "cors-methods", "cors-headers",

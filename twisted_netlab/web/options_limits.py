@@ -8,6 +8,7 @@ boundary, since ``limits_config()`` turns the values into a frozen ``LimitsConfi
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from twisted.python import usage
 
@@ -47,17 +48,21 @@ def parse_count(option: str, text: str, *, zero_ok: bool) -> int:
 
 
 class LimitsOptions(usage.Options):
-    optParameters = [
-        ["header-timeout", None, "20", "Seconds for a whole request head (line and headers) to arrive; "
-         "counted from its first byte, never extended (408 and close)."],
+    optParameters: list[list[Any]] = [
+        ["header-timeout", None, "20", "Seconds for a whole request head (line and headers) "
+         "to arrive; counted from its first byte, never extended (408 and close)."],
         ["keepalive-timeout", None, "75", "Seconds an idle keep-alive connection is kept."],
-        ["body-timeout", None, "60", "Seconds without a request body byte before the connection is cut."],
-        ["send-timeout", None, "60", "Seconds a client may accept no response bytes before it is cut."],
-        ["drain-timeout", None, "30", "On SIGTERM/SIGINT, seconds in-flight work may take to finish."],
+        ["body-timeout", None, "60", "Seconds without a request body byte before the "
+         "connection is cut."],
+        ["send-timeout", None, "60", "Seconds a client may accept no response bytes before "
+         "it is cut."],
+        ["drain-timeout", None, "30", "On SIGTERM/SIGINT, seconds in-flight work may take "
+         "to finish."],
         ["max-connections", None, None, "Connection cap (default: from the fd limit, "
          f"now {default_max_connections()}); idle/slow-head ones are evicted first."],
         ["max-connections-per-ip", None, "0", "Connection cap per client address (0: off)."],
-        ["max-body", None, "1g", "Largest request body (413 at once when Content-Length is larger)."],
+        ["max-body", None, "1g", "Largest request body (413 at once when Content-Length "
+         "is larger)."],
         ["tools-max-body", None, "10m", "Largest body the request inspector accepts and parses."],
     ]
 

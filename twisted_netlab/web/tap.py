@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import cast
 
 from twisted.application import service
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IReactorFromThreads, IReactorTime
 
 from twisted_netlab.drain import DrainService
 from twisted_netlab.endpoints import PortOptionMixin
@@ -61,7 +61,7 @@ def build_web_services(
     site = build_site(config, reactor)
     # Last child: MultiService stops children in reverse, so the drain starts first.
     listeners = listen_services_tls(ports, site, tls)  # scale
-    return [*listeners, DrainService([site], reactor)]
+    return [*listeners, DrainService([site], cast(IReactorFromThreads, reactor))]
 
 
 def makeService(options: Options) -> service.IService:

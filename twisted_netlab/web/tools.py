@@ -149,7 +149,10 @@ def inspect_request(request: IRequest) -> dict[str, Any]:
         "query_raw": query_raw,
         "query": query_for_answer(query_raw),
         "headers": [
-            [_text(name), REDACTED if hide and name.lower() in _CREDENTIAL_HEADERS else _text(value)]
+            [
+                _text(name),
+                REDACTED if hide and name.lower() in _CREDENTIAL_HEADERS else _text(value),
+            ]
             for name, values in request.requestHeaders.getAllRawHeaders()
             for value in values
         ],

@@ -78,7 +78,9 @@ def _q_for(accept: str, wanted: str) -> float:
                     q = min(max(float(value), 0.0), 1.0)
                 except ValueError:
                     q = 0.0
-        specificity = 2 if media == wanted else 1 if media == main + "/*" else 0 if media == "*/*" else -1
+        specificity = (
+            2 if media == wanted else 1 if media == main + "/*" else 0 if media == "*/*" else -1
+        )
         if specificity > best[0]:
             best = (specificity, q)
     return best[1]
@@ -182,7 +184,9 @@ def _cell(value: Any) -> str:
 def _table(caption: str, rows: Sequence[tuple[str, Any]]) -> str:
     if not rows:
         return f"<h2>{html.escape(caption)}</h2><p class=\"mute\">none</p>"
-    body = "".join(f'<tr><td class="k">{html.escape(k)}</td><td>{_cell(v)}</td></tr>' for k, v in rows)
+    body = "".join(
+        f'<tr><td class="k">{html.escape(k)}</td><td>{_cell(v)}</td></tr>' for k, v in rows
+    )
     return f"<h2>{html.escape(caption)}</h2><table><tbody>{body}</tbody></table>"
 
 

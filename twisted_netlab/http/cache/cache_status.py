@@ -81,7 +81,9 @@ _FWD_WORDS = {
     FwdReason.BYPASS: "the cache was configured to bypass this request",
     FwdReason.METHOD: "the request method is not answered from the cache",
     FwdReason.URI_MISS: "nothing was stored for this URL",
-    FwdReason.VARY_MISS: "responses were stored for this URL, but none for these request headers (Vary)",
+    FwdReason.VARY_MISS: (
+        "responses were stored for this URL, but none for these request headers (Vary)"
+    ),
     FwdReason.MISS: "the cache had nothing usable",
     FwdReason.REQUEST: "the request asked to bypass or revalidate the cache",
     FwdReason.STALE: "the stored response was stale and had to be revalidated",

@@ -56,7 +56,9 @@ def evaluate_reuse(
             )
         return Reuse(ReuseKind.FRESH, "fresh")
     if response.forbids_stale:
-        return Reuse(ReuseKind.VALIDATE, "stale and the response forbids serving it stale", staleness)
+        return Reuse(
+            ReuseKind.VALIDATE, "stale and the response forbids serving it stale", staleness
+        )
     if request.max_stale_any:
         return Reuse(ReuseKind.STALE_OK, "stale, request allows any max-stale", staleness)
     if request.max_stale is not None and staleness <= request.max_stale:

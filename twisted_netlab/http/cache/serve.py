@@ -8,8 +8,9 @@
   conditionals are never forwarded with ours: ``Revalidate.conditional`` replaces them.
 - ``forwarded_status``: the Cache-Status member for a response that went upstream.
 - ``status_fields``: our ``Cache-Status`` member (appended as a new field line after
-  any the upstream sent, RFC 9211 2: members run from the origin outwards) and, when ``explain`` is on, the
-  project's ``X-Netlab-Explain`` header with the sentence from ``cache_status.explain``.
+  any the upstream sent, RFC 9211 2: members run from the origin outwards) and, when
+  ``explain`` is on, the project's ``X-Netlab-Explain`` header with the sentence from
+  ``cache_status.explain``.
 """
 
 from __future__ import annotations
