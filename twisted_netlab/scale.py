@@ -25,7 +25,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 from twisted.application import strports
@@ -96,11 +96,11 @@ def _usable_cpus() -> int | None:
 class ScaleOptionsMixin:
     """``--metrics``, ``--metrics-public``, ``--lame-duck``, ``--workers``; result in "scale"."""
 
-    optFlags: ClassVar[list[list[str | None]]] = [
+    optFlags = [  # noqa: RUF012 - usage.Options reads these class lists
         ["metrics-public", None, "Also answer /metrics and /healthz on the public web "
          "port(s) (off: they stay on the --metrics endpoint only)."],
     ]
-    optParameters: ClassVar[list[list[str | None]]] = [
+    optParameters = [  # noqa: RUF012
         ["metrics", None, None, "Serve /metrics (Prometheus) and /healthz on this "
          "separate endpoint, e.g. tcp:9100:interface=127.0.0.1."],
         ["lame-duck", None, "0", "On SIGTERM, answer /healthz with 503 and keep serving "
