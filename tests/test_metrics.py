@@ -1,3 +1,4 @@
+# mypy: disallow-untyped-calls=False
 """``--metrics``: Prometheus instruments, /metrics and /healthz, and the lame-duck stop."""
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ class InMemoryTests(SynchronousTestCase):
 
     def test_requests_counted_by_mount_and_class(self) -> None:
         root = InstrumentedRoot(Leaf(), self.metrics, self.health)
-        stub = StubTreq(root)
+        stub: Any = StubTreq(root)
         for url in ("http://h/a", "http://h/api/b", "http://h/api/missing"):
             response = self.successResultOf(stub.get(url))
             self.assertEqual(self.successResultOf(response.content()), b"x" * 10)
@@ -109,7 +110,7 @@ class InMemoryTests(SynchronousTestCase):
         self.assertEqual(self.successResultOf(response.content()), b"x" * 10)
 
     def test_ops_pages(self) -> None:
-        stub = StubTreq(OpsRoot(self.metrics, self.health))
+        stub: Any = StubTreq(OpsRoot(self.metrics, self.health))
         self.metrics.connection_opened("web")
         response = self.successResultOf(stub.get("http://h/metrics"))
         self.assertEqual(response.code, 200)
@@ -135,7 +136,7 @@ class InMemoryTests(SynchronousTestCase):
 
     def test_public_ops_and_close_while_lame_duck(self) -> None:
         root = InstrumentedRoot(Leaf(), self.metrics, self.health, public_ops=True)
-        stub = StubTreq(root)
+        stub: Any = StubTreq(root)
         healthz = self.successResultOf(stub.get("http://h/healthz"))
         self.assertEqual(healthz.code, 200)
         self.assertIsNone(healthz.headers.getRawHeaders("connection"))

@@ -1,3 +1,4 @@
+# mypy: disallow-untyped-calls=False
 """Pulled metrics: echo frames counted by the decoder, upstream pool gauges, in-flight
 per mount, the cache hook, and the site handing its pools to ``scale.instrument``."""
 
@@ -150,7 +151,7 @@ class SitePoolsTests(SynchronousTestCase):
                           MemoryReactorClock())
         [pool] = site.upstream_pools
         top = MultiService()
-        StreamServerEndpointService(None, site).setServiceParent(top)  # type: ignore[arg-type]
+        StreamServerEndpointService(None, site).setServiceParent(top)
         watched: list[object] = []
 
         class Recording(NetlabMetrics):

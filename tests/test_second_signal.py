@@ -1,3 +1,4 @@
+# mypy: disallow-untyped-calls=False
 """A second SIGTERM exits at once, for every service (real twistd processes, port 0).
 
 Each test starts twistd with a long ``--drain-timeout`` (120 s), holds work open (a
@@ -58,14 +59,14 @@ class SecondSignalTests(TestCase):
         await client.next_data()
         assert client.transport is not None
         client.transport.pauseProducing()  # type: ignore[attr-defined]
-        self.addCleanup(client.transport.abortConnection)
+        self.addCleanup(client.transport.abortConnection)  # type: ignore[attr-defined]
         return client
 
     async def stalled_frame(self, port: int) -> Client:
         client = Client()
         await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port), client)
         assert client.transport is not None
-        self.addCleanup(client.transport.abortConnection)
+        self.addCleanup(client.transport.abortConnection)  # type: ignore[attr-defined]
         client.write(FRAME[:400])  # a frame in flight that never completes
         return client
 
