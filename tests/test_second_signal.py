@@ -151,3 +151,25 @@ class SecondSignalTests(TestCase):
         self.assertEqual(len(lines.matches(
             rb"drain finished: 0 connection\(s\) finished their work, 1 cut"
         )), 1)
+
+    async def test_workers_second_signal_reaches_every_worker(self) -> None:
+        """``--workers 2``: the supervisor forwards its second signal, so workers cut."""
+        process, lines = self.twistd(
+            "netlab-web", "--path", ".", "--port", "tcp:0:interface=127.0.0.1",
+            "--drain-timeout", DRAIN, "--workers", "2",
+        )
+        await lines.expect(rb"ready: serving 1 inherited sockets", count=2)
+        port = int(lines.matches(rb"Site starting on (\d+)")[0].group(1))
+        # Two downloads: with two workers accepting, usually one each; either way
+        # every worker with one open must cut it.
+        downloads = [await self.stalled_download(port) for _ in range(2)]
+        process.signalProcess("TERM")
+        await lines.expect(rb"graceful stop: draining 1 service", count=2, timeout=EXIT_WITHIN)
+        process.signalProcess("TERM")
+        ended = await lines.ended.addTimeout(EXIT_WITHIN, reactor)
+        self.assertEqual(ended, (None, signal.SIGTERM))
+        for download in downloads:
+            self.assertLess(len(await self.read_to_end(download)), SIZE)
+        cuts = lines.matches(rb"drain finished: 0 connection\(s\) finished their work, (\d) cut")
+        self.assertEqual(sorted(m.group(1) for m in cuts) in ([b"1", b"1"], [b"0", b"2"]), True,
+                         cuts)

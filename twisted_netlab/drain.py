@@ -129,9 +129,9 @@ class DrainService(Service):
     def stopService(self) -> Deferred[Any]:
         super().stopService()  # type: ignore[no-untyped-call]
         self.signals.join(self.cut_now, self.reactor)
-        done: Deferred[Any] = DeferredList([d.start_drain() for d in self.drainables])
         self._log.info("graceful stop: draining {n} service(s); a second signal stops at once",
                       n=len(self.drainables))
+        done: Deferred[Any] = DeferredList([d.start_drain() for d in self.drainables])
         done.addBoth(self._leave)
         return done
 
