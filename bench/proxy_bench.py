@@ -20,8 +20,14 @@ upstream while the client is slow.
 
 Upload: a client sends ``--upload-size`` bytes (1 GiB; 100 MiB with ``--quick``) with
 Content-Length through our proxy to a sink upstream in this process; printed: when the
-upstream saw its first body byte and when the client had sent its last one (the same
-moment for a store-and-forward proxy), and the proxy's peak RSS.
+upstream saw its first body byte and when the client had sent its last one (the
+anchor: that is the moment a store-and-forward proxy sends its first byte; the ratio
+first byte / client done is printed, well below 1 when the upload streams), and the
+proxy's RSS before and at its peak: the growth must stay flat (a few MiB of buffers
+whatever the size, target < 64 MiB for 1 GiB). ``--upload-only`` runs just this part
+(no wrk needed), for a short check:
+
+    python bench/proxy_bench.py --upload-only --upload-size 200M
 """
 
 from __future__ import annotations
@@ -185,6 +191,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--upload-size", type=parse_size, default=None,
                         help="upload body size (1G; 100M with --quick)")
     parser.add_argument("--no-upload", action="store_true", help="skip the upload")
+    parser.add_argument("--upload-only", action="store_true",
+                        help="only the upload (no wrk runs, no slow download)")
     args = parser.parse_args(argv)
     duration = args.duration or (2.0 if args.quick else 10.0)
     slow_size = args.slow_size or ((100 << 20) if args.quick else (1 << 30))
@@ -194,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unknown proxy: {', '.join(sorted(set(names) - set(PROXIES)))}")
     if not Path(TWISTD).exists():
         parser.error(f"no twistd next to {sys.executable}: run this with the venv's Python")
-    if not have("wrk"):
+    if not have("wrk") and not args.upload_only:
         parser.error("wrk is not installed (Debian package wrk)")
 
     def say(line: str) -> None:
@@ -210,6 +218,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     make_file(root / "1k.bin", SMALL)
     make_file(root / "p" / "1k.bin", SMALL)
     results: dict[str, float] = {}
+    if args.upload_only:
+        try:
+            say(f"python {sys.version.split()[0]}, load average {load_average()}")
+            upload_through(empty, work, upload_size, say)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return 0
     try:
         with upstream_server(root, work) as upstream:
             say(f"python {sys.version.split()[0]}, load average {load_average()}; upstream "
@@ -377,10 +392,18 @@ def upload_through(empty: Path, work: Path, size: int, say: Callable[[str], None
                 raise BenchError(f"upload failed: {sink.error or reply[:60]!r}")
             hwm = proc_status(proxy.pid).get("VmHWM", 0)
             first = (sink.first_byte or done) - started
-            say(f"client sent {size / (1 << 20):,.0f} MiB in {sent - started:.2f}s; upstream's "
-                f"first body byte at {first:.2f}s ({'while the client was still sending' if first < sent - started else 'after the client had finished: store-and-forward'}); "
-                f"done at {done - started:.2f}s")
-            say(f"proxy RSS {before / 1024:.1f} MiB before, peak {max(peak[0], hwm) / 1024:.1f} MiB")
+            client_done = sent - started
+            when = ("while the client was still sending" if first < client_done
+                    else "after the client had finished: store-and-forward")
+            say(f"client sent {size / (1 << 20):,.0f} MiB in {client_done:.2f}s; upstream's "
+                f"first body byte at {first * 1000:.1f} ms ({when}); done at "
+                f"{done - started:.2f}s")
+            say(f"first byte / client done (store-and-forward anchor = 1.0): "
+                f"{first / client_done:.4f}" if client_done > 0 else "n/a")
+            top = max(peak[0], hwm)
+            say(f"proxy RSS {before / 1024:.1f} MiB before, peak {top / 1024:.1f} MiB "
+                f"(growth {(top - before) / 1024:.1f} MiB for {size / (1 << 20):,.0f} MiB "
+                f"uploaded; target < 64 MiB)")
     except BenchError as exc:
         say(f"[ours] upload FAILED: {exc}")
 

@@ -68,6 +68,7 @@ class _BodyWriter:
         transport = self.connection.wire
         if transport is None:
             return
+        self.connection.body_progress()
         if self.chunked:
             transport.writeSequence(chunk(data))
             return
@@ -141,6 +142,11 @@ class UpstreamConnection(Protocol):
             writer = self._writer = _BodyWriter(self, body)
             transport.registerProducer(body, True)
             body.start(writer)
+
+    def body_progress(self) -> None:
+        exchange = self.exchange
+        if exchange is not None:
+            exchange.body_progress()
 
     def body_failed(self, reason: str) -> None:
         exchange = self.exchange

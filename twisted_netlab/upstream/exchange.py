@@ -154,6 +154,13 @@ class Exchange:
             return
         self._fail(error)
 
+    def body_progress(self) -> None:
+        """Request body bytes went out: the response timeout counts from the last of
+        them. A long upload (streamed at the client's pace) is not a slow upstream; an
+        upstream that stops reading it still times out (nothing goes out any more)."""
+        if self._response_timeout > 0 and self.state is State.WAITING:
+            self._deadline = self._reactor.seconds() + self._response_timeout
+
     def body_failed(self, reason: str) -> None:
         if self.state is State.DONE:
             return

@@ -59,6 +59,9 @@ class ExchangeRole(ReaderEvents, Protocol):
 
     def body_failed(self, reason: str) -> None: ...
 
+    def body_progress(self) -> None:
+        """A request-body write went out: an upload in progress is not a silent upstream."""
+
 
 class ConnectionSource(Protocol):
     """The pool, as an exchange asking for a connection sees it."""

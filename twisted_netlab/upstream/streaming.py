@@ -1,10 +1,9 @@
-"""A request body handed on while the client is still sending it (for streaming uploads).
+"""A request body handed on while the client is still sending it (streaming uploads).
 
-twisted.web spools a body before the resource runs; the hook that hands body bytes on
-as they arrive belongs to the server channel (``web/channel.py``, the limits work).
-This is the other half, ready for it: the channel ``write``s each chunk it reads from
-the client, then ``finish``es (or ``fail``s); the upstream connection consumes it as a
-``BodySource``. Backpressure both ways: while the upstream socket is full (or before a
+The server channel hands body bytes on as they arrive (``web/channel.py``'s body
+hook, fed through ``web/proxy/upload.UploadSink``): it ``write``s each chunk it reads
+from the client, then ``finish``es (or ``fail``s); the upstream connection consumes
+this as a ``BodySource``. Backpressure both ways: while the upstream socket is full (or before a
 connection exists) chunks wait in a small buffer, and above ``high_water`` bytes the
 client's producer (its transport) is paused until the upstream drains.
 """
@@ -36,7 +35,11 @@ class StreamingBody:
         self._paused = False  # by the upstream side
         self._stopped = False
         self._client_paused = False
-        self._sent = False
+
+    @property
+    def buffered(self) -> int:
+        """Bytes read from the client and not yet handed to the upstream socket."""
+        return self._buffered
 
     # -- client side (the channel) --------------------------------------------------
 
@@ -44,7 +47,6 @@ class StreamingBody:
         if self._stopped or not data:
             return
         if self._sink is not None and not self._paused and not self._buffer:
-            self._sent = True
             self._sink.write(data)
             return
         self._buffer.append(data)
@@ -94,8 +96,10 @@ class StreamingBody:
         self._resume_client()
 
     def rewind(self) -> bool:
-        """Replayable only if not a byte reached an upstream yet."""
-        return not self._sent
+        """Never replayable: the bytes came from the client socket and are gone once
+        handed on, and a stopped stream (the failed attempt's ``stopProducing``) has
+        dropped its buffer. A retry on a stale connection fails instead (502)."""
+        return False
 
     # -- internals -----------------------------------------------------------------------
 
@@ -106,7 +110,6 @@ class StreamingBody:
         while self._buffer and not self._paused:
             data = self._buffer.popleft()
             self._buffered -= len(data)
-            self._sent = True
             sink.write(data)
         if not self._paused and self._buffered <= self._low:
             self._resume_client()

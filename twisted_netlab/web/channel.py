@@ -32,7 +32,7 @@ Only public/overridable ``HTTPChannel`` methods are overridden (``connectionMade
 
 from __future__ import annotations
 
-from typing import IO, Any, Protocol, cast
+from typing import Any, Protocol, cast
 
 from twisted.internet.interfaces import IDelayedCall, ITCPTransport
 from twisted.logger import Logger
@@ -41,6 +41,27 @@ from twisted.web.http import RESPONSES, HTTPChannel
 from twisted.web.server import Request
 
 from twisted_netlab.web.limits import BodyVerdict, LimitsConfig, Phase, body_overflows, judge_body
+
+
+class BodyStream(Protocol):
+    """A body consumer that takes bytes as they arrive (the streaming hook).
+
+    File-like towards twisted.web (``write``/``tell``/``seek``/``read``/``close``), plus
+    ``fail``: the channel refused the request mid-body (413, 408), so the consumer must
+    abandon what it started rather than see a short body as complete.
+    """
+
+    def write(self, data: bytes) -> None: ...
+
+    def tell(self) -> int: ...
+
+    def seek(self, offset: int, whence: int = 0) -> int: ...
+
+    def read(self, size: int = -1) -> bytes: ...
+
+    def close(self) -> None: ...
+
+    def fail(self, reason: str) -> None: ...
 
 
 class ChannelHost(Protocol):
@@ -54,12 +75,12 @@ class ChannelHost(Protocol):
     def body_limit(self, method: bytes, target: bytes) -> int:
         """Largest body ``method target`` takes (0: none), already capped by max_body."""
 
-    def open_body(self, request: Request, length: int | None) -> IO[bytes] | None:
-        """A file-like to receive the body as it arrives, or None to spool it.
+    def open_body(self, request: Request, length: int | None) -> BodyStream | None:
+        """A ``BodyStream`` to receive the body as it arrives, or None to spool it.
 
-        The streaming hook: a consumer that wants bytes as they arrive returns an object
-        with ``write(data)``/``seek``/``read``; it may call ``pause_body_reads`` /
-        ``resume_body_reads`` on ``request.channel`` for backpressure.
+        The streaming hook: a consumer that wants bytes as they arrive returns one; it
+        may call ``pause_body_reads`` / ``resume_body_reads`` / ``end_body_early`` on
+        ``request.channel``.
         """
 
     def channel_closed(self, channel: LimitedChannel) -> None: ...
@@ -89,6 +110,7 @@ class LimitedRequest(Request):
             super().gotLength(length)  # type: ignore[no-untyped-call]
         else:
             self.content = sink
+            self.channel.body_stream = sink
 
     def handleContentChunk(self, data: bytes) -> None:
         if self.channel.body_received(len(data)):
@@ -101,6 +123,9 @@ class LimitedChannel(HTTPChannel):
     phase_since: float = 0.0
     method: bytes = b""
     target: bytes = b""
+    version: bytes = b""
+    body_stream: BodyStream | None = None
+    _body_dropped = False
     _deadline: IDelayedCall | None = None
     _send_timer: IDelayedCall | None = None
     _want_request_line = True
@@ -170,6 +195,8 @@ class LimitedChannel(HTTPChannel):
         self._head_bytes = 0
         self._header_count = 0
         self._body_bytes = 0
+        self.body_stream = None
+        self._body_dropped = False
         self.MAX_LENGTH = self.limits.max_request_line
         self._enter(Phase.IDLE, timeout)
 
@@ -206,6 +233,9 @@ class LimitedChannel(HTTPChannel):
         """Answer ``code`` without a resource and close; drop whatever still arrives."""
         if self.phase is Phase.REFUSED or self.transport is None:
             return
+        stream, self.body_stream = self.body_stream, None
+        if stream is not None and self.phase is Phase.BODY:
+            stream.fail(f"{code} {message}")
         self.persistent = False
         self._enter(Phase.REFUSED, self.limits.linger_time)
         self.transport.write(plain_response(code, message, extra))
@@ -251,6 +281,7 @@ class LimitedChannel(HTTPChannel):
             parts = line.split(b" ")
             self.method = parts[0]
             self.target = parts[1] if len(parts) > 1 else b""
+            self.version = parts[2] if len(parts) > 2 else b""
             self._want_request_line = False
             self.MAX_LENGTH = self.limits.max_header_bytes
         elif line and line[:1] not in (b" ", b"\t"):
@@ -301,7 +332,7 @@ class LimitedChannel(HTTPChannel):
 
     def rawDataReceived(self, data: bytes) -> None:
         self._parsed += len(data)
-        if self.phase is Phase.REFUSED:
+        if self.phase is Phase.REFUSED or self._body_dropped:
             return
         super().rawDataReceived(data)
 
@@ -326,6 +357,10 @@ class LimitedChannel(HTTPChannel):
 
     def resumeProducing(self) -> None:
         super().resumeProducing()  # type: ignore[no-untyped-call]
+        if self._reads_paused and self.transport is not None:
+            # HTTPChannel resumes reading the client when its writes drain; a streaming
+            # body consumer's pause (``pause_body_reads``) must outlast that.
+            self.tcp.pauseProducing()
         if self._send_timer is not None and self._send_timer.active():
             self._send_timer.cancel()
         self._send_timer = None
@@ -355,6 +390,21 @@ class LimitedChannel(HTTPChannel):
                 self._rearm(self.limits.body_timeout)
             self.tcp.resumeProducing()
 
+    def end_body_early(self) -> None:
+        """A streaming consumer has its answer before the body ended (an upstream's
+        early 417 or 413): the request is rendered now and the rest of its body is read
+        and dropped. The connection closes after the response (``Connection: close``):
+        unread body bytes could not be told from a next request.
+        """
+        if self.phase is not Phase.BODY or self._body_dropped or not self.requests:
+            return
+        self._body_dropped = True
+        self.body_stream = None
+        self.persistent = False
+        self.requests[-1].responseHeaders.setRawHeaders(b"connection", [b"close"])
+        self.resume_body_reads()
+        self.allContentReceived()
+
     def connectionLost(self, reason: Failure) -> None:  # type: ignore[override]
         self._cancel_deadline()
         if self._send_timer is not None and self._send_timer.active():
@@ -362,3 +412,6 @@ class LimitedChannel(HTTPChannel):
         self._send_timer = None
         self.host.channel_closed(self)
         super().connectionLost(reason)  # type: ignore[no-untyped-call]
+        # A streaming body consumer told of the loss may have resumed reads (and so
+        # re-armed the body deadline) from inside super(): nothing may stay scheduled.
+        self._cancel_deadline()

@@ -13,7 +13,7 @@ connections are closed at once, busy ones finish their response and are then clo
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import IO, Any
+from typing import Any
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import (
@@ -30,7 +30,7 @@ from twisted.web.resource import IResource
 from twisted.web.server import Request
 
 from twisted_netlab.web.accesslog import NetlabSite
-from twisted_netlab.web.channel import LimitedChannel, LimitedRequest, plain_response
+from twisted_netlab.web.channel import BodyStream, LimitedChannel, LimitedRequest, plain_response
 from twisted_netlab.web.limits import (
     Admission,
     ConnectionView,
@@ -42,7 +42,10 @@ from twisted_netlab.web.limits import (
 )
 from twisted_netlab.web.negotiation import NegotiatingProtocol
 
-BodyOpener = Callable[[Request, int | None], "IO[bytes] | None"]
+# The streaming hook: called when a request head is in (``request.channel.method`` /
+# ``.target`` / ``.version`` hold its request line); returns where the body goes as it
+# arrives, or None to let twisted.web spool it. See ``web/proxy/opener.py``.
+BodyOpener = Callable[[Request, int | None], BodyStream | None]
 
 
 class Refusal(Protocol):
@@ -123,7 +126,7 @@ class LimitedSite(NetlabSite):
     def body_limit(self, method: bytes, target: bytes) -> int:
         return min(self.body_rule.body_limit(method, target), self.limits.max_body)
 
-    def open_body(self, request: Request, length: int | None) -> IO[bytes] | None:
+    def open_body(self, request: Request, length: int | None) -> BodyStream | None:
         return None if self.body_opener is None else self.body_opener(request, length)
 
     def channel_closed(self, channel: LimitedChannel) -> None:
@@ -221,9 +224,8 @@ class LimitedSite(NetlabSite):
         if self._drain_timer is not None and self._drain_timer.active():
             self._drain_timer.cancel()
         counts = self._drain_counts
-        self._log.info(
-            "{summary}", summary=drain_summary(counts["drained"], counts["cut"], counts["idle"])
-        )
+        summary = drain_summary(counts["drained"], counts["cut"], counts["idle"])
+        self._log.info("{summary}", summary=summary)
         self._drain.callback(None)
 
     @property

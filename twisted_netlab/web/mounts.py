@@ -2,9 +2,11 @@
 
 Mounts (proxy prefixes, the tools under ``/_netlab/``) win by longest prefix; the
 default resource (the static files) takes the rest. Before any of them, the target
-form and the Host fields are checked (RFC 9112 3.2: one valid ``host[:port]``). The root
-is a leaf so that a mount sees ``request.postpath`` relative to its own prefix, whatever
-Twisted's traversal did.
+form and the Host fields are checked (RFC 9112 3.2: one valid ``host[:port]``). The
+root is a leaf so that a mount sees ``request.postpath`` relative to its own prefix,
+whatever Twisted's traversal did. The routing decision itself is pure (``routable``,
+``target_segments``, ``pick_mount``): the streaming-upload opener routes a request
+with it before twisted.web has made a ``Request`` of it.
 
 Why a module of its own: every wrapper (CORS, hotlink) and mount delegates through
 ``render_from``; keeping it here, below ``site.py``, lets ``site.py`` import the
@@ -14,6 +16,7 @@ wrappers at the top without a cycle.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from urllib.parse import unquote_to_bytes
 
 from twisted.web import http
 from twisted.web.iweb import IRequest
@@ -26,7 +29,15 @@ from twisted_netlab.web.refusal import refuse
 
 Mount = tuple[list[bytes], IResource]
 
-__all__ = ["Mount", "MountRoot", "render_from", "split_prefix"]
+__all__ = [
+    "Mount",
+    "MountRoot",
+    "pick_mount",
+    "render_from",
+    "routable",
+    "split_prefix",
+    "target_segments",
+]
 
 
 def split_prefix(prefix: str) -> list[bytes]:
@@ -41,6 +52,29 @@ def render_from(resource: IResource, request: IRequest) -> bytes | int:
     return result
 
 
+def routable(method: bytes, uri: bytes) -> bool:
+    """Origin-form (or ``*``) and not CONNECT: what this reverse proxy serves at all."""
+    return method != b"CONNECT" and (uri.startswith(b"/") or uri == b"*")
+
+
+def target_segments(uri: bytes) -> list[bytes]:
+    """The path segments twisted.web makes of ``uri`` (``Request.process``): split on
+    ``/`` after the first, each percent-decoded. Used where no Request has been
+    processed yet (the streaming-upload opener runs when the head is in)."""
+    path = uri.split(b"?", 1)[0]
+    return [unquote_to_bytes(s) for s in path[1:].split(b"/")]
+
+
+def pick_mount(mounts: Sequence[Mount], segments: Sequence[bytes]) -> Mount | None:
+    """The mount owning ``segments``: the first whose prefix matches, ``mounts`` being
+    sorted longest prefix first (as ``MountRoot.mounts`` is); None for the default."""
+    for mount in mounts:
+        prefix = mount[0]
+        if list(segments[: len(prefix)]) == prefix:
+            return mount
+    return None
+
+
 class MountRoot(Resource):
     isLeaf = True
 
@@ -52,7 +86,7 @@ class MountRoot(Resource):
 
     def render(self, request: Request) -> bytes | int:
         uri: bytes = request.uri
-        if request.method == b"CONNECT" or not (uri.startswith(b"/") or uri == b"*"):
+        if not routable(request.method, uri):
             # A reverse proxy for configured upstreams only: never an open proxy.
             request.setResponseCode(http.BAD_REQUEST)
             request.setHeader(b"content-type", b"text/plain; charset=utf-8")
@@ -68,11 +102,12 @@ class MountRoot(Resource):
             request.notifyFinish().addBoth(lambda _: channel.loseConnection())
             return refuse(request, exc.status, str(exc))
         segments = list(request.prepath or []) + list(request.postpath or [])
-        for prefix, resource in self.mounts:
-            if segments[: len(prefix)] == prefix:
-                request.prepath = list(prefix)
-                request.postpath = segments[len(prefix) :]
-                return render_from(resource, request)
+        mount = pick_mount(self.mounts, segments)
+        if mount is not None:
+            prefix, resource = mount
+            request.prepath = list(prefix)
+            request.postpath = segments[len(prefix) :]
+            return render_from(resource, request)
         request.prepath = []
         request.postpath = segments
         return render_from(self.default, request)

@@ -18,6 +18,7 @@ from twisted_netlab.web.cors import wrap_cors
 from twisted_netlab.web.hotlink import wrap_hotlink
 from twisted_netlab.web.mounts import Mount, MountRoot, render_from, split_prefix
 from twisted_netlab.web.proxy import build_proxy_mounts
+from twisted_netlab.web.proxy.opener import proxy_body_opener
 from twisted_netlab.web.proxy.resource import ProxyResource
 from twisted_netlab.web.static import build_static_resource
 from twisted_netlab.web.tools import build_tool_mounts
@@ -41,8 +42,9 @@ def build_site(config: WebConfig, reactor: IReactorTime) -> LimitedSite:
 
     The static files behind the hotlink gate take every path no mount owns; proxy and
     tools mounts by prefix; CORS around the whole root, told which prefixes (the tools)
-    are never read with credentials; the connection limits and the body rule (which
-    mounts take request bodies, how large) in the ``LimitedSite`` around it all.
+    are never read with credentials; the connection limits, the body rule (which
+    mounts take request bodies, how large) and the body opener (proxy uploads stream
+    upstream as they arrive) in the ``LimitedSite`` around it all.
     """
     static = wrap_hotlink(
         build_static_resource(config.static, reactor), config.hotlink, reactor,
@@ -50,13 +52,13 @@ def build_site(config: WebConfig, reactor: IReactorTime) -> LimitedSite:
     )
     proxies = build_proxy_mounts(config.proxy, reactor, cors_managed=config.cors is not None)
     tools = build_tool_mounts(config.tools)
-    root = wrap_cors(
-        MountRoot(static, [*proxies, *tools]), config.cors,
-        uncredentialed=[prefix for prefix, _ in tools],
-    )
+    router = MountRoot(static, [*proxies, *tools])
+    root = wrap_cors(router, config.cors, uncredentialed=[prefix for prefix, _ in tools])
     rule = body_rule_for([p for p, _ in proxies], [p for p, _ in tools], config.limits)
+    # Proxy uploads stream to the upstream as they arrive (routed as ``router`` does).
+    opener = proxy_body_opener(router.mounts) if proxies else None
     site = LimitedSite(
-        root, config.limits, rule, reactor=reactor,
+        root, config.limits, rule, reactor=reactor, body_opener=opener,
         access_log=open_access_log(config.access_log),
     )
     # For /metrics (scale.instrument reads them at scrape time): the proxy's pools.

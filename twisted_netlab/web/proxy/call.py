@@ -6,6 +6,14 @@ exchange.
     head -> failed mid-body: the client connection is aborted (it sees truncation)
     client gone at any point -> the exchange is cancelled (upstream connection closed)
 
+A streamed upload (``upload.py``) starts its call when the request head is in, before
+twisted.web renders: the call is *detached* until the resource's ``render`` attaches
+it. Interim heads go to the client at once (an upstream's ``100 Continue`` is what lets
+the client send its body); a final head, error or body byte that comes before the
+client finished its body is held, the channel is told to end the body early, and the
+held events are replayed when render attaches (at once: rendering follows
+synchronously).
+
 The call is the exchange's ``ResponseHandler``. Header decisions are pure functions in
 ``twisted_netlab.http.headers`` (what to forward, what to relay); this module only
 moves their results between the two sides. Where other per-response rules plug in
@@ -14,9 +22,10 @@ moves their results between the two sides. Where other per-response rules plug i
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.http import NO_BODY_CODES
@@ -34,12 +43,15 @@ from twisted_netlab.upstream.exchange import Exchange
 from twisted_netlab.upstream.message import BodySource, ResponseHead, UpstreamRequest
 from twisted_netlab.web.proxy.errors import error_body, status_for
 from twisted_netlab.web.proxy.interim import send_interim
+from twisted_netlab.web.proxy.role import CallHost
+from twisted_netlab.web.proxy.upload import UploadSink
 from twisted_netlab.web.vary import add_vary
 
-if TYPE_CHECKING:
-    from twisted_netlab.web.proxy.resource import ProxyResource
-
 log = Logger()
+
+# How long a client that sent ``Expect: 100-continue`` waits for the upstream's word
+# before the proxy tells it to send the body anyway (curl's own wait is 1 s).
+CONTINUE_WAIT = 1.0
 
 
 class ProxyCall:
@@ -49,11 +61,30 @@ class ProxyCall:
     _client_gone = False
     _done = False
 
-    def __init__(self, resource: ProxyResource, request: IRequest, target: bytes) -> None:
+    _upload: UploadSink | None = None
+    _continue_timer: IDelayedCall | None = None
+    _continued = False
+    _held_pause = False
+
+    def __init__(
+        self,
+        resource: CallHost,
+        request: IRequest,
+        target: bytes,
+        *,
+        method: bytes | None = None,
+        version: bytes | None = None,
+    ) -> None:
         self.resource = resource
         # twisted.web's Request is untyped and IRequest lacks most of what is used.
         self.request: Any = request
         self.target = target  # origin-form, as sent upstream
+        # Given when the call starts at head time (before twisted.web set them).
+        plain: Any = request
+        self.method: bytes = plain.method if method is None else method
+        self.version: bytes = plain.clientproto if version is None else version
+        self.attached = True
+        self._held: list[Callable[[], None]] = []
 
     @property
     def url(self) -> str:
@@ -67,35 +98,116 @@ class ProxyCall:
             dict(request.requestHeaders.getAllRawHeaders()),
             _peer_host(request),
             "https" if request.isSecure() else "http",
-            request.clientproto.partition(b"/")[2] or b"1.1",
+            self.version.partition(b"/")[2] or b"1.1",
             resource.forward_rules,
         )
         body = body_source(request, resource.reactor)
-        request.notifyFinish().addErrback(self._client_lost)
-        upstream_request = UpstreamRequest(request.method, self.target, headers, body)
+        upload = request.content
+        if isinstance(upload, UploadSink):
+            # Streaming: detached until render; the client's Expect goes upstream.
+            self._upload = upload
+            upload.call = self
+            self.attached = False
+            if upload.expect_continue:
+                headers[b"Expect"] = [b"100-continue"]
+                self._continue_timer = resource.reactor.callLater(
+                    CONTINUE_WAIT, self._continue_anyway
+                )
+        request.notifyFinish().addCallbacks(self._request_over, self._client_lost)
+        upstream_request = UpstreamRequest(self.method, self.target, headers, body)
         self.exchange = resource.client.request(resource.origin, upstream_request, self)
+
+    def attach(self) -> None:
+        """twisted.web renders the request (its body is complete, or was ended early
+        by ``_hold``): relay what the upstream said meanwhile, then carry on live."""
+        if self.attached:
+            return
+        self.attached = True
+        self._stop_continue_timer()
+        if self._upload is not None:
+            self._upload.complete()
+        held, self._held = self._held, []
+        for event in held:
+            event()
+        if self._held_pause:
+            self._held_pause = False
+            if self.exchange is not None and not self._done and not self._client_gone:
+                self.exchange.resumeProducing()
+
+    def upload_failed(self, reason: str) -> None:
+        """The channel refused the body mid-way (it answers the client itself)."""
+        self._stop_continue_timer()
+        if self._done:
+            return
+        self._done = True
+        log.info(
+            "proxy {method} {target}: upload abandoned: {reason}",
+            method=self.method.decode("latin-1"),
+            target=self.url,
+            reason=reason,
+        )
+        if self.exchange is not None:
+            self.exchange.cancel()
+
+    def _hold(self, event: Callable[[], None]) -> None:
+        """Keep ``event`` until render; the client is still sending (or waiting to send)
+        its body, so that body is ended early and render comes at once."""
+        self._held.append(event)
+        if self.exchange is not None and not self._held_pause:
+            self._held_pause = True
+            self.exchange.pauseProducing()
+        if self._upload is not None:
+            self._upload.end_early()
+
+    def _continue_anyway(self) -> None:
+        """The upstream said nothing within ``CONTINUE_WAIT``: it ignores Expect (or is
+        slow); let the client send, as it would itself after its own wait."""
+        self._continue_timer = None
+        if not (self._continued or self._head_sent or self._done or self._client_gone):
+            self._continued = True
+            send_interim(self.request, 100, b"Continue", (), self.version)
+
+    def _stop_continue_timer(self) -> None:
+        timer, self._continue_timer = self._continue_timer, None
+        if timer is not None and timer.active():
+            timer.cancel()
 
     # -- ResponseHandler ---------------------------------------------------------------
 
     def interim_received(self, head: ResponseHead) -> None:
         if self._client_gone or self._done:
             return
-        send_interim(self.request, head.status, head.reason, strip_hop_by_hop(head.headers))
+        if head.status == 100:
+            self._stop_continue_timer()
+            if self._continued:
+                return  # the client has its 100 already (ours, after the wait)
+            self._continued = True
+        headers = strip_hop_by_hop(head.headers)
+        send_interim(self.request, head.status, head.reason, headers, self.version)
 
     def head_received(self, head: ResponseHead) -> None:
         if self._client_gone or self._done:
             return
+        if not self.attached:
+            self._stop_continue_timer()
+            self._hold(lambda: self.head_received(head))
+            return
         try:
             self._relay_head(head)
         except Exception:
-            self._bug(Failure())  # type: ignore[no-untyped-call]
+            self._bug(Failure())
 
     def body_received(self, data: bytes) -> None:
-        if not self._done:
+        if not self.attached:
+            self._hold(lambda: self.body_received(data))
+        elif not self._done:
             self.request.write(data)
 
     def response_done(self) -> None:
         if self._done or self._client_gone:
+            return
+        if not self.attached:
+            self._hold(self.response_done)
             return
         if self._producing:
             self._producing = False
@@ -105,8 +217,12 @@ class ProxyCall:
     def exchange_failed(self, error: UpstreamError) -> None:
         if self._client_gone or self._done:
             return
+        if not self.attached:
+            self._stop_continue_timer()
+            self._hold(lambda: self.exchange_failed(error))
+            return
         request = self.request
-        method = request.method.decode("latin-1")
+        method = self.method.decode("latin-1")
         if not self._head_sent:
             status, reason = status_for(error)
             log.warn(
@@ -199,7 +315,16 @@ class ProxyCall:
 
     def _client_lost(self, failure: Failure) -> None:
         self._client_gone = True
+        self._stop_continue_timer()
         if self.exchange is not None:
+            self.exchange.cancel()
+
+    def _request_over(self, _: object) -> None:
+        """The request was answered; by someone else if this call never attached
+        (a layer above the proxy refused it): the upstream request is dropped."""
+        self._stop_continue_timer()
+        if not self.attached and self.exchange is not None:
+            self._done = True
             self.exchange.cancel()
 
     def _abort_client(self) -> None:
@@ -227,13 +352,15 @@ class ProxyCall:
 def body_source(request: Any, reactor: IReactorTime) -> BodySource | None:
     """The request body as the upstream client takes it: the one plug point for uploads.
 
-    Today twisted.web has spooled the whole body (memory or a temp file) before render,
-    and it is streamed from there under flow control. When the server channel hands
-    bodies on as they arrive (the limits work's hook), a request still receiving its
-    body brings a ``twisted_netlab.upstream.streaming.StreamingBody`` fed by the
-    channel, returned here instead; nothing else in the call changes.
+    A proxy mount's upload is streamed: the site's body opener made ``request.content``
+    an ``UploadSink`` when the head arrived, and its ``StreamingBody`` (fed by the
+    channel as the client sends) is the source. Anything else was spooled by
+    twisted.web (memory or a temp file) and is streamed from there under flow control.
     """
-    return spooled_body(request.content, reactor)
+    content = request.content
+    if isinstance(content, UploadSink):
+        return content.body
+    return spooled_body(content, reactor)
 
 
 def _peer_host(request: Any) -> str:

@@ -19,9 +19,22 @@ from twisted.web.iweb import IRequest
 from twisted_netlab.http.interim import Pair, interim_head
 
 
-def send_interim(request: IRequest, status: int, reason: bytes, headers: Iterable[Pair]) -> bool:
-    """Write a 1xx head before the final response; False when it cannot be sent."""
-    if getattr(request, "clientproto", None) != b"HTTP/1.1":
+def send_interim(
+    request: IRequest,
+    status: int,
+    reason: bytes,
+    headers: Iterable[Pair],
+    version: bytes | None = None,
+) -> bool:
+    """Write a 1xx head before the final response; False when it cannot be sent.
+
+    ``version``: the client's HTTP version when the request is not rendered yet (a
+    streamed upload's call runs from the head on; twisted.web sets ``clientproto``
+    only at render).
+    """
+    if version is None:
+        version = getattr(request, "clientproto", None)
+    if version != b"HTTP/1.1":
         return False
     if getattr(request, "startedWriting", True) or getattr(request, "finished", True):
         return False

@@ -2,20 +2,23 @@
 
 Everything that does not depend on the request (the upstream origin, the forwarding
 rules, cookie rules, ``Via`` values) is computed once here; each request becomes a
-``ProxyCall``.
+``ProxyCall``. An upload's call starts earlier, when its head is in (``open_upload``,
+from the site's body opener); ``render`` then attaches to it. Both go through ``plan``,
+so the same request is refused or forwarded the same way whenever it is judged.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from twisted.internet.interfaces import IReactorTime
 from twisted.web import http
 from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource, Resource
-from twisted.web.server import NOT_DONE_YET
+from twisted.web.server import NOT_DONE_YET, Request
 
 from twisted_netlab.http.headers import CookieRewrite, ForwardRules, via_value
 from twisted_netlab.http.proxymount import ProxyMethodError, ProxyMount, ProxyPathError
@@ -25,6 +28,7 @@ from twisted_netlab.web.config import ProxyConfig, ProxySettings
 from twisted_netlab.web.mounts import split_prefix
 from twisted_netlab.web.proxy.call import ProxyCall
 from twisted_netlab.web.proxy.settings import ProxyClient
+from twisted_netlab.web.proxy.upload import BodyChannel, UploadSink
 from twisted_netlab.web.refusal import refuse
 
 # What goes on the wire as a request target (visible ASCII, no space).
@@ -70,27 +74,84 @@ class ProxyResource(Resource):
             via = self._via[version] = via_value(version, self.settings.pseudonym)
         return via
 
-    def render(self, request: IRequest) -> bytes | int:
-        if request.method == b"CONNECT":
-            request.setHeader(b"allow", _ALLOW)
-            return refuse(request, http.NOT_ALLOWED, "CONNECT is not proxied")
+    def plan(self, method: bytes, uri: bytes) -> bytes | Refused:
+        """The upstream target for ``method uri``, or why it is refused."""
+        if method == b"CONNECT":
+            return Refused(http.NOT_ALLOWED, "CONNECT is not proxied", allow=True)
         try:
-            self.mount.check_method(request.method)
+            self.mount.check_method(method)
         except ProxyMethodError as exc:
-            request.setHeader(b"allow", _ALLOW)
-            return refuse(request, exc.status, str(exc))
+            return Refused(exc.status, str(exc), allow=True)
         # A fragment never goes on the wire.
-        uri = request.uri.partition(b"#")[0]
+        uri = uri.partition(b"#")[0]
         path, sep, query = uri.partition(b"?")
         try:
             target = self.mount.upstream_path(path, query if sep else None)
         except ProxyPathError as exc:
-            return refuse(request, exc.status, str(exc))
+            return Refused(exc.status, str(exc))
         if not _VALID_TARGET.match(target):
             # twisted.web lets DEL and similar through; they must not reach the upstream.
-            return refuse(request, http.BAD_REQUEST, "invalid character in the request target")
+            return Refused(http.BAD_REQUEST, "invalid character in the request target")
+        return target
+
+    def open_upload(
+        self,
+        request: Request,
+        channel: BodyChannel,
+        method: bytes,
+        uri: bytes,
+        version: bytes,
+        length: int | None,
+    ) -> UploadSink | None:
+        """Start the call for a request whose body is still to come; None when ``plan``
+        refuses it (twisted.web spools the body and ``render`` answers the refusal).
+
+        twisted.web answers ``Expect: 100-continue`` itself once the head is in; here
+        the header is taken off the request so that it does not, and the call forwards
+        the expectation upstream: the client hears the upstream's 100 or final answer.
+        """
+        target = self.plan(method, uri)
+        if isinstance(target, Refused):
+            return None
+        headers = request.requestHeaders
+        expect = headers.getRawHeaders(b"expect")
+        if expect is not None:
+            headers.removeHeader(b"expect")
+        continue_wanted = version == b"HTTP/1.1" and _wants_continue(expect or ())
+        sink = UploadSink(channel, length, expect_continue=continue_wanted)
+        request.content = sink
+        ProxyCall(self, request, target, method=method, version=version).start()
+        return sink
+
+    def render(self, request: IRequest) -> bytes | int:
+        content = getattr(request, "content", None)
+        if isinstance(content, UploadSink):
+            call = content.call
+            if isinstance(call, ProxyCall) and call.resource is self:
+                call.attach()
+                return NOT_DONE_YET
+        target = self.plan(request.method, request.uri)
+        if isinstance(target, Refused):
+            if target.allow:
+                request.setHeader(b"allow", _ALLOW)
+            return refuse(request, target.status, target.message)
         ProxyCall(self, request, target).start()
         return NOT_DONE_YET
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """Why ``plan`` does not forward a request; ``allow``: the answer names ``_ALLOW``."""
+
+    status: int
+    message: str
+    allow: bool = False
+
+
+def _wants_continue(values: Sequence[bytes]) -> bool:
+    return any(
+        token.strip().lower() == b"100-continue" for value in values for token in value.split(b",")
+    )
 
 
 # What a 405 names as allowed: the methods the proxy forwards (the upstream may refuse some).
