@@ -10,9 +10,10 @@
 - ``h2``: a page of 50 small files fetched by one curl over TLS, HTTP/2 (one connection,
   multiplexed) vs HTTP/1.1 (``--parallel``, at most 6 connections like a browser);
   best wall time of several rounds and the ratio.
-- ``haproxy``: wrk through HAProxy in front of two instances (``--lame-duck``); SIGTERM
-  to one a third of the way in; requests sent, failed (non-2xx and socket errors), and
-  the time from SIGTERM until the stopped instance served its last request.
+- ``haproxy``: wrk through HAProxy in front of two instances (``--lame-duck``); SIGTERM,
+  then (fresh instances) SIGKILL to one a third of the way in; requests sent, failed
+  (non-2xx and socket errors), and the time until traffic moved (HAProxy's DOWN; for
+  SIGTERM also when the stopped instance served its last request).
 
 Every process is ended by PID; every wait is bounded.  Figures need a quiet machine.
 """
@@ -27,7 +28,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -66,7 +67,8 @@ def cpu_seconds(root_pid: int) -> float:
 
 
 def wrk(url: str, duration: float, connections: int = 32) -> tuple[int, float, list[str]]:
-    argv = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "--timeout", "5s", url]
+    argv = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s",
+            "--timeout", "5s", url]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 30)
     out = done.stdout
     requests = re.search(r"(\d+) requests in", out)
@@ -134,7 +136,9 @@ def bench_h2(root: Path, work: Path, rounds: int) -> None:
                     versions = set(done.stdout.split())
                     want = "2" if label == "HTTP/2" else "1.1"
                     if done.returncode != 0 or versions != {want}:
-                        raise BenchError(f"curl {label}: {done.returncode} {versions} {done.stderr}")
+                        raise BenchError(
+                            f"curl {label}: {done.returncode} {versions} {done.stderr}"
+                        )
                     best[label] = min(best.get(label, took), took)
                 print(f"  {label}: 50 files in {best[label] * 1000:.0f} ms (best of {rounds})")
             print(f"  ratio HTTP/1.1 time / HTTP/2 time: {best['HTTP/1.1'] / best['HTTP/2']:.2f}x")
@@ -173,7 +177,14 @@ def served_count(metrics_port: int) -> float | None:
             text = r.read().decode()
     except OSError:
         return None
-    return sum(float(v) for v in re.findall(r'netlab_http_requests_total\{[^}]*\} ([\d.e+]+)', text))
+    found = re.findall(r"netlab_http_requests_total\{[^}]*\} ([\d.e+]+)", text)
+    return sum(float(v) for v in found)
+
+
+def log_has(server: Server, text: str) -> bool:
+    if server.log_path is None or not server.log_path.exists():
+        return False
+    return text in server.log_path.read_text(errors="replace")
 
 
 def bench_haproxy(root: Path, work: Path, duration: float) -> None:
@@ -181,33 +192,59 @@ def bench_haproxy(root: Path, work: Path, duration: float) -> None:
     if not have(haproxy):
         print("  haproxy not installed: skipped")
         return
+    for how in ("SIGTERM", "SIGKILL"):
+        haproxy_kill_case(haproxy, how, root, work, duration)
+
+
+def haproxy_kill_case(haproxy: str, how: str, root: Path, work: Path, duration: float) -> None:
+    """wrk through HAProxy; ``how`` to instance a a third of the way in.
+
+    "Traffic moved": for SIGTERM, when a served its last request (its /metrics stops
+    counting; the lame duck keeps it serving until HAProxy's checks take it out); for
+    both, when HAProxy logged a DOWN (meanwhile, after SIGKILL, HAProxy's connects to a
+    are refused and redispatched to b).
+    """
     ports = {k: free_port() for k in ("a", "ma", "b", "mb", "front")}
     lame = "1.5"
-    a = netlab("a", ports["a"], root, work, "--metrics", endpoint(ports["ma"]), "--lame-duck", lame)
-    b = netlab("b", ports["b"], root, work, "--metrics", endpoint(ports["mb"]), "--lame-duck", lame)
-    conf = work / "haproxy.cfg"
+    a = netlab(f"a-{how}", ports["a"], root, work, "--metrics", endpoint(ports["ma"]),
+               "--lame-duck", lame)
+    b = netlab(f"b-{how}", ports["b"], root, work, "--metrics", endpoint(ports["mb"]),
+               "--lame-duck", lame)
+    conf = work / f"haproxy-{how}.cfg"
     conf.write_text(HAPROXY_CFG.format(**ports))
-    proxy = Server("haproxy", [haproxy, "-db", "-f", str(conf)], ports["front"], work, cpu="0,1")
+    proxy = Server(f"haproxy-{how}", [haproxy, "-db", "-f", str(conf)], ports["front"], work,
+                   cpu="0,1")
     with a, b, proxy:
         result: dict[str, tuple[int, float, list[str]]] = {}
         load = threading.Thread(target=lambda: result.update(
             run=wrk(f"http://127.0.0.1:{ports['front']}/1k.bin", duration, connections=16)))
         load.start()
         time.sleep(duration / 3)
-        sigterm = time.monotonic()
+        signalled = time.monotonic()
         assert a.proc is not None
-        a.proc.terminate()
-        last_change, last = sigterm, served_count(ports["ma"])
-        while a.proc.poll() is None and time.monotonic() - sigterm < 30:
-            now = served_count(ports["ma"])
+        if how == "SIGTERM":
+            a.proc.terminate()
+        else:
+            a.proc.kill()
+        last_change, last = signalled, served_count(ports["ma"])
+        down_at: float | None = None
+        while time.monotonic() - signalled < 30:
+            now_t = time.monotonic()
+            if down_at is None and log_has(proxy, "Server netlab/a is DOWN"):
+                down_at = now_t
+            if a.proc.poll() is not None and down_at is not None:
+                break
+            now = served_count(ports["ma"]) if a.proc.poll() is None else None
             if now is not None and now != last:
-                last, last_change = now, time.monotonic()
+                last, last_change = now, now_t
             time.sleep(0.05)
         load.join(timeout=duration + 40)
         requests, rps, errors = result["run"]
-        print(f"  sent {requests} requests ({rps:.0f}/s), failed: {'; '.join(errors) or 0}; "
-              f"traffic left the stopped instance {1000 * (last_change - sigterm):.0f} ms "
-              f"after SIGTERM (lame duck {lame} s)")
+        down = f"{1000 * (down_at - signalled):.0f} ms" if down_at is not None else "never"
+        moved = (f"; a served its last request {1000 * (last_change - signalled):.0f} ms after "
+                 f"(lame duck {lame} s)" if how == "SIGTERM" else "")
+        print(f"  {how}: sent {requests} requests ({rps:.0f}/s), failed: "
+              f"{'; '.join(errors) or 0}; HAProxy marked a DOWN {down} after {how}{moved}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -230,9 +267,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     root.mkdir()
     make_file(root / "1k.bin", 1024)
     status = 0
-    for case, run in (("workers", lambda: bench_workers(root, work, duration)),
-                      ("h2", lambda: bench_h2(root, work, rounds)),
-                      ("haproxy", lambda: bench_haproxy(root, work, duration))):
+    cases: list[tuple[str, Callable[[], None]]] = [
+        ("workers", lambda: bench_workers(root, work, duration)),
+        ("h2", lambda: bench_h2(root, work, rounds)),
+        ("haproxy", lambda: bench_haproxy(root, work, duration)),
+    ]
+    for case, run in cases:
         if case not in only:
             continue
         print(f"== {case}", flush=True)

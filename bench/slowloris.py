@@ -1,7 +1,8 @@
 """Slowloris and soak: does a hostile crowd keep real clients out?
 
     python bench/slowloris.py [--quick] [--drips 1000] [--duration 60] [--servers ours,nginx]
-    python bench/slowloris.py --soak 60 [--connections 256] [--servers ours]
+    python bench/slowloris.py --soak [--duration 60] [--connections 256]
+                              [--soak-targets static,proxy,echo] [--servers ours,nginx]
 
 Slowloris: ``--drips`` connections each send a request line and then one header line
 every ``--interval`` seconds, never ending the head. Meanwhile a well-behaved client
@@ -15,8 +16,14 @@ With ``--server-fds N`` each server runs under ``ulimit -n N``: with more drips 
 that, ours evicts the oldest drip for each polite client (its connection cap is derived
 from the fd limit) where a server without a cap runs out of descriptors.
 
-Soak: ``--connections`` keep-alive clients fetch a 64 KiB static file in a loop for N
-seconds; printed: errors, server RSS and open fds at start, middle and end.
+Soak (``--soak [SECONDS]``, else ``--duration``): ``--connections`` clients for that
+long against each target; printed per target: responses, errors, and the server's RSS
+and open fds at start, middle and end.
+- ``static``: keep-alive clients fetch a 64 KiB file in a loop (each of ``--servers``).
+- ``proxy``: the same through a netlab-web ``--proxy`` mount in front of a second
+  netlab-web (the proxy's RSS and fds: its upstream pool shows in the fds).
+- ``echo``: netlab-tcp; each client sends a 4,000-byte frame and reads its echo, in a
+  loop on one connection.
 
 ``--quick`` (25 s, 100 drips) checks the harness; it is no figure. The client side
 raises its own fd limit to the hard limit; the server inherits it.
@@ -29,11 +36,13 @@ import asyncio
 import os
 import resource
 import statistics
+import struct
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -138,7 +147,9 @@ async def polite(port: int, stop_at: float, result: PoliteResult) -> None:
         await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
 
 
-async def slowloris(port: int, drips: int, duration: float, interval: float) -> tuple[DripResult, PoliteResult]:
+async def slowloris(
+    port: int, drips: int, duration: float, interval: float
+) -> tuple[DripResult, PoliteResult]:
     stop_at = time.monotonic() + duration
     drip_result, polite_result = DripResult(), PoliteResult()
     tasks = []
@@ -174,47 +185,120 @@ def report(name: str, drips: int, d: DripResult, p: PoliteResult) -> dict[str, f
     return {"closed": len(closed), "rate": rate, "p99": tail or 0.0}
 
 
-async def soak(name: str, port: int, pid: int, connections: int, duration: float) -> None:
-    errors = 0
-    done = 0
-    stop_at = time.monotonic() + duration
-    request = b"GET /64k.bin HTTP/1.1\r\nHost: soak\r\n\r\n"
-    expected_tail = b"\r\n\r\n"
+class SoakCounts:
+    def __init__(self) -> None:
+        self.done = 0
+        self.errors = 0
 
-    async def client() -> None:
-        nonlocal errors, done
-        reader = writer = None
-        while time.monotonic() < stop_at:
-            try:
-                if writer is None:
-                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                assert reader is not None
-                writer.write(request)
-                head = await asyncio.wait_for(reader.readuntil(expected_tail), 10)
-                if not head.startswith(b"HTTP/1.1 200"):
-                    errors += 1
-                await asyncio.wait_for(reader.readexactly(MEDIUM_SIZE), 10)
-                done += 1
-            except (TimeoutError, OSError, asyncio.IncompleteReadError):
-                errors += 1
-                if writer is not None:
-                    writer.close()
-                reader = writer = None
-        if writer is not None:
-            writer.close()
+
+async def http_session(port: int, path: str, size: int, stop_at: float, n: SoakCounts) -> None:
+    """One keep-alive client: GET ``path`` (``size`` bytes) until ``stop_at``."""
+    request = f"GET {path} HTTP/1.1\r\nHost: soak\r\n\r\n".encode()
+    reader = writer = None
+    while time.monotonic() < stop_at:
+        try:
+            if writer is None:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            assert reader is not None
+            writer.write(request)
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+            if not head.startswith(b"HTTP/1.1 200"):
+                n.errors += 1
+            await asyncio.wait_for(reader.readexactly(size), 10)
+            n.done += 1
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            n.errors += 1
+            if writer is not None:
+                writer.close()
+            reader = writer = None
+    if writer is not None:
+        writer.close()
+
+
+ECHO_BODY = os.urandom(4000)
+
+
+async def echo_session(port: int, stop_at: float, n: SoakCounts) -> None:
+    """One echo client: a 4,000-byte seed frame, its echo, again, until ``stop_at``."""
+    serial = 0
+    reader = writer = None
+    while time.monotonic() < stop_at:
+        serial = serial % 65535 + 1
+        frame = struct.pack(">HH", serial, len(ECHO_BODY)) + ECHO_BODY
+        try:
+            if writer is None:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            assert reader is not None
+            writer.write(frame)
+            echoed = await asyncio.wait_for(reader.readexactly(len(frame)), 10)
+            if echoed != frame:
+                n.errors += 1
+            n.done += 1
+        except (TimeoutError, OSError, asyncio.IncompleteReadError):
+            n.errors += 1
+            if writer is not None:
+                writer.close()
+            reader = writer = None
+    if writer is not None:
+        writer.close()
+
+
+SessionFactory = Callable[[float, SoakCounts], Awaitable[None]]
+
+
+async def soak(name: str, pid: int, connections: int, duration: float,
+               session: SessionFactory) -> None:
+    counts = SoakCounts()
+    stop_at = time.monotonic() + duration
 
     def sample(label: str) -> None:
         status = proc_status(pid)
         fds = len(os.listdir(f"/proc/{pid}/fd")) if os.path.isdir(f"/proc/{pid}/fd") else -1
-        print(f"{name} soak {label}: responses {done}, errors {errors}, "
-              f"RSS {status.get('VmRSS', 0) // 1024} MiB, fds {fds}")
+        print(f"{name} soak {label}: responses {counts.done}, errors {counts.errors}, "
+              f"RSS {status.get('VmRSS', 0) // 1024} MiB, fds {fds}", flush=True)
 
     sample("start")
-    tasks = [asyncio.ensure_future(client()) for _ in range(connections)]
+    tasks = [asyncio.ensure_future(session(stop_at, counts)) for _ in range(connections)]
     await asyncio.sleep(duration / 2)
     sample("middle")
     await asyncio.gather(*tasks)
     sample("end")
+
+
+def run_soaks(args: argparse.Namespace, root: Path, work: Path) -> None:
+    seconds = args.soak if args.soak > 0 else args.duration
+    targets = [t for t in args.soak_targets.split(",") if t]
+    for target in targets:
+        if target == "static":
+            for name in args.servers.split(","):
+                port = free_port()
+                cmd = server_argv(name, port, root, work)
+                if cmd is None:
+                    print(f"{name}: not installed, skipped")
+                    continue
+                with Server(f"{name}-static", cmd, port, work) as server:
+                    asyncio.run(soak(f"{name} static", server.pid, args.connections, seconds,
+                                     partial(http_session, port, "/64k.bin", MEDIUM_SIZE)))
+        elif target == "proxy":
+            origin, front = free_port(), free_port()
+            upstream = server_argv("ours", origin, root, work)
+            assert upstream is not None
+            proxy = [TWISTD, "-n", "--pidfile=", "netlab-web", "--port",
+                     f"tcp:{front}:interface=127.0.0.1", "--path", str(root),
+                     "--proxy", f"/up/=http://127.0.0.1:{origin}/"]
+            with Server("origin", upstream, origin, work), \
+                    Server("proxy", proxy, front, work) as server:
+                asyncio.run(soak("ours proxy", server.pid, args.connections, seconds,
+                                 partial(http_session, front, "/up/64k.bin", MEDIUM_SIZE)))
+        elif target == "echo":
+            port = free_port()
+            echo = [TWISTD, "-n", "--pidfile=", "netlab-tcp", "--port",
+                    f"tcp:{port}:interface=127.0.0.1"]
+            with Server("echo", echo, port, work) as server:
+                asyncio.run(soak("ours echo", server.pid, args.connections, seconds,
+                                 partial(echo_session, port)))
+        else:
+            raise SystemExit(f"unknown soak target {target!r}: static, proxy, echo")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -224,7 +308,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--interval", type=float, default=3.0)
     parser.add_argument("--servers", default="ours,nginx")
-    parser.add_argument("--soak", type=float, default=0.0, help="soak for N seconds instead")
+    parser.add_argument("--soak", type=float, nargs="?", const=-1.0, default=0.0,
+                        help="soak instead (for N seconds; without N: --duration)")
+    parser.add_argument("--soak-targets", default="static,proxy,echo")
     parser.add_argument("--connections", type=int, default=256)
     parser.add_argument("--server-fds", type=int, default=0,
                         help="run each server under this fd limit (the fd-exhaustion case, "
@@ -233,7 +319,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.quick:
         # Long enough to see our 20 s head deadline act (nginx: 60 s, so not in --quick).
         args.drips, args.duration = min(args.drips, 100), min(args.duration, 25.0)
-        args.soak = min(args.soak, 4.0) if args.soak else 0.0
+        args.soak = min(args.soak if args.soak > 0 else args.duration, 4.0) if args.soak else 0.0
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     print(f"fd limit: {hard} (was {soft}); machine load {os.getloadavg()[0]:.2f}; "
@@ -245,6 +331,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         root.mkdir()
         (root / "small.txt").write_bytes(SMALL)
         (root / "64k.bin").write_bytes(os.urandom(MEDIUM_SIZE))
+        if args.soak:
+            try:
+                run_soaks(args, root, work)
+            except BenchError as exc:
+                print(f"soak: INVALID: {exc}")
+                return 1
+            return 0
         for name in args.servers.split(","):
             port = free_port()
             cmd = server_argv(name, port, root, work)
@@ -257,12 +350,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     return 2
                 cmd = ["prlimit", f"--nofile={args.server_fds}:{args.server_fds}", *cmd]
             try:
-                with Server(name, cmd, port, work) as server:
-                    if args.soak:
-                        asyncio.run(soak(name, port, server.pid, args.connections, args.soak))
-                    else:
-                        d, p = asyncio.run(slowloris(port, args.drips, args.duration, args.interval))
-                        results[name] = report(name, args.drips, d, p)
+                with Server(name, cmd, port, work):
+                    d, p = asyncio.run(slowloris(port, args.drips, args.duration, args.interval))
+                    results[name] = report(name, args.drips, d, p)
             except BenchError as exc:
                 print(f"{name}: INVALID: {exc}")
     if "ours" in results and "nginx" in results:

@@ -157,6 +157,6 @@ class DrainServiceTests(SynchronousTestCase):
         self.assertNotEqual(handler, previous)
         assert callable(handler)
         handler(signal.SIGTERM, None)  # what the OS calls on the second SIGTERM
-        self.assertEqual((a.cuts, calls), (1, [service.cut_now]))
+        self.assertEqual((a.cuts, calls), (1, [service.signals.hurry]))
         self.successResultOf(done)
         self.assertEqual(signal.getsignal(signal.SIGTERM), previous)  # restored

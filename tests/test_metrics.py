@@ -1,3 +1,4 @@
+# mypy: disallow-untyped-calls=False
 """``--metrics``: Prometheus instruments, /metrics and /healthz, and the lame-duck stop."""
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ class InMemoryTests(SynchronousTestCase):
 
     def test_requests_counted_by_mount_and_class(self) -> None:
         root = InstrumentedRoot(Leaf(), self.metrics, self.health)
-        stub = StubTreq(root)
+        stub: Any = StubTreq(root)
         for url in ("http://h/a", "http://h/api/b", "http://h/api/missing"):
             response = self.successResultOf(stub.get(url))
             self.assertEqual(self.successResultOf(response.content()), b"x" * 10)
@@ -102,13 +103,14 @@ class InMemoryTests(SynchronousTestCase):
         self.assertEqual(self.sample(requests, mount="/api/", status_class="2xx"), 1.0)
         self.assertEqual(self.sample(requests, mount="/api/", status_class="4xx"), 1.0)
         self.assertEqual(self.sample("netlab_http_response_bytes_total", mount="/api/"), 20.0)
-        self.assertEqual(self.sample("netlab_http_requests_in_flight"), 0.0)
+        self.assertEqual(self.sample("netlab_http_requests_in_flight", mount="/"), 0.0)
+        self.assertEqual(self.sample("netlab_http_requests_in_flight", mount="/api/"), 0.0)
         # The public root does not answer the ops pages unless asked.
         response = self.successResultOf(stub.get("http://h/metrics"))
         self.assertEqual(self.successResultOf(response.content()), b"x" * 10)
 
     def test_ops_pages(self) -> None:
-        stub = StubTreq(OpsRoot(self.metrics, self.health))
+        stub: Any = StubTreq(OpsRoot(self.metrics, self.health))
         self.metrics.connection_opened("web")
         response = self.successResultOf(stub.get("http://h/metrics"))
         self.assertEqual(response.code, 200)
@@ -134,7 +136,7 @@ class InMemoryTests(SynchronousTestCase):
 
     def test_public_ops_and_close_while_lame_duck(self) -> None:
         root = InstrumentedRoot(Leaf(), self.metrics, self.health, public_ops=True)
-        stub = StubTreq(root)
+        stub: Any = StubTreq(root)
         healthz = self.successResultOf(stub.get("http://h/healthz"))
         self.assertEqual(healthz.code, 200)
         self.assertIsNone(healthz.headers.getRawHeaders("connection"))
@@ -295,9 +297,9 @@ class HalfCloseTests(SynchronousTestCase):
         from twisted_netlab.framing import encode
 
         metrics = NetlabMetrics(CollectorRegistry())
-        echo = CountingFactory(
-            EchoFactory(Clock(), EchoConfig(framing="seed")), metrics, "tcp", "seed", 100
-        )
+        echo_factory = EchoFactory(Clock(), EchoConfig(framing="seed"))
+        metrics.watch_echo(echo_factory)
+        echo = CountingFactory(echo_factory, metrics, "tcp")
         wrapper = echo.buildProtocol(IPv4Address("TCP", "127.0.0.1", 5))
         assert wrapper is not None
         transport = StringTransport()

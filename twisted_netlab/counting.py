@@ -1,6 +1,6 @@
 # ProtocolWrapper is untyped: calling into it is the point of this adapter.
 # mypy: disable-error-code="no-untyped-call"
-"""Connection and echo-frame counting around any protocol factory.
+"""Connection counting around any protocol factory.
 
 Why a ``WrappingFactory``: it counts connections for the web and the TCP service alike
 without touching their protocols.  Two details a plain ``ProtocolWrapper`` gets wrong
@@ -10,15 +10,12 @@ the transport would call ``connectionLost`` at once), and the factory forwards
 ``acceptableProtocols`` (ALPN: ``h2`` must still be offered when this wrapper sits
 between TLS and the ``Site``).
 
-Echo frames are counted on the way out with the service's own decoder: every byte the
-echo writes is a whole frame (``none`` framing: each echoed chunk counts as one).  It
-costs a second decode, paid only when ``--metrics`` is on; a counter inside
-``EchoProtocol`` would be cheaper (left to the TCP module's owner).
+Echo frames are not counted here: the echo's own decoder counts the frames it
+validates, and ``/metrics`` reads that count when scraped (``NetlabMetrics.watch_echo``),
+instead of decoding every reply a second time on its way out.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from twisted.internet.interfaces import (
     IHalfCloseableProtocol,
@@ -30,7 +27,6 @@ from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from twisted.python.failure import Failure
 from zope.interface import alsoProvides, implementer
 
-from twisted_netlab.framing import Decoder
 from twisted_netlab.metrics import NetlabMetrics
 
 
@@ -59,24 +55,6 @@ class CountingProtocol(ProtocolWrapper):
         IHalfCloseableProtocol(self.wrappedProtocol).writeConnectionLost()
 
 
-class FrameCountingProtocol(CountingProtocol):
-    """Also counts the frames the echo writes back."""
-
-    def connectionMade(self) -> None:
-        self._decoder = Decoder(self.factory.framing or "none", self.factory.max_frame)
-        super().connectionMade()
-
-    def write(self, data: bytes) -> None:
-        frames = len(self._decoder.feed(data))
-        if frames:
-            self.factory.metrics.echo_frames.inc(frames)
-        super().write(data)
-
-    def writeSequence(self, data: Any) -> None:
-        for chunk in data:
-            self.write(chunk)
-
-
 @implementer(IProtocolNegotiationFactory)
 class CountingFactory(WrappingFactory):
     """Counts connections of ``wrapped`` as ``service`` in ``metrics``."""
@@ -88,16 +66,10 @@ class CountingFactory(WrappingFactory):
         wrapped: IProtocolFactory,
         metrics: NetlabMetrics,
         service: str,
-        framing: str | None = None,
-        max_frame: int = 0,
     ) -> None:
         super().__init__(wrapped)
         self.metrics = metrics
         self.service = service
-        self.framing = framing
-        self.max_frame = max_frame
-        if framing is not None:
-            self.protocol = FrameCountingProtocol
 
     def acceptableProtocols(self) -> list[bytes]:
         inner = IProtocolNegotiationFactory(self.wrappedFactory, None)

@@ -10,15 +10,89 @@ It is the hook for the graceful stop: ``begin_lame_duck()`` makes ``/healthz`` a
 503 at once while everything keeps serving (a balancer needs ``inter`` x ``fall`` to
 notice); ``begin_drain()`` marks the later phase where listeners are closed.  The drain
 code calls these; nothing here knows about the reactor.
+
+Numbers the services already keep are *pulled* when ``/metrics`` is scraped rather than
+pushed on every event: the echo's frame count and pending bytes (``EchoSource``) and
+each upstream pool's open and idle connections (``PoolSource``).  The serving paths pay
+nothing for them, and nothing when ``--metrics`` is off.  ``watch_echo``/``watch_pool``
+are how ``scale.instrument`` hands a service's source over (injected, never global).
+
+The proxy cache's hits and misses: ``cache_lookup(mount, result)`` is the hook (a
+counter ``netlab_proxy_cache_lookups_total{mount,result}``, ``result`` one of
+``CACHE_RESULTS``).  The cache wiring receives this ``NetlabMetrics`` (or anything with
+that method, ``CacheObserver``) the same way the pools are found: through the built
+site, in ``scale.instrument``.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from enum import Enum
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+CACHE_RESULTS = ("hit", "miss", "stale", "revalidated", "bypass")
+
+
+class EchoSource(Protocol):
+    """What the metrics read of an echo server (``EchoFactory``) at scrape time."""
+
+    pending_total: int
+
+    def frames_echoed(self) -> int: ...
+
+
+class PoolSource(Protocol):
+    """What the metrics read of an upstream pool (``ConnectionPool``) at scrape time."""
+
+    def usage(self) -> Iterable[tuple[str, int, int]]:
+        """``(upstream, open, idle)`` per upstream; labels come from the configuration."""
+        ...
+
+
+class CacheObserver(Protocol):
+    def cache_lookup(self, mount: str, result: str) -> None: ...
+
+
+class _Pulled(Collector):
+    """Reads the watched echo servers and pools when the registry is collected."""
+
+    def __init__(self) -> None:
+        self.echoes: list[EchoSource] = []
+        self.pools: list[PoolSource] = []
+
+    def collect(self) -> Iterator[Metric]:
+        frames = CounterMetricFamily(
+            "netlab_echo_frames", "Frames echoed by the TCP service"
+        )
+        frames.add_metric([], float(sum(e.frames_echoed() for e in self.echoes)))
+        pending = GaugeMetricFamily(
+            "netlab_echo_pending_bytes", "Bytes held for incomplete echo frames"
+        )
+        pending.add_metric([], float(sum(e.pending_total for e in self.echoes)))
+        opened = GaugeMetricFamily(
+            "netlab_upstream_open_connections",
+            "Open upstream connections (busy, connecting or idle), by upstream",
+            labels=["upstream"],
+        )
+        idle = GaugeMetricFamily(
+            "netlab_upstream_idle_connections",
+            "Idle keep-alive upstream connections, by upstream", labels=["upstream"],
+        )
+        totals: dict[str, list[int]] = {}
+        for pool in self.pools:
+            for upstream, open_, idle_ in pool.usage():
+                total = totals.setdefault(upstream, [0, 0])
+                total[0] += open_
+                total[1] += idle_
+        for upstream, (open_, idle_) in sorted(totals.items()):
+            opened.add_metric([upstream], float(open_))
+            idle.add_metric([upstream], float(idle_))
+        yield from (frames, pending, opened, idle)
 
 
 class Phase(Enum):
@@ -102,8 +176,8 @@ class NetlabMetrics:
             ["mount"], registry=registry,
         )
         self.in_flight = Gauge(
-            "netlab_http_requests_in_flight", "HTTP requests being answered now",
-            registry=registry,
+            "netlab_http_requests_in_flight", "HTTP requests being answered now, by mount",
+            ["mount"], registry=registry,
         )
         self.open_connections = Gauge(
             "netlab_open_connections", "Open connections by service",
@@ -113,21 +187,26 @@ class NetlabMetrics:
             "netlab_connections", "Connections accepted by service",
             ["service"], registry=registry,
         )
-        self.echo_frames = Counter(
-            "netlab_echo_frames", "Frames echoed by the TCP service", registry=registry,
+        self.cache_lookups = Counter(
+            "netlab_proxy_cache_lookups", "Proxy cache lookups by mount and result",
+            ["mount", "result"], registry=registry,
         )
+        self._pulled = _Pulled()
+        registry.register(self._pulled)
         info = Gauge(
             "netlab_process_info", "This process (a worker when --workers > 1)",
             ["pid"], registry=registry,
         )
         info.labels(pid=str(os.getpid())).set(1)
 
-    def request_started(self) -> None:
-        self.in_flight.inc()
-
-    def request_finished(self, path: bytes, code: int | None, sent: int) -> None:
-        self.in_flight.dec()
+    def request_started(self, path: bytes) -> str:
+        """Count ``path`` in flight; returns its mount label for ``request_finished``."""
         mount = mount_label(path, self.mounts)
+        self.in_flight.labels(mount=mount).inc()
+        return mount
+
+    def request_finished(self, mount: str, code: int | None, sent: int) -> None:
+        self.in_flight.labels(mount=mount).dec()
         self.requests.labels(mount=mount, status_class=status_class(code)).inc()
         if sent:
             self.response_bytes.labels(mount=mount).inc(sent)
@@ -138,3 +217,15 @@ class NetlabMetrics:
 
     def connection_closed(self, service: str) -> None:
         self.open_connections.labels(service=service).dec()
+
+    def watch_echo(self, echo: EchoSource) -> None:
+        self._pulled.echoes.append(echo)
+
+    def watch_pool(self, pool: PoolSource) -> None:
+        self._pulled.pools.append(pool)
+
+    def cache_lookup(self, mount: str, result: str) -> None:
+        """The proxy cache's hook: one lookup under ``mount`` ended as ``result``."""
+        if result not in CACHE_RESULTS:
+            raise ValueError(f"cache result must be one of {CACHE_RESULTS}, not {result!r}")
+        self.cache_lookups.labels(mount=mount, result=result).inc()

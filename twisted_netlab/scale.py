@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +31,7 @@ from prometheus_client import CollectorRegistry
 from twisted.application import strports
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import IService, MultiService
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.interfaces import IProtocolFactory, IReactorTime
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
@@ -39,6 +40,7 @@ from twisted.python import usage
 from twisted.web.server import Site
 
 from twisted_netlab.counting import CountingFactory
+from twisted_netlab.drain import PROCESS_STOP, StopSignals
 from twisted_netlab.endpoints import validate_endpoint
 from twisted_netlab.metrics import HealthState, NetlabMetrics
 from twisted_netlab.tcp.factory import EchoFactory
@@ -94,11 +96,11 @@ def _usable_cpus() -> int | None:
 class ScaleOptionsMixin:
     """``--metrics``, ``--metrics-public``, ``--lame-duck``, ``--workers``; result in "scale"."""
 
-    optFlags = [
+    optFlags = [  # noqa: RUF012 - usage.Options reads these class lists
         ["metrics-public", None, "Also answer /metrics and /healthz on the public web "
          "port(s) (off: they stay on the --metrics endpoint only)."],
     ]
-    optParameters = [
+    optParameters = [  # noqa: RUF012
         ["metrics", None, None, "Serve /metrics (Prometheus) and /healthz on this "
          "separate endpoint, e.g. tcp:9100:interface=127.0.0.1."],
         ["lame-duck", None, "0", "On SIGTERM, answer /healthz with 503 and keep serving "
@@ -168,11 +170,14 @@ def instrument(
             if id(site) not in roots_done:
                 roots_done.add(id(site))
                 site.resource = InstrumentedRoot(site.resource, metrics, health, public_ops)
+                for pool in getattr(site, "upstream_pools", ()):
+                    metrics.watch_pool(pool)
             svc.factory = CountingFactory(factory, metrics, "web")
         elif isinstance(factory, EchoFactory):
-            svc.factory = CountingFactory(
-                factory, metrics, "tcp", framing=factory.config.framing, max_frame=factory.config.max_frame
-            )
+            if id(factory) not in roots_done:
+                roots_done.add(id(factory))
+                metrics.watch_echo(factory)
+            svc.factory = CountingFactory(factory, metrics, "tcp")
         else:
             svc.factory = CountingFactory(factory, metrics, "other")
 
@@ -180,25 +185,48 @@ def instrument(
 class ScaleService(MultiService):
     """The plugin's services plus the ops listener, with the lame-duck stop."""
 
-    def __init__(self, health: HealthState, lame_duck: float, clock: IReactorTime) -> None:
+    def __init__(
+        self,
+        health: HealthState,
+        lame_duck: float,
+        clock: Any,
+        signals: StopSignals | None = None,
+    ) -> None:
+        """``clock``: the reactor (``IReactorTime`` and ``IReactorFromThreads``)."""
         super().__init__()
         self.health = health
         self._lame_duck = lame_duck
         self._clock = clock
+        self._signals = PROCESS_STOP if signals is None else signals
 
     def stopService(self) -> Deferred[None]:
         return Deferred.fromCoroutine(self._stop())
 
     async def _stop(self) -> None:
+        # Joined for the whole stop (not just the wait): a second signal during the
+        # lame duck ends the wait, and the drains that join next are cut at once.
+        wait: Deferred[None] | None = None
+
+        def now() -> None:
+            if wait is not None and not wait.called:
+                log.info("second stop signal: lame duck cut short")
+                wait.cancel()
+
+        self._signals.join(now, self._clock)
         self.health.begin_lame_duck()
-        if self._lame_duck:
-            log.info(
-                "lame duck: /healthz answers 503, serving {seconds}s more before stopping",
-                seconds=self._lame_duck,
-            )
-            await deferLater(self._clock, self._lame_duck, lambda: None)
-        self.health.begin_drain()
-        await super().stopService()
+        try:
+            if self._lame_duck and not self._signals.hurried:
+                log.info(
+                    "lame duck: /healthz answers 503, serving {seconds}s more before stopping",
+                    seconds=self._lame_duck,
+                )
+                wait = deferLater(self._clock, self._lame_duck, lambda: None)
+                with suppress(CancelledError):
+                    await wait
+            self.health.begin_drain()
+            await super().stopService()
+        finally:
+            self._signals.leave(now)
 
 
 def finish_service(

@@ -95,6 +95,7 @@ class EchoProtocol(Protocol):
 
     log = Logger()
     factory: _Owner
+    decoder: Decoder
 
     def __init__(self) -> None:
         self.peer = "?"
@@ -104,7 +105,9 @@ class EchoProtocol(Protocol):
         self.closing = False
         self.draining = False
         self.answered_in_drain = False  # closed by the drain after its frame's echo
+        self.aborted = False
         self.pending = 0  # bytes of an incomplete frame, as last told to the factory
+        self._counted: Decoder | None = None  # the decoder, once connected
         self._read_closed = False
         self._timer: IDelayedCall | None = None
         self._timer_at = 0.0
@@ -119,7 +122,7 @@ class EchoProtocol(Protocol):
         # Typed once here: ``Protocol.transport`` is an optional ``ITransport``.
         transport = self._transport = cast(_Transport, self.transport)
         self.peer = describe_peer(transport.getPeer())
-        self.decoder = Decoder(config.framing, config.max_frame)
+        self.decoder = self._counted = Decoder(config.framing, config.max_frame)
         self._write = transport.write
         self._feed = self.decoder.feed_raw
         self._trace = config.trace
@@ -209,6 +212,11 @@ class EchoProtocol(Protocol):
     def stopProducing(self) -> None:
         self._cancel_timer()
 
+    @property
+    def frames_echoed(self) -> int:
+        """Frames echoed on this connection: the decoder's own count (see ``factory``)."""
+        return self._counted.raw_frames if self._counted is not None else 0
+
     # -- what the factory asks of a connection -------------------------------------
 
     def start_drain(self) -> bool:
@@ -232,6 +240,7 @@ class EchoProtocol(Protocol):
         self._close()
 
     def abort(self) -> None:
+        self.aborted = True  # a later drain or close must not touch the transport
         self._cancel_timer()
         self._transport.abortConnection()
 
@@ -303,7 +312,7 @@ class EchoProtocol(Protocol):
         self._close()
 
     def _close(self) -> None:
-        if self.closing:
+        if self.closing or self.aborted:
             return
         self.closing = True
         # A paused producer would make the transport call resumeProducing instead of

@@ -7,9 +7,16 @@ are shared with the combined ``netlab`` plugin, which spells the same options
 
 from __future__ import annotations
 
+from typing import cast
+
 from twisted.application import service
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IListeningPort, IProtocolFactory, IStreamServerEndpoint
+from twisted.internet.interfaces import (
+    IListeningPort,
+    IProtocolFactory,
+    IReactorFromThreads,
+    IStreamServerEndpoint,
+)
 from twisted.logger import Logger
 from twisted.python import usage
 from zope.interface import implementer
@@ -57,7 +64,7 @@ def build_tcp_services(ports: list[str], config: EchoConfig) -> list[service.ISe
     listeners = listen_services(ports, factory)
     for svc, description in zip(listeners, ports, strict=True):
         svc.endpoint = _LoggingEndpoint(svc.endpoint, description)  # type: ignore[attr-defined]
-    return [EchoService(factory, listeners)]
+    return [EchoService(factory, listeners, cast(IReactorFromThreads, reactor))]
 
 
 class Options(PortOptionMixin, ScaleOptionsMixin, usage.Options):

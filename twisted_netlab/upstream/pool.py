@@ -101,6 +101,17 @@ class ConnectionPool:
             self._upstreams[origin] = upstream
         return upstream
 
+    def usage(self) -> list[tuple[str, int, int]]:
+        """``(upstream, open, idle)`` per upstream, for ``/metrics`` (read at scrape time).
+
+        ``open`` counts busy, connecting and idle connections.  The upstreams are the
+        configured proxy targets, so the label set stays bounded.
+        """
+        return [
+            (f"{o.scheme}://{o.host}:{o.port}", u.active + len(u.idle), len(u.idle))
+            for o, u in self._upstreams.items()
+        ]
+
     def idle_count(self, origin: Origin) -> int:
         upstream = self._upstreams.get(origin)
         return len(upstream.idle) if upstream is not None else 0

@@ -142,11 +142,11 @@ class InstrumentedRoot(Resource):
     def render(self, request: IRequest) -> bytes | int:
         req = cast(Request, request)
         path: bytes = req.path
-        self._metrics.request_started()
+        mount = self._metrics.request_started(path)
 
         def finished(result: Failure | None) -> None:
             code = None if isinstance(result, Failure) else req.code
-            self._metrics.request_finished(path, code, req.sentLength)
+            self._metrics.request_finished(mount, code, req.sentLength)
 
         req.notifyFinish().addBoth(finished)
         if self._health.closing:

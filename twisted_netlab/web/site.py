@@ -19,6 +19,7 @@ from twisted_netlab.web.hotlink import wrap_hotlink
 from twisted_netlab.web.mounts import Mount, MountRoot, render_from, split_prefix
 from twisted_netlab.web.proxy import build_proxy_mounts
 from twisted_netlab.web.proxy.opener import proxy_body_opener
+from twisted_netlab.web.proxy.resource import ProxyResource
 from twisted_netlab.web.static import build_static_resource
 from twisted_netlab.web.tools import build_tool_mounts
 
@@ -56,7 +57,12 @@ def build_site(config: WebConfig, reactor: IReactorTime) -> LimitedSite:
     rule = body_rule_for([p for p, _ in proxies], [p for p, _ in tools], config.limits)
     # Proxy uploads stream to the upstream as they arrive (routed as ``router`` does).
     opener = proxy_body_opener(router.mounts) if proxies else None
-    return LimitedSite(
+    site = LimitedSite(
         root, config.limits, rule, reactor=reactor, body_opener=opener,
         access_log=open_access_log(config.access_log),
     )
+    # For /metrics (scale.instrument reads them at scrape time): the proxy's pools.
+    site.upstream_pools = list({
+        id(r.client.pool): r.client.pool for _, r in proxies if isinstance(r, ProxyResource)
+    }.values())
+    return site

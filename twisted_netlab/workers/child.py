@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 from typing import Any
 
@@ -86,6 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     adopt(top, args.fd, reactor)
 
     def start() -> None:
+        # Stops come from the supervisor, which forwards each of its own.  A terminal's
+        # Ctrl-C reaches the whole process group: taken directly *and* forwarded, it
+        # would count as two signals here and cut the drain at once.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         top.startService()
         log.info("ready: serving {n} inherited sockets", n=len(args.fd))
 

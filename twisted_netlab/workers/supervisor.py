@@ -41,6 +41,8 @@ from twisted.internet.protocol import Factory, ProcessProtocol, Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from twisted_netlab.drain import PROCESS_STOP
+
 log = Logger()
 
 FIRST_FD = 3  # 0-2 are stdin/stdout/stderr in the worker
@@ -225,12 +227,22 @@ class SupervisorService(Service):
                 call.cancel()
         self._pending.clear()
         running = list(self.workers.values())
+
+        def now() -> None:  # a second stop signal: the workers' second one too
+            for worker in running:
+                if not worker.done:
+                    self._signal(worker, "TERM")
+
+        PROCESS_STOP.join(now, self._reactor)
         log.info("stopping {n} workers (SIGTERM)", n=len(running))
         for worker in running:
             self._signal(worker, "TERM")
         killer = self._reactor.callLater(self._kill_after, self._kill, running)
-        for worker in running:
-            await worker.ended
+        try:
+            for worker in running:
+                await worker.ended
+        finally:
+            PROCESS_STOP.leave(now)
         if killer.active():
             killer.cancel()
         for port in self.ports:
