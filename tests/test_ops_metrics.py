@@ -166,3 +166,29 @@ class SitePoolsTests(SynchronousTestCase):
     def test_site_without_proxy_has_no_pools(self) -> None:
         self.assertEqual(build_site(web_options().web_config, MemoryReactorClock())
                          .upstream_pools, [])
+
+
+class CacheOutcomeTests(SynchronousTestCase):
+    """The proxy cache's outcomes reach /metrics as lookups by result."""
+
+    def test_outcomes_map_to_results(self) -> None:
+        from prometheus_client import CollectorRegistry
+
+        from twisted_netlab.metrics import NetlabMetrics
+        from twisted_netlab.scale import cache_observer
+
+        registry = CollectorRegistry()
+        observe = cache_observer(NetlabMetrics(registry))
+        for outcome in ("hit", "hit", "stale-if-error", "miss", "validated", "method",
+                        "purge", "collapsed"):
+            observe(outcome)
+
+        def value(result: str) -> float | None:
+            return registry.get_sample_value(
+                "netlab_proxy_cache_lookups_total", {"mount": "proxy", "result": result}
+            )
+
+        self.assertEqual(
+            [value(r) for r in ("hit", "stale", "miss", "revalidated", "bypass")],
+            [2.0, 1.0, 1.0, 1.0, 1.0],
+        )

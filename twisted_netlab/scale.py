@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
@@ -158,6 +158,27 @@ def _site_of(factory: IProtocolFactory) -> Site | None:
     return factory if isinstance(factory, Site) else None
 
 
+# Cache-Status outcomes (web/proxy/cache.py) -> the results /metrics counts; the rest
+# (purge, invalidated, collapsed waits, background refreshes) are not lookups.
+_CACHE_RESULT = {
+    "hit": "hit", "stale": "stale", "stale-if-error": "stale", "miss": "miss",
+    "validated": "revalidated", "bypass": "bypass", "method": "bypass",
+    "only-if-cached": "miss",
+}
+
+
+def cache_observer(metrics: NetlabMetrics) -> Callable[[str], None]:
+    """The proxy cache's ``on_outcome``: lookups by result (one cache serves every mount,
+    so they are counted under the mount label ``proxy``)."""
+
+    def observe(outcome: str) -> None:
+        result = _CACHE_RESULT.get(outcome)
+        if result is not None:
+            metrics.cache_lookup("proxy", result)
+
+    return observe
+
+
 def instrument(
     top: MultiService, metrics: NetlabMetrics, health: HealthState, public_ops: bool
 ) -> None:
@@ -172,6 +193,8 @@ def instrument(
                 site.resource = InstrumentedRoot(site.resource, metrics, health, public_ops)
                 for pool in getattr(site, "upstream_pools", ()):
                     metrics.watch_pool(pool)
+                for cache in getattr(site, "proxy_caches", ()):
+                    cache.on_outcome = cache_observer(metrics)
             svc.factory = CountingFactory(factory, metrics, "web")
         elif isinstance(factory, EchoFactory):
             if id(factory) not in roots_done:

@@ -117,6 +117,7 @@ class LimitedSite(NetlabSite):
         self._drain_busy: set[int] = set()
         self._drain_counts = {"drained": 0, "cut": 0, "idle": 0}
         self.upstream_pools: list[Any] = []  # the proxy's pools, for /metrics (build_site)
+        self.proxy_caches: list[Any] = []  # the shared proxy cache, for /metrics (build_site)
 
     # -- ChannelHost ------------------------------------------------------------------
 

@@ -65,4 +65,9 @@ def build_site(config: WebConfig, reactor: IReactorTime) -> LimitedSite:
     site.upstream_pools = list({
         id(r.client.pool): r.client.pool for _, r in proxies if isinstance(r, ProxyResource)
     }.values())
+    # ... and the shared proxy cache, whose outcomes it counts.
+    site.proxy_caches = list({
+        id(r.cache): r.cache
+        for _, r in proxies if isinstance(r, ProxyResource) and r.cache is not None
+    }.values())
     return site
