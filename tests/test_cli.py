@@ -52,11 +52,13 @@ USAGE_ERRORS = [
     ("netlab-web", ["-a", "999.1.1.1"],
      "--address '999.1.1.1' is not an IP address (e.g. 127.0.0.1, 0.0.0.0, ::1)"),
     ("netlab-web", ["--bogus"], "option --bogus not recognized"),
-    ("netlab-web", ["/nonexistent-dir"], "folder '/nonexistent-dir' does not exist or is not a folder"),
+    ("netlab-web", ["/nonexistent-dir"],
+     "folder '/nonexistent-dir' does not exist or is not a folder"),
     ("netlab-web", [".", ".."], "give one folder, not 2: '. ..'"),
     ("netlab-tcp", ["somewhere"], "unexpected argument 'somewhere'"),
     ("netlab-tcp", ["-p", "tcp:x"], "--port 'tcp:x': 'x' is not a number"),
-    ("netlab-tcp", ["--framing", "bogus"], "--framing must be one of seed, wide, len32, none, not 'bogus'"),
+    ("netlab-tcp", ["--framing", "bogus"],
+     "--framing must be one of seed, wide, len32, none, not 'bogus'"),
     ("netlab", ["--tcp-port", "70000"], "--tcp-port '70000': port numbers go from 0 to 65535"),
     ("netlab", ["--web-port", "unix"], "--web-port 'unix': the address is missing"),
     ("netlab", ["--web-port", "nope:1"], "--web-port 'nope:1': unknown endpoint type 'nope' (give "
@@ -67,7 +69,9 @@ USAGE_ERRORS = [
 
 class PortVocabularyTests(SynchronousTestCase):
     def test_bare_port(self) -> None:
-        self.assertEqual(port_description("-p", "8081", "127.0.0.1"), "tcp:8081:interface=127.0.0.1")
+        self.assertEqual(
+            port_description("-p", "8081", "127.0.0.1"), "tcp:8081:interface=127.0.0.1"
+        )
         self.assertEqual(port_description("-p", "0", "::1"), "tcp:0:interface=\\:\\:1")
         self.assertEqual(port_description("-p", "unix:/x.sock", "::1"), "unix:/x.sock")
 
@@ -200,7 +204,7 @@ class _Output(ProcessProtocol):
 
     def outReceived(self, data: bytes) -> None:
         self.out += data
-        match = re.search(rb"starting on (\d+)", self.out)
+        match = re.search(rb"  web: +http://127\.0\.0\.1:(\d+)/\n", self.out)
         if match and not self.ready.called:
             self.ready.callback(int(match.group(1)))
 

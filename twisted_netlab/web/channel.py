@@ -82,8 +82,10 @@ class LimitedRequest(Request):
     """A Request whose body goes where the site says, counted against the cap."""
 
     channel: LimitedChannel
+    started: float | None = None  # when the head was complete: the request log's "ms"
 
     def gotLength(self, length: int | None) -> None:
+        self.started = self.channel.host.seconds()
         sink = self.channel.host.open_body(self, length)
         if sink is None:
             super().gotLength(length)  # type: ignore[no-untyped-call]
