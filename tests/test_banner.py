@@ -22,6 +22,7 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.client import HTTPConnectionPool
 
 from twisted_netlab import cli
+from twisted_netlab import tap as netlab_tap
 from twisted_netlab.banner import Listener, banner_lines, listener_url
 from twisted_netlab.cli import WebCommand, print_banner, quiet_observer, start
 from twisted_netlab.tls import TLSMaterial
@@ -158,3 +159,34 @@ class QuietObserverTests(SynchronousTestCase):
         other: LogEvent = {"log_namespace": "x", "log_format": "drain finished"}
         observer(other)
         self.assertEqual(seen, [kept, other])
+
+
+class WorkerArgvTests(SynchronousTestCase):
+    """``--workers`` hands each worker the plugin's own command line: it must parse."""
+
+    def test_web(self) -> None:
+        folder = os.path.abspath(self.mktemp())
+        os.makedirs(folder)
+        options = WebCommand()
+        options.parseOptions([folder, "-p", "0", "-a", "::1", "--quiet", "--no-listing",
+                              "--workers", "2"])
+        argv = options["scale"].argv
+        self.assertEqual(
+            list(argv),
+            ["--no-listing", "--workers", "2", "--port", "tcp:0:interface=\\:\\:1",
+             "--path", folder],
+        )
+        plugin = web_tap.Options()
+        plugin.parseOptions([*argv, "--workers", "1"])
+        self.assertEqual(plugin["ports"], ["tcp:0:interface=\\:\\:1"])
+        self.assertEqual(plugin.web_config.static.root, folder)
+        self.assertFalse(plugin.web_config.static.listing)
+        self.assertIsNone(options.web_config.request_log)  # workers: the plugin's logs
+
+    def test_netlab(self) -> None:
+        options = cli.NetlabCommand()
+        options.parseOptions(["--web-port", "8081", "--tcp-port", "9001", "--workers", "2"])
+        plugin = netlab_tap.Options()
+        plugin.parseOptions([*options["scale"].argv, "--workers", "1"])
+        self.assertEqual(plugin["web-ports"], ["tcp:8081:interface=127.0.0.1"])
+        self.assertEqual(plugin["tcp-ports"], ["tcp:9001:interface=127.0.0.1"])

@@ -102,6 +102,10 @@ def port_description(option: str, value: str, address: str) -> str:
 
 
 _OPTION_NAMES = {"ports": "--port", "web-ports": "--web-port", "tcp-ports": "--tcp-port"}
+# Options only the short commands know (a worker gets the plugin's equivalents).
+_SHORT_ONLY = frozenset(
+    {"-p", "--port", "--web-port", "--tcp-port", "-a", "--address", "-q", "--quiet"}
+)
 
 
 def check_endpoint(option: str, value: str) -> str:
@@ -151,6 +155,7 @@ class _ShortCommand:
     """
 
     port_keys: tuple[str, ...] = ()
+    _plugin_args: list[str] = []  # noqa: RUF012  # replaced per instance by parseOptions
     default_ports: ClassVar[dict[str, str]] = {}
     takes_folder = True
 
@@ -169,10 +174,27 @@ class _ShortCommand:
         except getopt.error as exc:
             raise usage.UsageError(str(exc)) from None
         ordered: list[str] = []
+        plugin: list[str] = []
         for flag, value in found:
             takes = (flag[2:] + "=" in long) if flag.startswith("--") else (flag[1] + ":" in short)
             ordered.extend([flag, value] if takes else [flag])
+            if flag not in _SHORT_ONLY:
+                plugin.extend([flag, value] if takes else [flag])
+        self._plugin_args = plugin
         super().parseOptions([*ordered, "--", *args])  # type: ignore[misc]
+
+    def plugin_argv(self) -> list[str]:
+        """These options as the plugin's own command line (what ``--workers`` hands each
+        worker, which parses with the plugin's ``Options``): resolved endpoints instead
+        of bare ports, ``--path`` instead of the folder argument, no ``--quiet``."""
+        options: Any = self
+        argv = list(self._plugin_args)
+        for key in self.port_keys:
+            for description in options[key]:
+                argv += [_OPTION_NAMES[key], description]
+        if self.takes_folder and options.get("path"):
+            argv += ["--path", os.path.abspath(options["path"])]
+        return argv
 
     def opt_address(self, address: str) -> None:
         """Interface for bare port numbers and the default port (default 127.0.0.1)."""
@@ -204,6 +226,7 @@ class _ShortCommand:
                 check_endpoint(option, port_description(option, value, address))
                 for value in raw
             ]
+        self["argv"] = self.plugin_argv()  # type: ignore[index]
 
 
 def wants_colour(stream: TextIO, environ: dict[str, str] | os._Environ[str]) -> bool:
@@ -226,7 +249,9 @@ class _RequestLogFlag:
 
     def with_request_log(self) -> None:
         options: Any = self
-        quiet = bool(options.get("quiet")) or options["access-log"] == "-"
+        # Workers (--workers N) run the plugin, which has no request log of its own.
+        workers = getattr(options.get("scale"), "workers", 1)
+        quiet = bool(options.get("quiet")) or options["access-log"] == "-" or workers > 1
         wanted = None if quiet else RequestLogConfig(colour=wants_colour(sys.stdout, os.environ))
         options.web_config = dataclasses.replace(options.web_config, request_log=wanted)
 
@@ -348,6 +373,9 @@ def start(top: service.IService, descriptions: Sequence[str]) -> Listening:
         started.append(leaf)
         listeners += is_listener
     top.startService()
+    if not listening:  # a --workers supervisor opens the sockets itself, in order
+        opened = [p for leaf in _leaves(top) for p in getattr(leaf, "ports", ())]
+        listening = list(zip(descriptions, opened, strict=False))
     return listening
 
 
