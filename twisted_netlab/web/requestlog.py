@@ -33,6 +33,8 @@ __all__ = ["RequestLog", "escape_target", "status_text"]
 FLUSH_BYTES = 64 * 1024
 _UNSAFE = re.compile(rb'[^\x21-\x7e]|["\\]')
 _COLOURS = {2: "32", 3: "36", 4: "33", 5: "31"}  # green, cyan, yellow, red
+_MAX_METHODS = 32  # methods seen, kept formatted (a client may send any token)
+_HOST_ATTRIBUTE = "netlab_log_client"  # per-connection cache, on the channel
 
 
 def escape_target(raw: bytes) -> str:
@@ -49,6 +51,18 @@ def status_text(code: int, colour: bool) -> str:
     text = str(code)
     tint = _COLOURS.get(code // 100) if colour else None
     return f"\x1b[{tint}m{text}\x1b[0m" if tint else text
+
+
+def _client_host(request: Request) -> str:
+    """The client's address, looked up once per connection rather than per request
+    (a TCP transport builds a new address object on each ``getPeer``)."""
+    channel = getattr(request, "channel", None)  # gone once a request is cleaned up
+    host: str | None = getattr(channel, _HOST_ATTRIBUTE, None)
+    if host is None:
+        host = str(getattr(request.getClientAddress(), "host", None) or "-")
+        if channel is not None:
+            setattr(channel, _HOST_ATTRIBUTE, host)
+    return host
 
 
 class RequestLog:
@@ -79,6 +93,7 @@ class RequestLog:
         self._second = -1
         self._stamp = ""
         self._statuses: dict[int, str] = {}
+        self._methods: dict[bytes, str] = {}
 
     def log(self, request: Request) -> None:
         """Queue the line for ``request`` (called by the site when it has finished)."""
@@ -91,12 +106,15 @@ class RequestLog:
         status = self._statuses.get(code)
         if status is None:
             status = self._statuses[code] = status_text(code, self._colour)
+        method = self._methods.get(request.method)
+        if method is None:
+            method = escape_target(request.method)
+            if len(self._methods) < _MAX_METHODS:
+                self._methods[request.method] = method
         started = getattr(request, "started", None)
         took = f"{(now - started) * 1000:.1f}ms" if started is not None else "-"
-        client = request.getClientAddress()
         line = (
-            f"{self._stamp} {getattr(client, 'host', None) or '-'} "
-            f"{escape_target(request.method)} {escape_target(request.uri)} "
+            f"{self._stamp} {_client_host(request)} {method} {escape_target(request.uri)} "
             f"{status} {request.sentLength}B {took}\n"
         )
         self._lines.append(line)
