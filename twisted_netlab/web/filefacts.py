@@ -53,6 +53,7 @@ _ETAG = canonical(b"etag")
 _LAST_MODIFIED = canonical(b"last-modified")
 _CACHE_CONTROL = canonical(b"cache-control")
 _CONTENT_ENCODING = canonical(b"content-encoding")
+_CONTENT_LENGTH = canonical(b"content-length")
 
 
 def _gzip(data: bytes) -> bytes:
@@ -97,6 +98,8 @@ class Representation:
     # Our Last-Modified value as sent: an If-Modified-Since equal to it (what every
     # client sends back) is answered without parsing the date.
     last_modified_header: bytes = b""
+    # Content-Length of the whole representation, ready for the fast 200 write.
+    length_headers: list[RawHeader] = field(default_factory=list)
     range_memo: dict[bytes, RangeResult] = field(default_factory=dict)  # by Range value
 
 
@@ -194,6 +197,7 @@ class FileFacts:
             headers=headers,
             not_modified_headers=not_modified,
             last_modified_header=last_modified,
+            length_headers=[(_CONTENT_LENGTH, b"%d" % size)],
         )
 
     def compressed_representation(self, coding: str, cache: ByteLRU) -> Representation | None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -320,12 +320,20 @@ class StaticResource(Resource):
         honor_range = False
         range_header: bytes | None = None
         if not _CONDITIONAL.isdisjoint(raw.keys()):
-            range_header = _last(raw, H_RANGE)
-            if_none_match = _last(raw, H_IF_NONE_MATCH)
-            if_match = _last(raw, H_IF_MATCH)
-            if_unmodified = _last(raw, H_IF_UNMODIFIED_SINCE)
-            if_modified = _last(raw, H_IF_MODIFIED_SINCE)
-            if_range = _last(raw, H_IF_RANGE)
+            # The last value of each field (inlined: this runs on every revalidation).
+            get = raw.get
+            values = get(H_RANGE)
+            range_header = values[-1] if values else None
+            values = get(H_IF_NONE_MATCH)
+            if_none_match = values[-1] if values else None
+            values = get(H_IF_MATCH)
+            if_match = values[-1] if values else None
+            values = get(H_IF_UNMODIFIED_SINCE)
+            if_unmodified = values[-1] if values else None
+            values = get(H_IF_MODIFIED_SINCE)
+            if_modified = values[-1] if values else None
+            values = get(H_IF_RANGE)
+            if_range = values[-1] if values else None
             if range_header is not None and rep is not facts.identity:
                 rep = self._range_representation(facts, rep, range_header)
             if if_match is None and if_unmodified is None:
@@ -481,7 +489,13 @@ class StaticResource(Resource):
             request.setHeader(b"Content-Length", b"%d" % rep.size)
             return b""
         if rep.in_memory:
-            return self._body(facts, rep)
+            # Written here rather than returned: twisted.web would set Content-Length
+            # through the generic header API on every request; ours is precomputed.
+            body = self._body(facts, rep)
+            set_headers(request.responseHeaders, rep.length_headers)
+            request.write(body)
+            request.finish()
+            return NOT_DONE_YET
         return self._stream(request, facts, rep, [(0, rep.size)], rep.size)
 
     def _send_ranges(
@@ -574,11 +588,6 @@ def _reset(request: Request) -> None:
     request.setResponseCode(200)
     for name in _RESPONSE_HEADERS:
         request.responseHeaders.removeHeader(name)
-
-
-def _last(raw: Mapping[bytes, Sequence[bytes]], name: bytes) -> bytes | None:
-    values = raw.get(name)
-    return values[-1] if values else None
 
 
 def _text(value: bytes | None) -> str | None:
