@@ -221,7 +221,8 @@ class LimitedSite(NetlabSite):
         if self._drain_timer is not None and self._drain_timer.active():
             self._drain_timer.cancel()
         counts = self._drain_counts
-        self._log.info("{summary}", summary=drain_summary(counts["drained"], counts["cut"], counts["idle"]))
+        summary = drain_summary(counts["drained"], counts["cut"], counts["idle"])
+        self._log.info("{summary}", summary=summary)
         self._drain.callback(None)
 
     @property
