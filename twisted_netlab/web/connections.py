@@ -182,7 +182,8 @@ class LimitedSite(NetlabSite):
         companion = self._h2_site
         if companion is None or companion.resource is not self.resource:
             companion = self._h2_site = NetlabSite(
-                self.resource, access_log=self._access_log, reactor=self.reactor
+                self.resource, access_log=self._access_log, reactor=self.reactor,
+                request_log=self.request_log,
             )
         built: IProtocol | None = companion.buildProtocol(addr)  # type: ignore[no-untyped-call]
         return built
