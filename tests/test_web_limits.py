@@ -10,8 +10,8 @@ from twisted.trial.unittest import TestCase
 from twisted.web.resource import Resource
 
 from tests.limits_support import Big, Client, Hang, Hello, LimitsHarness
-from twisted_netlab.web.channel import plain_response
 from twisted_netlab.web.limits import LimitsConfig, Phase
+from twisted_netlab.web.plainresponse import plain_response
 
 GET = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
 

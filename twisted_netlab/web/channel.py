@@ -38,31 +38,12 @@ from typing import Any, Protocol, cast
 from twisted.internet.interfaces import IDelayedCall, ITCPTransport
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.web.http import RESPONSES, HTTPChannel
+from twisted.web.http import HTTPChannel
 from twisted.web.server import Request
 
+from twisted_netlab.web.bodystream import BodyStream
 from twisted_netlab.web.limits import BodyVerdict, LimitsConfig, Phase, body_overflows, judge_body
-
-
-class BodyStream(Protocol):
-    """A body consumer that takes bytes as they arrive (the streaming hook).
-
-    File-like towards twisted.web (``write``/``tell``/``seek``/``read``/``close``), plus
-    ``fail``: the channel refused the request mid-body (413, 408), so the consumer must
-    abandon what it started rather than see a short body as complete.
-    """
-
-    def write(self, data: bytes) -> None: ...
-
-    def tell(self) -> int: ...
-
-    def seek(self, offset: int, whence: int = 0) -> int: ...
-
-    def read(self, size: int = -1) -> bytes: ...
-
-    def close(self) -> None: ...
-
-    def fail(self, reason: str) -> None: ...
+from twisted_netlab.web.plainresponse import plain_response
 
 
 class ChannelHost(Protocol):
@@ -85,19 +66,6 @@ class ChannelHost(Protocol):
         """
 
     def channel_closed(self, channel: LimitedChannel) -> None: ...
-
-
-def plain_response(code: int, message: str, extra: tuple[tuple[bytes, bytes], ...] = ()) -> bytes:
-    """A complete ``Connection: close`` answer written without a Request object."""
-    body = message.encode("utf-8") + b"\n"
-    lines = [
-        b"HTTP/1.1 %d %s" % (code, RESPONSES.get(code, b"Error")),
-        b"Content-Type: text/plain; charset=utf-8",
-        b"Content-Length: %d" % len(body),
-        b"Connection: close",
-        *(name + b": " + value for name, value in extra),
-    ]
-    return b"\r\n".join(lines) + b"\r\n\r\n" + body
 
 
 class LimitedRequest(Request):
