@@ -149,9 +149,14 @@ def _response_directives(meta: EntryMeta) -> ResponseDirectives:
 
 
 def _request_directives(headers: Fields) -> RequestDirectives:
-    return parse_request_directives(
-        field_values(headers, "cache-control"), field_values(headers, "pragma")
-    )
+    cache_control = field_values(headers, "cache-control")
+    pragma = field_values(headers, "pragma")
+    if not cache_control and not pragma:
+        return _NO_REQUEST_DIRECTIVES  # the common request: nothing asked (frozen, shared)
+    return parse_request_directives(cache_control, pragma)
+
+
+_NO_REQUEST_DIRECTIVES = parse_request_directives((), ())
 
 
 def served_headers(
@@ -162,11 +167,10 @@ def served_headers(
     Fields named by ``no-cache="..."`` are removed unless the entry was ``validated``
     just now (RFC 9111 5.2.2.4).
     """
-    drop = {"age"}
-    if not validated:
-        drop |= _response_directives(meta).no_cache_fields
     age = int(current_age(meta.age, now))
-    return (*without_fields(meta.headers, drop), ("Age", str(age)))
+    if validated:
+        return (*without_fields(meta.headers, ("age",)), ("Age", str(age)))
+    return (*meta.served_fields, ("Age", str(age)))
 
 
 def _ttl(meta: EntryMeta, now: float) -> int:
@@ -193,7 +197,7 @@ def lookup(
     response = _response_directives(meta)
     age = current_age(meta.age, now)
     reuse = evaluate_reuse(age, meta.lifetime, request, response)
-    ttl = _ttl(meta, now)
+    ttl = int(meta.lifetime - age)  # _ttl(meta, now), with the age already worked out
     if reuse.kind is ReuseKind.FRESH:
         return Hit(chosen, served_headers(meta, now), CacheStatus(hit=True, ttl=ttl))
     if reuse.kind is ReuseKind.STALE_OK:
