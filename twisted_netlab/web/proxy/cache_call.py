@@ -45,7 +45,7 @@ from twisted_netlab.http.cache.decision import (
     stale_on_error,
 )
 from twisted_netlab.http.cache.entry import Stored
-from twisted_netlab.http.cache.fields import decode_pairs, encode_pairs, field_values
+from twisted_netlab.http.cache.fields import decode_pairs, field_values
 from twisted_netlab.http.cache.head import freshen_from_head
 from twisted_netlab.http.cache.serve import (
     client_conditional,
@@ -57,8 +57,9 @@ from twisted_netlab.upstream.errors import UpstreamError
 from twisted_netlab.upstream.message import ResponseHead
 from twisted_netlab.web.proxy.cache import ProxyCache
 from twisted_netlab.web.proxy.cache_body import CHUNK, Piece, StoredBody, select_ranges
+from twisted_netlab.web.proxy.cache_head import add_status, send_stored_head
 from twisted_netlab.web.proxy.cache_refresh import start_refresh, with_validators
-from twisted_netlab.web.proxy.call import ProxyCall, relay_fields
+from twisted_netlab.web.proxy.call import ProxyCall
 from twisted_netlab.web.refusal import refuse
 
 __all__ = ["CachingCall"]
@@ -418,18 +419,8 @@ class CachingCall(ProxyCall):
         StoredBody(self.request, reader, cache.reactor, pieces, self._stored_done).start()
 
     def _send_head(self, code: int, headers: tuple[tuple[str, str], ...], framing: Framing) -> None:
-        """The stored fields relayed (worked out once per entry: ``cache_head``), then
-        the per-request ``Age`` (``served_headers`` puts it last) and our status."""
-        # TLS or not picks the dev cookie rule, and nothing else in the relay.
-        secure = self.resource.cookie_rules is not None and bool(self.request.isSecure())
-        if headers and headers[-1][0] == "Age":
-            relayed = self.cache.heads.relayed(self.resource, headers[:-1], secure)
-            self._send_relayed(code, b"", relayed, framing)
-            age = headers[-1][1].encode("latin-1")
-            self.request.responseHeaders.setRawHeaders(b"Age", [age])
-        else:
-            relayed = relay_fields(self.resource, encode_pairs(headers), b"1.1", secure)
-            self._send_relayed(code, b"", relayed, framing)
+        send_stored_head(self.cache.heads, self.resource, self.request, code, headers, framing)
+        self._head_sent = True
         self._add_status()
 
     def _stored_done(self, complete: bool) -> None:
@@ -443,15 +434,10 @@ class CachingCall(ProxyCall):
     # -- our own answers ---------------------------------------------------------------
 
     def _add_status(self) -> None:
-        headers = self.request.responseHeaders
-        lines = self.cache.heads.status_lines(
-            self.cache_status, self.resource.settings.pseudonym, self.cache.config.explain
+        add_status(
+            self.cache.heads, self.resource, self.request, self.cache_status,
+            self.cache.config.explain,
         )
-        for name, value, replace_earlier in lines:
-            if replace_earlier:
-                headers.setRawHeaders(name, [value])
-            else:
-                headers.addRawHeader(name, value)
 
     def _error_page(self, status: int, reason: str) -> None:
         self._add_status()

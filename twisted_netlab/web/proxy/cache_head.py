@@ -20,10 +20,11 @@ from typing import Any
 from twisted_netlab.http.cache.cache_status import CacheStatus
 from twisted_netlab.http.cache.fields import encode_pairs
 from twisted_netlab.http.cache.serve import EXPLAIN_HEADER, status_fields
-from twisted_netlab.web.proxy.call import Relayed, relay_fields
+from twisted_netlab.http.msgframing import Framing
+from twisted_netlab.web.proxy.call import Relayed, relay_fields, send_head
 from twisted_netlab.web.proxy.role import CallHost
 
-__all__ = ["HeadMemo", "StatusLine"]
+__all__ = ["HeadMemo", "StatusLine", "add_status", "send_stored_head"]
 
 Pairs = tuple[tuple[str, str], ...]
 # One status field line: name, value, and whether it replaces an earlier one.
@@ -73,3 +74,39 @@ class HeadMemo:
                 self._status.clear()
             self._status[key] = lines
         return lines
+
+
+def send_stored_head(
+    heads: HeadMemo,
+    resource: CallHost,
+    request: Any,
+    code: int,
+    headers: Pairs,
+    framing: Framing,
+) -> None:
+    """A stored answer's head: its relayed fields (once per entry when ``headers`` end
+    with the per-request ``Age``, as ``served_headers`` makes them), then that Age."""
+    # TLS or not picks the dev cookie rule, and nothing else in the relay.
+    secure = resource.cookie_rules is not None and bool(request.isSecure())
+    if headers and headers[-1][0] == "Age":
+        relayed = heads.relayed(resource, headers[:-1], secure)
+        send_head(request, code, b"", relayed, framing)
+        age = headers[-1][1].encode("latin-1")
+        request.responseHeaders.setRawHeaders(b"Age", [age])
+    else:
+        relayed = relay_fields(resource, encode_pairs(headers), _STORED_VERSION, secure)
+        send_head(request, code, b"", relayed, framing)
+
+
+def add_status(
+    heads: HeadMemo, resource: CallHost, request: Any, status: CacheStatus, explain: bool
+) -> None:
+    """Our ``Cache-Status`` member after any the upstream sent (RFC 9211 2)."""
+    headers = request.responseHeaders
+    for name, value, replace_earlier in heads.status_lines(
+        status, resource.settings.pseudonym, explain
+    ):
+        if replace_earlier:
+            headers.setRawHeaders(name, [value])
+        else:
+            headers.addRawHeader(name, value)

@@ -270,12 +270,7 @@ class ProxyCall:
     ) -> None:
         """Send a head whose fields went through ``relay_fields`` (the cache reuses them)."""
         request = self.request
-        request.setResponseCode(status, reason or None)
-        # No Content-Type that nobody chose: twisted.web would add text/html.
-        request.defaultContentType = None
-        _apply_headers(request, relayed)
-        if status not in NO_BODY_CODES and framing.length is not None:
-            request.responseHeaders.setRawHeaders(b"content-length", [b"%d" % framing.length])
+        send_head(request, status, reason, relayed, framing)
         self._head_sent = True
         if framing.kind is not BodyKind.NO_BODY and self.exchange is not None:
             self._producing = True
@@ -371,6 +366,18 @@ def relay_fields(
         cookies=cookies,
         drop_cors=resource.drop_cors,
     )
+
+
+def send_head(
+    request: Any, status: int, reason: bytes, relayed: Relayed, framing: Framing
+) -> None:
+    """Status, relayed fields and our framing on ``request`` (nothing written yet)."""
+    request.setResponseCode(status, reason or None)
+    # No Content-Type that nobody chose: twisted.web would add text/html.
+    request.defaultContentType = None
+    _apply_headers(request, relayed)
+    if status not in NO_BODY_CODES and framing.length is not None:
+        request.responseHeaders.setRawHeaders(b"content-length", [b"%d" % framing.length])
 
 
 def body_source(request: Any, reactor: IReactorTime) -> BodySource | None:
