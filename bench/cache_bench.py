@@ -12,6 +12,12 @@ response from its cache is printed for reference when nginx is installed.
 Collapsing: 100 concurrent GETs of one cold 1 MiB URL (the upstream takes 0.5 s to
 answer) through our proxy; the upstream counts the requests it got. Target: 1.
 
+``--in-process``: no sockets and no wrk: the whole site from ``build_site`` (a stored
+1 KiB entry put in its cache directly) driven through a ``StringTransport`` on one
+keep-alive connection; CPU time per request, best of alternating batches, for the
+same two paths. It isolates our own code's cost from the kernel's and wrk's, and is
+steadier than wrk on a shared machine (pin it: ``taskset -c 0``).
+
 The upstream is a small Twisted script in this run (it must count requests and delay
 the cold answer). Servers are pinned like the other benchmarks: ours and nginx on CPU 0,
 wrk and the upstream on CPU 1.
@@ -23,8 +29,11 @@ import argparse
 import http.client
 import shutil
 import sys
+import tempfile
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from email.utils import formatdate
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -159,6 +168,75 @@ def collapse(port: int, upstream: int, path: str) -> tuple[int, int]:
     return complete[0], count
 
 
+def in_process(rounds: int, batch: int = 2000) -> tuple[float, float]:
+    """CPU us per request (cached hit, static file), best of ``rounds`` batches each."""
+    from twisted.internet import reactor
+    from twisted.internet.address import IPv4Address
+    from twisted.internet.testing import StringTransport
+
+    from twisted_netlab.http.cache.decision import admit
+    from twisted_netlab.http.proxymount import ProxyMount
+    from twisted_netlab.web.config import (
+        ProxyCacheConfig,
+        ProxyConfig,
+        StaticConfig,
+        WebConfig,
+    )
+    from twisted_netlab.web.site import build_site
+
+    root = Path(tempfile.mkdtemp(prefix="netlab-cache-inproc-"))
+    try:
+        make_file(root / "1k.bin", SMALL)
+        mount = ProxyMount("/p", "http://127.0.0.1:9")
+        proxy = ProxyConfig(mounts=(mount,), cache=ProxyCacheConfig(enabled=True))
+        site = build_site(WebConfig(static=StaticConfig(root=str(root)), proxy=proxy), reactor)
+        cache = site.proxy_caches[0]
+        key = cache.key_for(mount, b"/1k")
+        now = cache.now()
+        stored = (("Date", formatdate(now, usegmt=True)),
+                  ("Cache-Control", "public, max-age=3600"),
+                  ("Content-Type", "application/octet-stream"), ("Content-Length", str(SMALL)))
+        meta = admit(key, "GET", (), 200, stored, now, now, cache.rules).meta
+        if key is None or meta is None:
+            raise BenchError("in process: the 1 KiB entry was not admitted")
+        writer = cache.store.begin(meta)
+        writer.append(b"x" * SMALL)
+        writer.commit()
+        peer = IPv4Address("TCP", "127.0.0.1", 40000)
+        proto = site.buildProtocol(peer)
+        transport = StringTransport(peerAddress=peer)
+        proto.makeConnection(transport)
+
+        def one(path: bytes) -> Callable[[], None]:
+            line = b"GET " + path + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: wrk\r\n\r\n"
+
+            def send() -> None:
+                proto.dataReceived(line)
+                transport.clear()
+
+            return send
+
+        def cost(send: Callable[[], None]) -> float:
+            for _ in range(100):
+                send()
+            start = time.process_time()
+            for _ in range(batch):
+                send()
+            return (time.process_time() - start) / batch * 1e6
+
+        hit, static = one(b"/p/1k"), one(b"/1k.bin")
+        hit()
+        if cache.outcomes["hit"] != 1:
+            raise BenchError(f"in process: /p/1k was not a hit: {dict(cache.outcomes)}")
+        hits, statics = [], []
+        for _ in range(rounds):
+            hits.append(cost(hit))
+            statics.append(cost(static))
+        return min(hits), min(statics)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="2 s per wrk run")
@@ -166,7 +244,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-nginx", action="store_true", help="skip the nginx reference")
     parser.add_argument("--rounds", type=int, default=2,
                         help="alternating static/hit runs; the best of each is kept (2)")
+    parser.add_argument("--in-process", action="store_true",
+                        help="CPU us per request without sockets (rounds x 2,000; see above)")
     args = parser.parse_args(argv)
+    if args.in_process:
+        rounds = max(args.rounds, 15 if not args.quick else 5)
+        try:
+            hit_us, static_us = in_process(rounds)
+        except BenchError as exc:
+            print(f"FAILED: {exc}")
+            return 1
+        print(f"in process, best of {rounds} x 2,000 (CPU time, load average {load_average()}):")
+        print(f"cached 1 KiB hit {hit_us:.1f} us, static 1 KiB file {static_us:.1f} us; "
+              f"hit / static throughput: {static_us / hit_us:.2f}x (target >= 0.8x)")
+        return 0
     duration = args.duration or (2.0 if args.quick else 10.0)
     if not Path(TWISTD).exists():
         parser.error(f"no twistd next to {sys.executable}: run this with the venv's Python")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from twisted_netlab.http.cache.age import age_inputs, current_age
 from twisted_netlab.http.cache.cache_status import CacheStatus, FwdReason
@@ -149,9 +150,20 @@ def _response_directives(meta: EntryMeta) -> ResponseDirectives:
 
 
 def _request_directives(headers: Fields) -> RequestDirectives:
-    return parse_request_directives(
-        field_values(headers, "cache-control"), field_values(headers, "pragma")
-    )
+    cache_control: list[str] = []
+    pragma: list[str] = []
+    for name, value in headers:  # one pass: this runs for every lookup
+        low = name.lower()
+        if low == "cache-control":
+            cache_control.append(value)
+        elif low == "pragma":
+            pragma.append(value)
+    if not cache_control and not pragma:
+        return _NO_REQUEST_DIRECTIVES  # the common request: nothing asked (frozen, shared)
+    return parse_request_directives(cache_control, pragma)
+
+
+_NO_REQUEST_DIRECTIVES = parse_request_directives((), ())
 
 
 def served_headers(
@@ -162,11 +174,20 @@ def served_headers(
     Fields named by ``no-cache="..."`` are removed unless the entry was ``validated``
     just now (RFC 9111 5.2.2.4).
     """
-    drop = {"age"}
-    if not validated:
-        drop |= _response_directives(meta).no_cache_fields
     age = int(current_age(meta.age, now))
-    return (*without_fields(meta.headers, drop), ("Age", str(age)))
+    if validated:
+        return (*without_fields(meta.headers, ("age",)), ("Age", str(age)))
+    return (*meta.served_fields, ("Age", str(age)))
+
+
+def _received(stored: Stored) -> float:
+    return stored.meta.age.response_time
+
+
+@lru_cache(maxsize=256)
+def _hit_status(ttl: int) -> CacheStatus:
+    """``hit; ttl=...``: a frozen value, made once per ttl (each hit needs one)."""
+    return CacheStatus(hit=True, ttl=ttl)
 
 
 def _ttl(meta: EntryMeta, now: float) -> int:
@@ -188,14 +209,14 @@ def lookup(
         if request.only_if_cached:
             return GatewayTimeout(CacheStatus(fwd=fwd, detail="only-if-cached"), reason)
         return Forward(fwd, reason)
-    chosen = max(usable, key=lambda s: s.meta.age.response_time)
+    chosen = usable[0] if len(usable) == 1 else max(usable, key=_received)
     meta = chosen.meta
     response = _response_directives(meta)
     age = current_age(meta.age, now)
     reuse = evaluate_reuse(age, meta.lifetime, request, response)
-    ttl = _ttl(meta, now)
+    ttl = int(meta.lifetime - age)  # _ttl(meta, now), with the age already worked out
     if reuse.kind is ReuseKind.FRESH:
-        return Hit(chosen, served_headers(meta, now), CacheStatus(hit=True, ttl=ttl))
+        return Hit(chosen, served_headers(meta, now), _hit_status(ttl))
     if reuse.kind is ReuseKind.STALE_OK:
         return Stale(
             chosen,

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from twisted_netlab.http.cache.age import AgeInputs
 from twisted_netlab.http.cache.directives import ResponseDirectives, parse_response_directives
-from twisted_netlab.http.cache.fields import field_values
+from twisted_netlab.http.cache.fields import field_values, without_fields
 from twisted_netlab.http.cache.vary import SecondaryKey
 
 __all__ = ["EntryMeta", "Stored", "primary_key"]
@@ -65,6 +65,14 @@ class EntryMeta:
     def directives(self) -> ResponseDirectives:
         """The stored Cache-Control, parsed once per entry (lookups are the hot path)."""
         return parse_response_directives(field_values(self.headers, "cache-control"))
+
+    @cached_property
+    def served_fields(self) -> tuple[tuple[str, str], ...]:
+        """The stored fields a reuse sends before its ``Age``: without the stored Age and
+        without the fields ``no-cache="..."`` names (RFC 9111 5.1, 5.2.2.4). Worked out
+        once per entry: every hit of it sends the same ones."""
+        drop = {"age", *self.directives.no_cache_fields}
+        return without_fields(self.headers, drop)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -31,6 +31,9 @@ class Reuse:
     by_request: bool = False
 
 
+_FRESH = Reuse(ReuseKind.FRESH, "fresh")  # the common answer; frozen, so shared
+
+
 def evaluate_reuse(
     age: float, lifetime: float, request: RequestDirectives, response: ResponseDirectives
 ) -> Reuse:
@@ -54,7 +57,7 @@ def evaluate_reuse(
                 f"fresh for less than min-fresh={request.min_fresh}",
                 by_request=True,
             )
-        return Reuse(ReuseKind.FRESH, "fresh")
+        return _FRESH
     if response.forbids_stale:
         return Reuse(
             ReuseKind.VALIDATE, "stale and the response forbids serving it stale", staleness

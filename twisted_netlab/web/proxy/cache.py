@@ -32,6 +32,7 @@ from twisted_netlab.http.cache.entry import Stored, primary_key
 from twisted_netlab.http.headers import TrustedProxies
 from twisted_netlab.http.proxymount import ProxyMount
 from twisted_netlab.web.config import ProxyCacheConfig
+from twisted_netlab.web.proxy.cache_head import HeadMemo
 
 __all__ = ["ProxyCache", "purge_allowed"]
 
@@ -87,6 +88,7 @@ class ProxyCache:
         self.outcomes: Counter[str] = Counter()
         self.on_outcome: Callable[[str], object] | None = None
         self._keys: dict[bytes, str | None] = {}
+        self.heads = HeadMemo()  # stored answers' relayed fields, worked out once
 
     def now(self) -> float:
         return self.reactor.seconds()

@@ -3,8 +3,8 @@
 ``CachingCall`` is a ``ProxyCall`` (the relay is unchanged) that first asks the pure
 decision core (``http.cache.decision.lookup``) and then:
 
-- Hit / Stale: serves the stored entry (``cache_body.StoredBody``: flow-controlled,
-  whole, HEAD, a Range or the client's own conditionals -> 304/412), and for
+- Hit / Stale: serves the stored entry (``cache_answer.StoredAnswerCall``: whole,
+  HEAD, a Range or the client's own conditionals -> 304/412), and for
   stale-while-revalidate starts a background ``cache_refresh.Refresh``;
 - Revalidate: forwards with the stored validators instead of the client's; a 304
   freshens the entry and serves it; 5xx or no answer -> stale-if-error when allowed;
@@ -14,7 +14,9 @@ decision core (``http.cache.decision.lookup``) and then:
 - every answer carries our ``Cache-Status`` member (and ``X-Netlab-Explain`` when on);
   an unsafe method that succeeds invalidates its target and same-origin Location.
 
-``cache_render.render_cached`` is the resource's entry point (it also answers PURGE).
+``cache_render.render_cached`` is the resource's entry point (it also answers PURGE);
+a plain fresh GET hit with a small body is answered there by ``cache_hit.serve_hit``
+without a call, every other request gets a ``CachingCall`` (with that lookup's plan).
 """
 
 from __future__ import annotations
@@ -45,32 +47,22 @@ from twisted_netlab.http.cache.decision import (
     stale_on_error,
 )
 from twisted_netlab.http.cache.entry import Stored
-from twisted_netlab.http.cache.fields import decode_pairs, encode_pairs, field_values
+from twisted_netlab.http.cache.fields import decode_pairs
 from twisted_netlab.http.cache.head import freshen_from_head
 from twisted_netlab.http.cache.serve import (
-    EXPLAIN_HEADER,
-    client_conditional,
     forwarded_status,
-    status_fields,
     validated_status,
 )
-from twisted_netlab.http.msgframing import BodyKind, Framing
 from twisted_netlab.upstream.errors import UpstreamError
 from twisted_netlab.upstream.message import ResponseHead
 from twisted_netlab.web.proxy.cache import ProxyCache
-from twisted_netlab.web.proxy.cache_body import CHUNK, Piece, StoredBody, select_ranges
+from twisted_netlab.web.proxy.cache_answer import StoredAnswerCall
 from twisted_netlab.web.proxy.cache_refresh import start_refresh, with_validators
-from twisted_netlab.web.proxy.call import ProxyCall
-from twisted_netlab.web.refusal import refuse
 
 __all__ = ["CachingCall"]
 
 log = Logger()
 
-# What a 304 carries (RFC 9110 15.4.5).
-_NOT_MODIFIED_FIELDS = frozenset(
-    {"cache-control", "content-location", "date", "etag", "expires", "vary", "age"}
-)
 _UPSTREAM_ERRORS = frozenset({500, 502, 503, 504})
 
 
@@ -82,7 +74,7 @@ def _request_pairs(request: Any) -> tuple[tuple[str, str], ...]:
     )
 
 
-class CachingCall(ProxyCall):
+class CachingCall(StoredAnswerCall):
     _writer: BodyWriter | None = None
     _leader = False
     _detached = False  # the store answered; the exchange's remaining events are ignored
@@ -367,94 +359,11 @@ class CachingCall(ProxyCall):
         if cancel and exchange is not None:
             exchange.cancel()
 
-    # -- answering from the store ------------------------------------------------------
-
-    def _serve(
-        self, entry: Stored, headers: tuple[tuple[str, str], ...], status: CacheStatus
-    ) -> None:
-        cache = self.cache
-        reader = cache.store.open(entry.ident)
-        if reader is None:  # evicted since the lookup: a fresh call goes upstream
-            self._done = True
-            gone = Forward(FwdReason.MISS, "the stored response was evicted")
-            CachingCall(
-                self.resource, self.request, self.target, cache, self.key, plan=gone
-            ).start()
-            return
-        self.cache_status = status
-        honor_range = True
-        if any(name[:3].lower() == "if-" for name, _ in self.request_pairs):
-            decision = client_conditional(self.verb, self.request_pairs, entry.meta, cache.now())
-            if decision.status == 304:
-                reader.close()
-                kept = tuple((n, v) for n, v in headers if n.lower() in _NOT_MODIFIED_FIELDS)
-                self._send_head(304, kept, Framing(BodyKind.NO_BODY))
-                self._finish()
-                return
-            if decision.status is not None:
-                reader.close()
-                self._plain(decision.status, decision.reason)
-                return
-            honor_range = decision.honor_range
-        length = reader.length
-        code = entry.meta.status
-        pieces: list[Piece] | None = None
-        ranges = field_values(self.request_pairs, "range")
-        if code == 200 and self.verb == "GET" and honor_range and len(ranges) == 1:
-            selection = select_ranges(ranges[0], length, headers)
-            if selection is not None:
-                code, headers = selection.status, selection.headers
-                pieces, length = selection.pieces, selection.length
-        self._send_head(code, headers, Framing(BodyKind.LENGTH, length))
-        if self.verb == "HEAD" or length == 0:
-            reader.close()
-            self._finish()
-            return
-        if pieces is None and length <= CHUNK:
-            # One chunk at most: no producer round trip (the common small hit).
-            for chunk in reader.chunks(CHUNK):
-                self.request.write(chunk)
-            reader.close()
-            self._finish()
-            return
-        StoredBody(self.request, reader, cache.reactor, pieces, self._stored_done).start()
-
-    def _send_head(self, code: int, headers: tuple[tuple[str, str], ...], framing: Framing) -> None:
-        head = ResponseHead(code, b"", b"1.1", encode_pairs(headers), framing)
-        self._relay_head(head)
-        self._add_status()
-
-    def _stored_done(self, complete: bool) -> None:
-        if self._client_gone or self._done:
-            return
-        if complete:
-            self._finish()
-        else:
-            self._abort_client()
-
-    # -- our own answers ---------------------------------------------------------------
-
-    def _add_status(self) -> None:
-        headers = self.request.responseHeaders
-        fields = status_fields(
-            self.cache_status,
-            cache_name=self.resource.settings.pseudonym,
-            explain_header=self.cache.config.explain,
+    def _evicted(self) -> None:
+        """The entry went between lookup and open: a fresh call goes upstream."""
+        self._done = True
+        gone = Forward(FwdReason.MISS, "the stored response was evicted")
+        call = CachingCall(
+            self.resource, self.request, self.target, self.cache, self.key, plan=gone
         )
-        for name, value in fields:
-            raw = value.encode("latin-1", "replace")
-            if name == EXPLAIN_HEADER:
-                headers.setRawHeaders(name.encode("ascii"), [raw])
-            else:
-                headers.addRawHeader(name.encode("ascii"), raw)
-
-    def _error_page(self, status: int, reason: str) -> None:
-        self._add_status()
-        super()._error_page(status, reason)
-
-    def _plain(self, status: int, reason: str) -> None:
-        body = refuse(self.request, status, reason)
-        self._add_status()
-        self.request.responseHeaders.setRawHeaders(b"content-length", [b"%d" % len(body)])
-        self.request.write(body)
-        self._finish()
+        call.start()

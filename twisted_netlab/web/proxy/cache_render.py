@@ -15,6 +15,7 @@ from twisted.web.server import NOT_DONE_YET
 
 from twisted_netlab.web.proxy.cache import ProxyCache, purge_allowed
 from twisted_netlab.web.proxy.cache_call import CachingCall
+from twisted_netlab.web.proxy.cache_hit import serve_hit
 from twisted_netlab.web.refusal import refuse
 
 __all__ = ["render_cached"]
@@ -28,9 +29,15 @@ def render_cached(
 ) -> bytes | int:
     """The cached mount's render: PURGE, or a ``CachingCall``."""
     key = cache.key_for(resource.mount, target)
-    if request.method == b"PURGE" and key is not None:
-        return _purge(resource, cache, request, key)
-    CachingCall(resource, request, target, cache, key).start()
+    plan = None
+    if key is not None:
+        if request.method == b"PURGE":
+            return _purge(resource, cache, request, key)
+        if request.method == b"GET":
+            plan = serve_hit(resource, cache, request, key)
+            if plan is None:
+                return NOT_DONE_YET  # answered from the store
+    CachingCall(resource, request, target, cache, key, plan=plan).start()
     return NOT_DONE_YET
 
 

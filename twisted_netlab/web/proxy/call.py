@@ -22,7 +22,7 @@ moves their results between the two sides. Where other per-response rules plug i
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -36,7 +36,7 @@ from twisted_netlab.http.headers import (
     relay_response_headers,
     strip_hop_by_hop,
 )
-from twisted_netlab.http.msgframing import BodyKind
+from twisted_netlab.http.msgframing import BodyKind, Framing
 from twisted_netlab.upstream.bodies import spooled_body
 from twisted_netlab.upstream.errors import IdleTimeout, UpstreamError
 from twisted_netlab.upstream.exchange import Exchange
@@ -260,36 +260,17 @@ class ProxyCall:
     # -- response head ---------------------------------------------------------------
 
     def _relay_head(self, head: ResponseHead) -> None:
-        request = self.request
-        resource = self.resource
-        grouped: dict[bytes, list[bytes]] = {}
-        for name, value in head.headers:
-            low = name.lower()
-            values = grouped.get(low)
-            if values is None:
-                grouped[low] = [value]
-            else:
-                values.append(value)
-        # Framing is ours to state (below), never the upstream's copy.
-        grouped.pop(b"content-length", None)
-        cookies = None
-        if resource.cookie_rules is not None:
-            cookies = resource.cookie_rules[bool(request.isSecure())]
-        relayed = relay_response_headers(
-            grouped,
-            grouped.get(b"connection", ()),
-            via=resource.via_for(head.version),
-            rewrite_location=resource.mount.client_location,
-            cookies=cookies,
-            drop_cors=self.resource.drop_cors,
+        relayed = relay_fields(
+            self.resource, head.headers, head.version, bool(self.request.isSecure())
         )
-        request.setResponseCode(head.status, head.reason or None)
-        # No Content-Type that nobody chose: twisted.web would add text/html.
-        request.defaultContentType = None
-        _apply_headers(request, relayed)
-        framing = head.framing
-        if head.status not in NO_BODY_CODES and framing.length is not None:
-            request.responseHeaders.setRawHeaders(b"content-length", [b"%d" % framing.length])
+        self._send_relayed(head.status, head.reason, relayed, head.framing)
+
+    def _send_relayed(
+        self, status: int, reason: bytes, relayed: Relayed, framing: Framing
+    ) -> None:
+        """Send a head whose fields went through ``relay_fields`` (the cache reuses them)."""
+        request = self.request
+        send_head(request, status, reason, relayed, framing)
         self._head_sent = True
         if framing.kind is not BodyKind.NO_BODY and self.exchange is not None:
             self._producing = True
@@ -354,6 +335,51 @@ class ProxyCall:
             self.request.finish()
 
 
+Relayed = list[tuple[bytes, list[bytes]]]
+
+
+def relay_fields(
+    resource: CallHost, pairs: Iterable[tuple[bytes, bytes]], version: bytes, secure: bool
+) -> Relayed:
+    """The upstream's header fields as the client gets them: every relay rule applied
+    (``http.headers.relay_response_headers``: hop-by-hop and Connection-named fields,
+    Via, Location rewriting, dev cookie rewriting, CORS dropping). Framing is ours to
+    state, never the upstream's copy, so Content-Length is left out. A function of its
+    arguments only: the cache works it out once per stored header section."""
+    grouped: dict[bytes, list[bytes]] = {}
+    for name, value in pairs:
+        low = name.lower()
+        values = grouped.get(low)
+        if values is None:
+            grouped[low] = [value]
+        else:
+            values.append(value)
+    grouped.pop(b"content-length", None)
+    cookies = None
+    if resource.cookie_rules is not None:
+        cookies = resource.cookie_rules[secure]
+    return relay_response_headers(
+        grouped,
+        grouped.get(b"connection", ()),
+        via=resource.via_for(version),
+        rewrite_location=resource.mount.client_location,
+        cookies=cookies,
+        drop_cors=resource.drop_cors,
+    )
+
+
+def send_head(
+    request: Any, status: int, reason: bytes, relayed: Relayed, framing: Framing
+) -> None:
+    """Status, relayed fields and our framing on ``request`` (nothing written yet)."""
+    request.setResponseCode(status, reason or None)
+    # No Content-Type that nobody chose: twisted.web would add text/html.
+    request.defaultContentType = None
+    _apply_headers(request, relayed)
+    if status not in NO_BODY_CODES and framing.length is not None:
+        request.responseHeaders.setRawHeaders(b"content-length", [b"%d" % framing.length])
+
+
 def body_source(request: Any, reactor: IReactorTime) -> BodySource | None:
     """The request body as the upstream client takes it: the one plug point for uploads.
 
@@ -373,7 +399,7 @@ def _peer_host(request: Any) -> str:
     return str(getattr(peer, "host", "") or "unknown")
 
 
-def _apply_headers(request: IRequest, relayed: list[tuple[bytes, list[bytes]]]) -> None:
+def _apply_headers(request: IRequest, relayed: Relayed) -> None:
     """Set the upstream's headers, replacing ours (Date, Server) and merging Vary."""
     target = request.responseHeaders
     for name, values in relayed:
