@@ -9,27 +9,20 @@ forces a preflight), then reports the outcome back to the page origin.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred
-from twisted.internet.error import ProcessDone, ProcessTerminated
-from twisted.internet.protocol import ProcessProtocol
-from twisted.python.failure import Failure
-from twisted.trial.unittest import SkipTest, TestCase
+from twisted.trial.unittest import TestCase
 from twisted.web.iweb import IRequest
 from twisted.web.pages import notFound
 from twisted.web.resource import Resource
 
+from tests.browser_support import dump_dom, require_chromium
 from twisted_netlab.http.cors import CorsPolicy
 from twisted_netlab.web.cors import wrap_cors
 from twisted_netlab.web.site import MountRoot, NetlabSite
-
-CHROMIUM = "/usr/bin/chromium"
-RUN_TIMEOUT = 90.0
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>cors</title></head><body>
@@ -85,29 +78,11 @@ class Upstream(Resource):
         return json.dumps({"data": [1, 2, 3], "path": path}).encode()
 
 
-class Chromium(ProcessProtocol):
-    def __init__(self) -> None:
-        self.out = b""
-        self.err = b""
-        self.ended: Deferred[None] = Deferred()
-
-    def outReceived(self, data: bytes) -> None:
-        self.out += data
-
-    def errReceived(self, data: bytes) -> None:
-        self.err += data[-4096:]
-
-    def processEnded(self, reason: Failure) -> None:
-        reason.trap(ProcessDone, ProcessTerminated)
-        self.ended.callback(None)
-
-
 class BrowserCorsTests(TestCase):
     timeout = 240
 
     def setUp(self) -> None:
-        if not os.access(CHROMIUM, os.X_OK):
-            raise SkipTest(f"{CHROMIUM} not installed (Debian package 'chromium')")
+        require_chromium()
 
     def listen(self, resource: Any) -> int:
         port = reactor.listenTCP(0, NetlabSite(resource), interface="127.0.0.1")
@@ -145,27 +120,8 @@ class BrowserCorsTests(TestCase):
         page_origin = f"http://127.0.0.1:{page_port}"
         api_port = self.listen(self.api_root(upstream_port, cors_for(page_origin)))
         page.api = f"http://localhost:{api_port}/api/data"
-        proto = Chromium()
-        argv = [
-            CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-            "--no-first-run", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--disable-dev-shm-usage",
-            f"--user-data-dir={os.path.abspath(self.mktemp())}",
-            "--virtual-time-budget=5000", "--dump-dom", page_origin + "/",
-        ]
-        process = reactor.spawnProcess(proto, CHROMIUM, argv, env=dict(os.environ))
-
-        def kill() -> None:
-            if process.pid is not None:
-                process.signalProcess("KILL")
-
-        watchdog = reactor.callLater(RUN_TIMEOUT, kill)
-        self.addCleanup(kill)
-        await proto.ended
-        if not watchdog.active():
-            self.fail(f"chromium did not finish in {RUN_TIMEOUT}s: {proto.err[-1000:]!r}")
-        watchdog.cancel()
-        return page.reports, proto.out.decode("utf-8", "replace")
+        dom = await dump_dom(self, page_origin + "/", "--virtual-time-budget=5000")
+        return page.reports, dom
 
     async def test_allowed_origin_with_credentials(self) -> None:
         reports, dom = await self.run_page(

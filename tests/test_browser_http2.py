@@ -12,20 +12,13 @@ throwaway profile, loopback only).
 
 from __future__ import annotations
 
-import os
 import re
 
-from twisted.internet.defer import Deferred
-from twisted.internet.error import ProcessDone, ProcessTerminated
-from twisted.internet.protocol import ProcessProtocol
-from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest
 
+from tests.browser_support import dump_dom, require_chromium
 from tests.tls_support import TLSServerCase, client_env
 from twisted_netlab.tls_options import h2_available
-
-CHROMIUM = "/usr/bin/chromium"
-RUN_TIMEOUT = 90.0
 
 PROBE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>h2 probe</title></head><body>
@@ -54,29 +47,11 @@ probe().then(r => "RESULT " + r, e => "ERROR " + e)
 """
 
 
-class Chromium(ProcessProtocol):
-    def __init__(self) -> None:
-        self.out = b""
-        self.err = b""
-        self.ended: Deferred[None] = Deferred()
-
-    def outReceived(self, data: bytes) -> None:
-        self.out += data
-
-    def errReceived(self, data: bytes) -> None:
-        self.err = (self.err + data)[-4096:]
-
-    def processEnded(self, reason: Failure) -> None:
-        reason.trap(ProcessDone, ProcessTerminated)
-        self.ended.callback(None)
-
-
 class BrowserHTTP2Tests(TLSServerCase):
     timeout = 240
 
     def setUp(self) -> None:
-        if not os.access(CHROMIUM, os.X_OK):
-            raise SkipTest(f"{CHROMIUM} not installed (Debian package 'chromium')")
+        require_chromium()
         if not h2_available():
             raise SkipTest("Twisted's HTTP/2 extra (h2, priority) is not installed")
         super().setUp()
@@ -85,31 +60,11 @@ class BrowserHTTP2Tests(TLSServerCase):
         (self.root / "files" / "note.txt").write_bytes(b"static over h2\n")
         self.serve(["--tls"])
 
-    async def dump_dom(self, url: str) -> str:
-        proto = Chromium()
-        argv = [
-            CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-            "--no-first-run", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--disable-dev-shm-usage", "--ignore-certificate-errors",
-            f"--user-data-dir={os.path.abspath(self.mktemp())}",
-            "--virtual-time-budget=5000", "--dump-dom", url,
-        ]
-        process = self.reactor.spawnProcess(proto, CHROMIUM, argv, env=client_env())
-
-        def kill() -> None:
-            if process.pid is not None:
-                process.signalProcess("KILL")
-
-        watchdog = self.reactor.callLater(RUN_TIMEOUT, kill)
-        self.addCleanup(kill)
-        await proto.ended
-        if not watchdog.active():
-            self.fail(f"chromium did not finish in {RUN_TIMEOUT}s: {proto.err[-1000:]!r}")
-        watchdog.cancel()
-        return proto.out.decode("utf-8", "replace")
-
     async def test_listing_and_static_file_over_h2(self) -> None:
-        dom = await self.dump_dom(self.url("/probe.html"))
+        dom = await dump_dom(
+            self, self.url("/probe.html"), "--ignore-certificate-errors",
+            "--virtual-time-budget=5000", reactor=self.reactor, env=client_env(),
+        )
         found = re.search(r"RESULT [^<]*|ERROR [^<]*", dom)
         self.assertIsNotNone(found, dom[-2000:])
         assert found is not None

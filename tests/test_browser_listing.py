@@ -9,35 +9,10 @@ from __future__ import annotations
 
 import os
 
-from twisted.internet import reactor
-from twisted.internet.defer import Deferred
-from twisted.internet.error import ProcessDone, ProcessTerminated
-from twisted.internet.protocol import ProcessProtocol
-from twisted.python.failure import Failure
-from twisted.trial.unittest import SkipTest
-
+from tests.browser_support import PNG_MAGIC, require_chromium, run_chromium, screenshot
 from tests.static_support import StaticTestCase
 
-CHROMIUM = "/usr/bin/chromium"
-RUN_TIMEOUT = 90.0
 OLD = 1795979400  # 2026-11-29 19:10:00 UTC
-
-
-class _Collect(ProcessProtocol):
-    def __init__(self) -> None:
-        self.out = b""
-        self.err = b""
-        self.ended: Deferred[None] = Deferred()
-
-    def outReceived(self, data: bytes) -> None:
-        self.out += data
-
-    def errReceived(self, data: bytes) -> None:
-        self.err = (self.err + data)[-4096:]
-
-    def processEnded(self, reason: Failure) -> None:
-        reason.trap(ProcessDone, ProcessTerminated)
-        self.ended.callback(None)
 
 
 class ListingOverHttpTests(StaticTestCase):
@@ -79,8 +54,7 @@ class ListingInChromiumTests(StaticTestCase):
     timeout = 240
 
     def setUp(self) -> None:
-        if not os.access(CHROMIUM, os.X_OK):
-            raise SkipTest(f"{CHROMIUM} not installed (Debian package 'chromium')")
+        require_chromium()
         super().setUp()
         for i in range(40):
             self.file(f"docs/note-{i:02d}.md", b"n" * (i * 1000), mtime=OLD - i * 60)
@@ -90,32 +64,10 @@ class ListingInChromiumTests(StaticTestCase):
         self.shots = os.path.abspath(self.mktemp())
         os.makedirs(self.shots)
 
-    async def chromium(self, url: str, *extra: str) -> bytes:
-        proto = _Collect()
-        argv = [
-            CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-            "--no-first-run", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--disable-dev-shm-usage", "--hide-scrollbars",
-            f"--user-data-dir={os.path.abspath(self.mktemp())}", *extra, url,
-        ]
-        process = reactor.spawnProcess(proto, CHROMIUM, argv, env=dict(os.environ))
-
-        def kill() -> None:
-            if process.pid is not None:
-                process.signalProcess("KILL")
-
-        watchdog = reactor.callLater(RUN_TIMEOUT, kill)
-        self.addCleanup(kill)
-        await proto.ended
-        if not watchdog.active():
-            self.fail(f"chromium did not finish in {RUN_TIMEOUT}s: {proto.err[-1000:]!r}")
-        watchdog.cancel()
-        return proto.out
-
     async def test_dom_and_screenshots(self) -> None:
         self.serve()
         url = self.url("/docs/?sort=size&order=desc")
-        dom = (await self.chromium(url, "--dump-dom")).decode("utf-8")
+        dom = (await run_chromium(self, url, "--dump-dom")).decode("utf-8")
         # The browser built the table we meant: header links, escaped names, sort order.
         self.assertIn('<th class="num" aria-sort="descending">'
                       '<a href="?sort=size&amp;order=asc">Size ▼</a></th>', dom)
@@ -130,12 +82,10 @@ class ListingInChromiumTests(StaticTestCase):
         shots = {}
         for theme, flags in (("light", ()), ("dark", ("--force-dark-mode",))):
             path = os.path.join(self.shots, f"listing-{theme}.png")
-            await self.chromium(url, *flags, "--window-size=900,700", f"--screenshot={path}")
-            with open(path, "rb") as handle:
-                shots[theme] = handle.read()
-            self.assertEqual(shots[theme][:8], b"\x89PNG\r\n\x1a\n")
+            shots[theme] = await screenshot(self, url, path, *flags, "--window-size=900,700")
+            self.assertEqual(shots[theme][:8], PNG_MAGIC)
         self.assertNotEqual(shots["light"], shots["dark"])  # the dark theme really applied
         phone = os.path.join(self.shots, "listing-phone.png")
-        await self.chromium(url, "--window-size=390,800", f"--screenshot={phone}")
+        await screenshot(self, url, phone, "--window-size=390,800")
         self.assertTrue(os.path.getsize(phone) > 0)
         print(f"\nlisting screenshots in {self.shots}")

@@ -20,15 +20,15 @@ from __future__ import annotations
 import hashlib
 import os
 import random
-import shutil
 from pathlib import Path
 from typing import Any
 
 from twisted.internet.defer import Deferred
-from twisted.internet.task import deferLater
 from twisted.internet.utils import getProcessOutputAndValue
 from twisted.protocols.policies import WrappingFactory
-from twisted.trial.unittest import SkipTest, TestCase
+from twisted.trial.unittest import TestCase
+
+from tests.tls_support import client_env, close_server, require
 
 CLIENT_TIMEOUT = 30  # seconds each client may take (its own option), under the test timeout
 
@@ -39,18 +39,6 @@ def payload(seed: int, size: int) -> bytes:
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def client_env() -> dict[str, str]:
-    """The environment minus proxy settings, which would send loopback requests away."""
-    return {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
-
-
-def require(program: str) -> str:
-    path = shutil.which(program)
-    if path is None:
-        raise SkipTest(f"{program} not installed")
-    return path
 
 
 class RealClientTests(TestCase):
@@ -78,18 +66,7 @@ class RealClientTests(TestCase):
         self.wrapper = WrappingFactory(site)
         listen: Any = self.reactor.listenTCP
         self.port: Any = listen(0, self.wrapper, interface="127.0.0.1")
-        self.addCleanup(self._close_server)
-
-    async def _close_server(self) -> None:
-        await self.port.stopListening()
-        # The clients have exited; give the server a moment to see their sockets close.
-        for _ in range(100):
-            if not self.wrapper.protocols:
-                break
-            await deferLater(self.reactor, 0.02, lambda: None)
-        for proto in list(self.wrapper.protocols):
-            proto.transport.abortConnection()
-        await deferLater(self.reactor, 0, lambda: None)
+        self.addCleanup(close_server, self.reactor, self.port, self.wrapper)
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.port.getHost().port}/{name}"

@@ -178,13 +178,14 @@ class ServiceTests(TestCase):
         self.assertEqual(code, 0, err)
         self.assertRegex(out.decode(), r"(?m)^ +netlab-tcp +")
 
-    async def test_twistd_runs_the_plugin(self) -> None:
+    async def start_twistd(self, *extra: str) -> tuple[_Twistd, Any, int]:
+        """Run ``twistd -n netlab-tcp`` on port 0 (killed by PID at cleanup); wait for its port."""
         watcher = _Twistd()
         process = reactor.spawnProcess(
             watcher,
             sys.executable,
             [sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
-             "-n", "--pidfile=", "netlab-tcp", "--port", "tcp:0:interface=127.0.0.1"],
+             "-n", "--pidfile=", "netlab-tcp", "--port", "tcp:0:interface=127.0.0.1", *extra],
             env=dict(os.environ),
             path=self.tempdir(),
         )
@@ -196,6 +197,10 @@ class ServiceTests(TestCase):
 
         self.addCleanup(stop)
         port = await watcher.port.addTimeout(30, reactor)
+        return watcher, process, port
+
+    async def test_twistd_runs_the_plugin(self) -> None:
+        watcher, process, port = await self.start_twistd()
         result = await exchange(reactor, f"tcp:127.0.0.1:{port}", [b"hello"], burst=True)
         self.assertEqual(result.replies, [(0, b"hello")])
         process.signalProcess("TERM")
@@ -218,24 +223,7 @@ class ServiceTests(TestCase):
             self.assertIn(option, out.decode())
 
     async def test_sigterm_lets_a_frame_in_flight_finish(self) -> None:
-        watcher = _Twistd()
-        process = reactor.spawnProcess(
-            watcher,
-            sys.executable,
-            [sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
-             "-n", "--pidfile=", "netlab-tcp", "--port", "tcp:0:interface=127.0.0.1",
-             "--trace"],
-            env=dict(os.environ),
-            path=self.tempdir(),
-        )
-
-        def stop() -> Deferred[tuple[int | None, int | None]]:
-            if process.pid is not None:
-                process.signalProcess("KILL")
-            return watcher.ended
-
-        self.addCleanup(stop)
-        port = await watcher.port.addTimeout(30, reactor)
+        watcher, process, port = await self.start_twistd("--trace")
         peer = await connectProtocol(
             TCP4ClientEndpoint(reactor, "127.0.0.1", port), Collector()
         )

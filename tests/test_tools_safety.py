@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
 from urllib.parse import quote
 
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
-from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from tests.test_browser_cors import CHROMIUM, RUN_TIMEOUT, Chromium
+from tests.browser_support import dump_dom, require_chromium
 from tests.web_memory import body, get, header, status
 from twisted_netlab.web.site import NetlabSite, build_site
 from twisted_netlab.web.tap import Options
@@ -148,31 +146,10 @@ class BrowserSandboxTests(TestCase):
     timeout = 240
 
     def setUp(self) -> None:
-        if not os.access(CHROMIUM, os.X_OK):
-            raise SkipTest(f"{CHROMIUM} not installed (Debian package 'chromium')")
+        require_chromium()
 
     async def dom_of(self, url: str) -> str:
-        proto = Chromium()
-        argv = [
-            CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--disable-dev-shm-usage", f"--user-data-dir={os.path.abspath(self.mktemp())}",
-            "--virtual-time-budget=3000", "--dump-dom", url,
-        ]
-        process = reactor.spawnProcess(proto, CHROMIUM, argv, env=dict(os.environ))
-
-        def kill() -> None:
-            if process.pid is not None:
-                process.signalProcess("KILL")
-
-        watchdog = reactor.callLater(RUN_TIMEOUT, kill)
-        self.addCleanup(kill)
-        ended: Deferred[Any] = proto.ended
-        await ended
-        if not watchdog.active():
-            self.fail(f"chromium did not finish in {RUN_TIMEOUT}s")
-        watchdog.cancel()
-        return proto.out.decode("utf-8", "replace")
+        return await dump_dom(self, url, "--virtual-time-budget=3000")
 
     async def test_setter_page_cannot_run_script(self) -> None:
         root = os.path.abspath(self.mktemp())

@@ -12,13 +12,10 @@ from typing import Any
 
 import treq
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred
-from twisted.internet.error import ProcessDone, ProcessTerminated
-from twisted.internet.protocol import ProcessProtocol
-from twisted.python.failure import Failure
-from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.pages import notFound
 
+from tests.browser_support import PNG_MAGIC, require_chromium, run_chromium, screenshot
 from twisted_netlab.web.site import MountRoot, NetlabSite
 from twisted_netlab.web.tools import ToolsResource
 from twisted_netlab.web.toolspage import (
@@ -30,8 +27,6 @@ from twisted_netlab.web.toolspage import (
     render_inspection,
 )
 
-CHROMIUM = "/usr/bin/chromium"
-RUN_TIMEOUT = 90.0
 BROWSER_ACCEPT = (
     "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
 )
@@ -153,74 +148,33 @@ class ToolsOverHttpTests(_ToolsSite):
         self.assertEqual(json.loads(body)["method"], "GET")
 
 
-class _Collect(ProcessProtocol):
-    def __init__(self) -> None:
-        self.out = b""
-        self.err = b""
-        self.ended: Deferred[None] = Deferred()
-
-    def outReceived(self, data: bytes) -> None:
-        self.out += data
-
-    def errReceived(self, data: bytes) -> None:
-        self.err = (self.err + data)[-4096:]
-
-    def processEnded(self, reason: Failure) -> None:
-        reason.trap(ProcessDone, ProcessTerminated)
-        self.ended.callback(None)
-
-
 class ToolsInChromiumTests(_ToolsSite):
     timeout = 240
 
     def setUp(self) -> None:
-        if not os.access(CHROMIUM, os.X_OK):
-            raise SkipTest(f"{CHROMIUM} not installed (Debian package 'chromium')")
+        require_chromium()
         super().setUp()
         self.shots = os.path.abspath(self.mktemp())
         os.makedirs(self.shots)
 
-    async def chromium(self, url: str, *extra: str) -> bytes:
-        proto = _Collect()
-        argv = [
-            CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-            "--no-first-run", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--disable-dev-shm-usage", "--hide-scrollbars",
-            f"--user-data-dir={os.path.abspath(self.mktemp())}", *extra, url,
-        ]
-        process = reactor.spawnProcess(proto, CHROMIUM, argv, env=dict(os.environ))
-
-        def kill() -> None:
-            if process.pid is not None:
-                process.signalProcess("KILL")
-
-        watchdog = reactor.callLater(RUN_TIMEOUT, kill)
-        self.addCleanup(kill)
-        await proto.ended
-        if not watchdog.active():
-            self.fail(f"chromium did not finish in {RUN_TIMEOUT}s: {proto.err[-1000:]!r}")
-        watchdog.cancel()
-        return proto.out
-
     async def test_pages_in_chromium(self) -> None:
-        dom = (await self.chromium(self.base + "/_netlab/", "--dump-dom")).decode("utf-8")
+        dom = (await run_chromium(self, self.base + "/_netlab/", "--dump-dom")).decode("utf-8")
         self.assertIn("<h1>Request tools</h1>", dom)
         self.assertEqual(dom.count("<section id="), len(TOOL_HELP))
         self.assertIn('<select name="status_code"><option>302</option>', dom)
         dom = (
-            await self.chromium(self.base + "/_netlab/inspect?who=chromium", "--dump-dom")
+            await run_chromium(self, self.base + "/_netlab/inspect?who=chromium", "--dump-dom")
         ).decode()
         self.assertIn('<tr><td class="k">who</td><td>chromium</td></tr>', dom)
         self.assertIn('<tr><td class="k">Accept</td><td>text/html,', dom)  # the browser's own
         self.assertIn("<h1>Request inspector</h1>", dom)
         for theme, flags in (("light", ()), ("dark", ("--force-dark-mode",))):
             path = os.path.join(self.shots, f"tools-{theme}.png")
-            await self.chromium(self.base + "/_netlab/", *flags, "--window-size=900,1000",
-                                f"--screenshot={path}")
-            with open(path, "rb") as handle:
-                self.assertEqual(handle.read(8), b"\x89PNG\r\n\x1a\n")
+            png = await screenshot(self, self.base + "/_netlab/", path, *flags,
+                                   "--window-size=900,1000")
+            self.assertEqual(png[:8], PNG_MAGIC)
         inspector = os.path.join(self.shots, "inspector.png")
-        await self.chromium(self.base + "/_netlab/inspect?who=chromium", "--window-size=900,900",
-                            f"--screenshot={inspector}")
+        await screenshot(self, self.base + "/_netlab/inspect?who=chromium", inspector,
+                         "--window-size=900,900")
         self.assertTrue(os.path.getsize(inspector) > 0)
         print(f"\ntools screenshots in {self.shots}")

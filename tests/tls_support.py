@@ -26,6 +26,18 @@ def require(program: str) -> str:
     return path
 
 
+async def close_server(reactor: Any, port: Any, wrapper: WrappingFactory) -> None:
+    """Stop listening, give finished clients' sockets a bounded moment, abort the rest."""
+    await port.stopListening()
+    for _ in range(100):  # the clients have exited: let their sockets close
+        if not wrapper.protocols:
+            break
+        await deferLater(reactor, 0.02, lambda: None)
+    for proto in list(wrapper.protocols):
+        proto.transport.abortConnection()
+    await deferLater(reactor, 0, lambda: None)
+
+
 class TLSServerCase(TestCase):
     """``serve(argv)`` starts netlab-web with ``--tls`` options over ``self.root``."""
 
@@ -54,18 +66,8 @@ class TLSServerCase(TestCase):
         self.options = options
         self.wrapper = WrappingFactory(secure_factory(site, options["tls-config"]))
         self.port = self.reactor.listenTCP(0, self.wrapper, interface="127.0.0.1")
-        self.addCleanup(self._close_server)
+        self.addCleanup(close_server, self.reactor, self.port, self.wrapper)
         return options
-
-    async def _close_server(self) -> None:
-        await self.port.stopListening()
-        for _ in range(100):  # the clients have exited: let their sockets close
-            if not self.wrapper.protocols:
-                break
-            await deferLater(self.reactor, 0.02, lambda: None)
-        for proto in list(self.wrapper.protocols):
-            proto.transport.abortConnection()
-        await deferLater(self.reactor, 0, lambda: None)
 
     def url(self, path: str, host: str = "127.0.0.1") -> str:
         return f"https://{host}:{self.port.getHost().port}{path}"

@@ -22,12 +22,12 @@ import json
 import os
 import re
 import secrets
-from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from twisted_netlab.cache.index import EntryIndex
 from twisted_netlab.cache.store import meta_size
 from twisted_netlab.http.cache.entry import EntryMeta, Stored
 
@@ -136,20 +136,17 @@ class DiskStore:
         self.max_bytes = max_bytes
         self.max_entry_bytes = max_bytes // 4 if max_entry_bytes is None else max_entry_bytes
         self.fsync = fsync
-        self._lru: OrderedDict[str, _Entry] = OrderedDict()
-        self._by_key: dict[str, set[str]] = {}
-        self._generations: dict[str, int] = {}
-        self._size = 0
+        self._index: EntryIndex[_Entry] = EntryIndex()
         self.discarded_at_load = 0
         (self.directory / "tmp").mkdir(parents=True, exist_ok=True)
         self._load()
 
     @property
     def size(self) -> int:
-        return self._size
+        return self._index.size
 
     def __len__(self) -> int:
-        return len(self._lru)
+        return len(self._index)
 
     def _paths(self, ident: str) -> tuple[Path, Path]:
         return self.directory / f"{ident}.body", self.directory / f"{ident}.meta"
@@ -182,7 +179,7 @@ class DiskStore:
                 continue
             found.append((mtime, ident, entry))
         for _mtime, _ident, entry in sorted(found, key=lambda item: (item[0], item[1])):
-            self._insert(entry)
+            self._index.insert(entry)
         self._evict()
 
     def _read_entry(self, ident: str, body: Path, meta_path: Path) -> _Entry:
@@ -211,20 +208,14 @@ class DiskStore:
                 os.fsync(handle.fileno())
         os.replace(temp, self._paths(ident)[1])
 
-    def _insert(self, entry: _Entry) -> None:
-        ident = entry.stored.ident
-        self._lru[ident] = entry
-        self._by_key.setdefault(entry.stored.meta.key, set()).add(ident)
-        self._size += entry.charge
-
     def entries(self, key: str) -> list[Stored]:
-        return [self._lru[ident].stored for ident in sorted(self._by_key.get(key, ()))]
+        return self._index.entries(key)
 
     def begin(self, meta: EntryMeta) -> DiskWriter:
-        return DiskWriter(self, meta, self._generations.get(meta.key, 0))
+        return DiskWriter(self, meta, self._index.generation(meta.key))
 
     def open(self, ident: str) -> DiskReader | None:
-        entry = self._lru.get(ident)
+        entry = self._index.get(ident)
         if entry is None:
             return None
         body, meta_path = self._paths(ident)
@@ -233,13 +224,13 @@ class DiskStore:
         except OSError:
             self.remove(ident)
             return None
-        self._lru.move_to_end(ident)
+        self._index.touch(ident)
         with contextlib.suppress(OSError):
             os.utime(meta_path)
         return DiskReader(file, entry.length)
 
     def update(self, stored: Stored) -> bool:
-        entry = self._lru.get(stored.ident)
+        entry = self._index.get(stored.ident)
         if entry is None or entry.stored.meta.key != stored.meta.key:
             return False
         try:
@@ -247,45 +238,33 @@ class DiskStore:
         except OSError:
             self.remove(stored.ident)
             return False
-        self._size -= entry.charge
-        entry.stored = stored
-        self._size += entry.charge
-        self._lru.move_to_end(stored.ident)
+        self._index.restamp(entry, stored)
         self._evict()
         return True
 
     def remove(self, ident: str) -> None:
-        entry = self._lru.pop(ident, None)
-        if entry is None:
+        if self._index.pop(ident) is None:
             return
-        self._size -= entry.charge
-        key = entry.stored.meta.key
-        idents = self._by_key.get(key)
-        if idents is not None:
-            idents.discard(ident)
-            if not idents:
-                del self._by_key[key]
         body, meta_path = self._paths(ident)
         # Metadata first: once it is gone the entry is invisible, even after a crash.
         meta_path.unlink(missing_ok=True)
         body.unlink(missing_ok=True)
 
     def invalidate(self, key: str) -> int:
-        self._generations[key] = self._generations.get(key, 0) + 1
-        idents = list(self._by_key.get(key, ()))
+        idents = self._index.bump(key)
         for ident in idents:
             self.remove(ident)
         return len(idents)
 
     def clear(self) -> None:
-        for key in list(self._by_key):
+        for key in self._index.primary_keys():
             self.invalidate(key)
 
     def _commit(
         self, ident: str, temp: Path, meta: EntryMeta, length: int, generation: int
     ) -> Stored | None:
         entry = _Entry(Stored(ident, meta), length)
-        if generation != self._generations.get(meta.key, 0) or entry.charge > self.max_bytes:
+        if generation != self._index.generation(meta.key) or entry.charge > self.max_bytes:
             temp.unlink(missing_ok=True)
             return None
         body, _ = self._paths(ident)
@@ -299,10 +278,10 @@ class DiskStore:
         for old in self.entries(meta.key):
             if old.meta.vary == meta.vary:
                 self.remove(old.ident)
-        self._insert(entry)
+        self._index.insert(entry)
         self._evict()
         return entry.stored
 
     def _evict(self) -> None:
-        while self._size > self.max_bytes and self._lru:
-            self.remove(next(iter(self._lru)))
+        while self._index.size > self.max_bytes and len(self._index):
+            self.remove(self._index.oldest())

@@ -8,10 +8,10 @@ writes in progress together, so many concurrent cold misses cannot exceed memory
 from __future__ import annotations
 
 import secrets
-from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from twisted_netlab.cache.index import EntryIndex
 from twisted_netlab.cache.store import meta_size
 from twisted_netlab.http.cache.entry import EntryMeta, Stored
 
@@ -100,68 +100,53 @@ class MemoryStore:
         self.max_bytes = max_bytes
         self.max_entry_bytes = max_bytes // 4 if max_entry_bytes is None else max_entry_bytes
         self.max_pending_bytes = max_bytes if max_pending_bytes is None else max_pending_bytes
-        self._lru: OrderedDict[str, _Entry] = OrderedDict()
-        self._by_key: dict[str, set[str]] = {}
-        self._generations: dict[str, int] = {}
-        self._size = 0
+        self._index: EntryIndex[_Entry] = EntryIndex()
         self._pending = 0
 
     @property
     def size(self) -> int:
-        return self._size
+        return self._index.size
 
     @property
     def pending(self) -> int:
         return self._pending
 
     def __len__(self) -> int:
-        return len(self._lru)
+        return len(self._index)
 
     def entries(self, key: str) -> list[Stored]:
-        return [self._lru[ident].stored for ident in sorted(self._by_key.get(key, ()))]
+        return self._index.entries(key)
 
     def begin(self, meta: EntryMeta) -> MemoryWriter:
-        return MemoryWriter(self, meta, self._generations.get(meta.key, 0))
+        return MemoryWriter(self, meta, self._index.generation(meta.key))
 
     def open(self, ident: str) -> MemoryReader | None:
-        entry = self._lru.get(ident)
+        entry = self._index.get(ident)
         if entry is None:
             return None
-        self._lru.move_to_end(ident)
+        self._index.touch(ident)
         return MemoryReader(entry.chunks, entry.length)
 
     def update(self, stored: Stored) -> bool:
-        entry = self._lru.get(stored.ident)
+        entry = self._index.get(stored.ident)
         if entry is None or entry.stored.meta.key != stored.meta.key:
             return False
-        self._size -= entry.charge
-        entry.stored = stored
-        self._size += entry.charge
-        self._lru.move_to_end(stored.ident)
+        self._index.restamp(entry, stored)
         self._evict()
         return True
 
     def remove(self, ident: str) -> None:
-        entry = self._lru.pop(ident, None)
-        if entry is None:
+        if self._index.pop(ident) is None:
             return
-        self._size -= entry.charge
-        key = entry.stored.meta.key
-        idents = self._by_key.get(key)
-        if idents is not None:
-            idents.discard(ident)
-            if not idents:
-                del self._by_key[key]
 
     def invalidate(self, key: str) -> int:
-        self._generations[key] = self._generations.get(key, 0) + 1
-        idents = list(self._by_key.get(key, ()))
+        idents = self._index.bump(key)
         for ident in idents:
             self.remove(ident)
         return len(idents)
 
     def clear(self) -> None:
-        for key in list(self._by_key):
+        for key in self._index.primary_keys():
             self.invalidate(key)
 
     # Writer callbacks.
@@ -180,7 +165,7 @@ class MemoryStore:
     def _commit(
         self, meta: EntryMeta, chunks: tuple[bytes, ...], length: int, generation: int
     ) -> Stored | None:
-        if generation != self._generations.get(meta.key, 0):
+        if generation != self._index.generation(meta.key):
             return None
         stored = Stored(secrets.token_hex(16), meta)
         entry = _Entry(stored, chunks, length)
@@ -189,13 +174,10 @@ class MemoryStore:
         for old in self.entries(meta.key):
             if old.meta.vary == meta.vary:
                 self.remove(old.ident)
-        self._lru[stored.ident] = entry
-        self._by_key.setdefault(meta.key, set()).add(stored.ident)
-        self._size += entry.charge
+        self._index.insert(entry)
         self._evict()
         return stored
 
     def _evict(self) -> None:
-        while self._size > self.max_bytes and self._lru:
-            ident = next(iter(self._lru))
-            self.remove(ident)
+        while self._index.size > self.max_bytes and len(self._index):
+            self.remove(self._index.oldest())

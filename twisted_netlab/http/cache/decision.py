@@ -37,6 +37,7 @@ from twisted_netlab.http.cache.invalidation import invalidated_uris
 from twisted_netlab.http.cache.request import ReuseKind, evaluate_reuse
 from twisted_netlab.http.cache.storable import StorePolicy, may_store
 from twisted_netlab.http.cache.validation import (
+    NOT_STORED,
     Candidate,
     conditional_headers,
     merge_304,
@@ -62,21 +63,6 @@ __all__ = [
     "stale_on_error",
 ]
 
-# Never stored (RFC 9111 3.1: hop-by-hop; Age is recomputed when served).
-_NOT_STORED = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "age",
-    }
-)
 _ERROR_STATUSES = frozenset({500, 502, 503, 504})
 
 
@@ -271,7 +257,7 @@ def _keys(uris: Sequence[str]) -> list[str]:
 
 def _stored_headers(response_headers: Fields, omit: frozenset[str]) -> tuple[tuple[str, str], ...]:
     connection = {n.lower() for n in split_list(field_values(response_headers, "connection"))}
-    return without_fields(response_headers, _NOT_STORED | connection | omit)
+    return without_fields(response_headers, NOT_STORED | connection | omit)
 
 
 def admit(

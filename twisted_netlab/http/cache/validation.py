@@ -24,9 +24,11 @@ from dataclasses import dataclass
 from twisted_netlab.http.cache.directives import RequestDirectives, ResponseDirectives
 from twisted_netlab.http.cache.fields import Fields, field_values, split_list, without_fields
 from twisted_netlab.http.cache.freshness import single_date
+from twisted_netlab.http.tokens import HOP_BY_HOP
 from twisted_netlab.http.validators import ETag, parse_etag_list, strong_match, weak_match
 
 __all__ = [
+    "NOT_STORED",
     "NOT_UPDATED_BY_304",
     "Candidate",
     "conditional_headers",
@@ -37,23 +39,17 @@ __all__ = [
     "within_stale_while_revalidate",
 ]
 
-NOT_UPDATED_BY_304 = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "content-length",
-        "content-encoding",
-        "content-range",
-        "age",
-    }
-)
+# Never stored (RFC 9111 3.1: hop-by-hop, from the one list in http/tokens; Age is
+# recomputed when served). Lower-case text names, as the cache rules compare them.
+NOT_STORED: frozenset[str] = frozenset(name.decode("ascii") for name in HOP_BY_HOP) | {"age"}
+
+# A 304 updates the stored header fields except these (RFC 9111 4.3.4): the ones never
+# stored, plus the ones describing the stored body's bytes, which a 304 has none of.
+NOT_UPDATED_BY_304: frozenset[str] = NOT_STORED | {
+    "content-length",
+    "content-encoding",
+    "content-range",
+}
 
 
 def _etag(headers: Fields) -> ETag | None:
