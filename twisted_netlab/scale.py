@@ -93,8 +93,11 @@ def _usable_cpus() -> int | None:
         return os.cpu_count()
 
 
-class ScaleOptionsMixin:
-    """``--metrics``, ``--metrics-public``, ``--lame-duck``, ``--workers``; result in "scale"."""
+class ScaleOptionsMixin(usage.Options):
+    """``--metrics``, ``--metrics-public``, ``--lame-duck``, ``--workers``; result in "scale".
+
+    A ``usage.Options`` base (like ``WebOptions``), so ``self[...]`` is typed as it is.
+    """
 
     optFlags = [  # noqa: RUF012 - usage.Options reads these class lists
         ["metrics-public", None, "Also answer /metrics and /healthz on the public web "
@@ -111,12 +114,12 @@ class ScaleOptionsMixin:
 
     def parseOptions(self, options: Sequence[str] | None = None) -> None:
         # Kept so the supervisor can give each worker the very same arguments.
-        self["argv"] = list(sys.argv[1:] if options is None else options)  # type: ignore[index]
-        super().parseOptions(options)  # type: ignore[misc]
+        self["argv"] = list(sys.argv[1:] if options is None else options)
+        super().parseOptions(options)
 
     def post_options_scale(self, web: bool = True, mounts: Sequence[str] = ()) -> None:
         """``mounts``: the web mount prefixes (``WebConfig.mount_prefixes()``), for metrics."""
-        options: dict[str, Any] = self  # type: ignore[assignment]
+        options = self
         endpoint = options.get("metrics")
         if endpoint is not None:
             validate_endpoint(endpoint)

@@ -73,8 +73,11 @@ def tls_config(
     return TLSConfig(material)
 
 
-class TLSOptionsMixin:
-    """Adds the TLS options; ``post_options_tls`` stores a ``TLSConfig | None`` as "tls-config"."""
+class TLSOptionsMixin(usage.Options):
+    """Adds the TLS options; ``post_options_tls`` stores a ``TLSConfig | None`` as "tls-config".
+
+    A ``usage.Options`` base (like ``WebOptions``), so ``self[...]`` is typed as it is.
+    """
 
     optFlags = [
         ["tls", None, "Serve HTTPS on the --port endpoints (a self-signed localhost "
@@ -86,10 +89,10 @@ class TLSOptionsMixin:
     ]
 
     def post_options_tls(self) -> None:
-        self["tls-config"] = tls_config(  # type: ignore[index]
-            bool(self["tls"]),  # type: ignore[index]
-            self["tls-cert"],  # type: ignore[index]
-            self["tls-key"],  # type: ignore[index]
+        self["tls-config"] = tls_config(
+            bool(self["tls"]),
+            self["tls-cert"],
+            self["tls-key"],
             data_folder(os.environ),
             datetime.datetime.now(datetime.UTC),
         )
