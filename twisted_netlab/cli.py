@@ -147,8 +147,8 @@ def _checked_address(value: str) -> str:
         ) from None
 
 
-class _ShortCommand:
-    """Mixin for a plugin's ``Options``: folder argument, bare ports, ``--address``.
+class _ShortCommand(usage.Options):
+    """Base for a plugin's ``Options``: folder argument, bare ports, ``--address``.
 
     Port options are collected raw and turned into endpoint descriptions in
     ``postOptions``, because ``-a`` may come after ``-p``.
@@ -167,8 +167,8 @@ class _ShortCommand:
         then hand the plugin's parser the options first and the arguments after ``--``.
         """
         argv = list(sys.argv[1:] if options is None else options)
-        short: str = self.shortOpt  # type: ignore[attr-defined]
-        long: list[str] = self.longOpt  # type: ignore[attr-defined]
+        short: str = self.shortOpt
+        long: list[str] = self.longOpt
         try:
             found, args = getopt.gnu_getopt(argv, short, long)
         except getopt.error as exc:
@@ -181,7 +181,7 @@ class _ShortCommand:
             if flag not in _SHORT_ONLY:
                 plugin.extend([flag, value] if takes else [flag])
         self._plugin_args = plugin
-        super().parseOptions([*ordered, "--", *args])  # type: ignore[misc]
+        super().parseOptions([*ordered, "--", *args])  # type: ignore[no-untyped-call]
 
     def plugin_argv(self) -> list[str]:
         """These options as the plugin's own command line (what ``--workers`` hands each
@@ -198,12 +198,12 @@ class _ShortCommand:
 
     def opt_address(self, address: str) -> None:
         """Interface for bare port numbers and the default port (default 127.0.0.1)."""
-        self["address"] = _checked_address(address)  # type: ignore[index]
+        self["address"] = _checked_address(address)
 
     opt_a = opt_address
 
     def _raw(self, key: str, value: str) -> None:
-        self.setdefault("raw-" + key, []).append(value)  # type: ignore[attr-defined]
+        self.setdefault("raw-" + key, []).append(value)
 
     def parseArgs(self, *args: str) -> None:
         if not self.takes_folder:
@@ -215,18 +215,18 @@ class _ShortCommand:
         if args:
             if not os.path.isdir(args[0]):
                 raise usage.UsageError(f"folder {args[0]!r} does not exist or is not a folder")
-            self["path"] = args[0]  # type: ignore[index]
+            self["path"] = args[0]
 
     def resolve_ports(self) -> None:
-        address = self.get("address", DEFAULT_ADDRESS)  # type: ignore[attr-defined]
+        address = self.get("address", DEFAULT_ADDRESS)
         for key in self.port_keys:
-            raw = self.get("raw-" + key) or [self.default_ports[key]]  # type: ignore[attr-defined]
+            raw = self.get("raw-" + key) or [self.default_ports[key]]
             option = _OPTION_NAMES[key]
-            self[key] = [  # type: ignore[index]
+            self[key] = [
                 check_endpoint(option, port_description(option, value, address))
                 for value in raw
             ]
-        self["argv"] = self.plugin_argv()  # type: ignore[index]
+        self["argv"] = self.plugin_argv()
 
 
 def wants_colour(stream: TextIO, environ: dict[str, str] | os._Environ[str]) -> bool:
@@ -238,12 +238,12 @@ def wants_colour(stream: TextIO, environ: dict[str, str] | os._Environ[str]) -> 
     return tty and not environ.get("NO_COLOR") and environ.get("TERM") != "dumb"
 
 
-class _RequestLogFlag:
+class _RequestLogFlag(usage.Options):
     """``--quiet``: the web short commands log every request unless told not to."""
 
     def opt_quiet(self) -> None:
         """No request log on the terminal (--access-log still writes its file)."""
-        self["quiet"] = True  # type: ignore[index]
+        self["quiet"] = True
 
     opt_q = opt_quiet
 
