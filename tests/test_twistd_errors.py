@@ -180,6 +180,36 @@ class StartupFailureTests(SynchronousTestCase):
         )
 
 
+class DaemonTests(SynchronousTestCase):
+    """Without ``-n`` twistd's parent process prints what the daemon reported."""
+
+    def test_port_in_use_daemon(self) -> None:
+        taken, port = _bound_port()
+        self.addCleanup(taken.close)
+        where = f"tcp:{port}:interface=127.0.0.1"
+        folder = os.path.abspath(self.mktemp())  # twistd runs in it: paths absolute
+        os.mkdir(folder)
+        logfile = os.path.join(folder, "twistd.log")
+        done = subprocess.run(
+            [*TWISTD, f"--pidfile={folder}/twistd.pid", f"--logfile={logfile}",
+             "netlab-web", "-p", where],
+            capture_output=True, text=True, timeout=60, cwd=folder,
+        )
+        # twistd's words, not ours: the repr of the report's first 98 bytes.
+        report = (f"twisted_netlab.twistd_errors.StartupFailed: twistd netlab-web: "
+                  f"cannot listen on {where}: address already in use")
+        self.assertEqual(
+            (done.returncode, done.stdout, done.stderr),
+            (1, "", f"An error has occurred: {report.encode()[:98]!r}\n"
+                    "Please look at log file for more information.\n"),
+        )
+        with open(logfile) as f:
+            self.assertIn(
+                f"#critical] twistd netlab-web: cannot listen on {where}: "
+                "address already in use\n", f.read()
+            )
+
+
 class _ParentOptions(usage.Options):
     subCommand = "netlab-web"
 

@@ -41,7 +41,10 @@ class _Entry:
 
     def makeService(self, options: Any) -> service.IService:
         """The plugin's tree inside a guard that names the listener that failed."""
-        return guard_startup(self._make(options), self._ports(options), self._plugin)
+        daemon = bool(getattr(options, "twistd_daemon", False))
+        return guard_startup(
+            self._make(options), self._ports(options), self._plugin, daemon=daemon
+        )
 
 
 web = _Entry("netlab-web", web_tap.Options, web_tap.makeService, lambda o: list(o["ports"]))

@@ -41,7 +41,9 @@ from zope.interface import implementer
 
 from twisted_netlab.startup_messages import HINT, listen_message, one_line, reason
 
-__all__ = ["OneLineUsage", "StartupGuard", "access_log_problem", "guard_startup"]
+__all__ = [
+    "OneLineUsage", "StartupFailed", "StartupGuard", "access_log_problem", "guard_startup",
+]
 
 log = Logger()
 
@@ -80,6 +82,9 @@ def access_log_problem(path: str | None) -> str | None:
 class OneLineUsage(usage.Options):
     """First base of a plugin's ``Options``: one line instead of twistd's help wall."""
 
+    #: Whether twistd will daemonize (no ``-n``); read by ``twistd_cli``.
+    twistd_daemon = False
+
     def parseOptions(self, options: Sequence[str] | None = None) -> None:
         try:
             super().parseOptions(options)  # type: ignore[no-untyped-call]
@@ -87,6 +92,10 @@ class OneLineUsage(usage.Options):
             if self.parent is None:
                 raise
             _leave(f"{_program(self)}: {one_line(str(exc))}; {HINT}", 2, sys.stderr)
+        if self.parent is not None:
+            # A daemon's stderr is /dev/null and twistd's parent process waits for the
+            # child to report through a pipe, which only an exception does (StartupGuard).
+            self.twistd_daemon = "nodaemon" in self.parent and not self.parent["nodaemon"]
         if self.parent is not None and (why := access_log_problem(self.get("access-log"))):
             _leave(f"{_program(self)}: cannot open --access-log {self['access-log']}: {why}",
                    1, sys.stderr)
@@ -135,11 +144,15 @@ def _listeners(top: service.IService) -> list[StreamServerEndpointService]:
 class StartupGuard(service.MultiService):
     """Holds the plugin's service tree; a failing start becomes one line and exit 1."""
 
-    def __init__(self, top: service.IService, descriptions: Sequence[str], plugin: str) -> None:
+    def __init__(
+        self, top: service.IService, descriptions: Sequence[str], plugin: str,
+        *, daemon: bool = False,
+    ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         top.setServiceParent(self)
         self.descriptions = list(descriptions)
         self.plugin = plugin
+        self.daemon = daemon
 
     def privilegedStartService(self) -> None:
         listeners = _listeners(self)
@@ -159,11 +172,22 @@ class StartupGuard(service.MultiService):
     def _fail(self, text: str) -> NoReturn:
         program = _command(self.plugin)
         log.critical("{program}: {text}", program=program, text=text)
+        if self.daemon:
+            # twistd's parent process reads the child's status pipe, and only an
+            # exception writes to it (SystemExit would leave the parent waiting for
+            # ever): it prints "An error has occurred: b'StartupFailed: ...'" and exits 1.
+            raise StartupFailed(f"{program}: {text}") from None
         # twistd has pointed sys.stderr at the log by now; the user's terminal is the
         # original stream (None when Python started without one).
         _leave(f"{program}: {text}", 1, sys.__stderr__)
 
 
-def guard_startup(top: service.IService, descriptions: Sequence[str], plugin: str) -> StartupGuard:
+class StartupFailed(Exception):
+    """A daemon's startup failure, for twistd's parent process to print."""
+
+
+def guard_startup(
+    top: service.IService, descriptions: Sequence[str], plugin: str, *, daemon: bool = False
+) -> StartupGuard:
     """``top`` inside a ``StartupGuard``; ``descriptions`` in listener order."""
-    return StartupGuard(top, descriptions, plugin)
+    return StartupGuard(top, descriptions, plugin, daemon=daemon)
