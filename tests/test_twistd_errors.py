@@ -151,6 +151,24 @@ class StartupFailureTests(SynchronousTestCase):
             f"twistd netlab: cannot listen on {where}: address already in use",
         )
 
+    def test_metrics_port_in_use(self) -> None:
+        taken, port = _bound_port()
+        self.addCleanup(taken.close)
+        where = f"tcp:{port}:interface=127.0.0.1"
+        self.assert_fails(
+            ["netlab-web", "-p", "tcp:0:interface=127.0.0.1", "--metrics", where],
+            f"twistd netlab-web: cannot listen on {where}: address already in use",
+        )
+
+    def test_workers_port_in_use(self) -> None:
+        """The supervisor opens the sockets in startService: named by address."""
+        taken, port = _bound_port()
+        self.addCleanup(taken.close)
+        self.assert_fails(
+            ["netlab-web", "-p", f"tcp:{port}:interface=127.0.0.1", "--workers", "2"],
+            f"twistd netlab-web: cannot listen on 127.0.0.1:{port}: address already in use",
+        )
+
     def test_bad_interface(self) -> None:
         where = "tcp:0:interface=999.1.1.1"
         self.assert_fails(

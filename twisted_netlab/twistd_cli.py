@@ -42,9 +42,10 @@ class _Entry:
     def makeService(self, options: Any) -> service.IService:
         """The plugin's tree inside a guard that names the listener that failed."""
         daemon = bool(getattr(options, "twistd_daemon", False))
-        return guard_startup(
-            self._make(options), self._ports(options), self._plugin, daemon=daemon
-        )
+        # --metrics ENDPOINT: its listener comes after the plugin's (scale.finish_service)
+        metrics = getattr(options.get("scale"), "metrics", None)
+        ports = [*self._ports(options), *([metrics] if metrics else [])]
+        return guard_startup(self._make(options), ports, self._plugin, daemon=daemon)
 
 
 web = _Entry("netlab-web", web_tap.Options, web_tap.makeService, lambda o: list(o["ports"]))

@@ -26,7 +26,7 @@ from __future__ import annotations
 import errno
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NoReturn, TextIO
 
 from twisted.application import service
@@ -160,8 +160,16 @@ class StartupGuard(service.MultiService):
             for svc, where in zip(listeners, self.descriptions, strict=True):
                 if not isinstance(svc.endpoint, _Named):
                     svc.endpoint = _Named(svc.endpoint, where)
+        self._guarded(super().privilegedStartService)
+
+    def startService(self) -> None:
+        # twistd calls this before the reactor runs too; the --workers supervisor
+        # opens its sockets here.
+        self._guarded(super().startService)
+
+    def _guarded(self, start: Callable[[], object]) -> None:
         try:
-            super().privilegedStartService()  # type: ignore[no-untyped-call]
+            start()
         except _ListenFailed as failed:
             self._fail(listen_message(failed.where, failed.error))
         except CannotListenError as exc:  # a listener we could not name in advance
