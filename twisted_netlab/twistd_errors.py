@@ -17,8 +17,10 @@ Both are caught at the one place twistd hands control to us, with public APIs on
 - ``StartupGuard``: the parent of the plugin's service tree; its
   ``privilegedStartService`` names the listener that failed, writes one line to the
   process's real stderr (twistd has redirected ``sys.stderr`` into the log by then) and
-  to the log, and leaves with ``SystemExit(1)``. ``cli.py`` never calls it (it starts
-  the leaves itself), so the short commands keep their own messages.
+  to the log, and leaves with ``SystemExit(1)``. A daemon (no ``-n``) raises
+  ``StartupFailed`` instead: twistd's parent process waits on a status pipe that only
+  an exception writes to. ``twistd_cli`` puts the guard on the plugin entries only;
+  ``cli.py``, the workers and the tests use the ``tap`` modules' unguarded trees.
 """
 
 from __future__ import annotations
