@@ -8,7 +8,7 @@ functions: a lazy import is still a dependency, and hiding a cycle behind one is
 what this check is for. Layers, lowest first:
 
 0. ``errors``: imports nothing from the package;
-1. the sans-IO cores, ``http/`` and ``framing``: import only layers 0-1, and nothing
+1. the sans-IO cores, the ``http/`` and ``framing/`` packages: import only layers 0-1, and nothing
    from Twisted, sockets, logging or event loops;
 2. adapters and services (``web/``, ``tcp/``, ``endpoints``, everything else);
 3. entry points (``tap`` modules, ``cli``, ``*_cli``): may import anything below.

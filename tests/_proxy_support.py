@@ -194,6 +194,7 @@ class RawClient(Protocol):
         self.data = bytearray()  # += on bytes would be quadratic for big bodies
         self.ready: defer.Deferred[None] = defer.Deferred()
         self.closed: defer.Deferred[Any] = defer.Deferred()
+        self.reason: Any = None  # why the connection ended, once it has
         self.paused = False
 
     def connectionMade(self) -> None:

@@ -204,7 +204,7 @@ class _Output(ProcessProtocol):
 
     def outReceived(self, data: bytes) -> None:
         self.out += data
-        match = re.search(rb"starting on (\d+)", self.out)
+        match = re.search(rb"  web: +http://127\.0\.0\.1:(\d+)/\n", self.out)
         if match and not self.ready.called:
             self.ready.callback(int(match.group(1)))
 

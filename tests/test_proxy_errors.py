@@ -158,22 +158,61 @@ class DescribeTests(SynchronousTestCase):
         )
 
 
-class IdleVersusSlowClientTests(ProxyTestCase):
+class IdleVersusSlowClientTests(LoggedTestCase):
     async def test_paused_by_slow_client_is_not_idle(self) -> None:
-        """Backpressure pauses the upstream; that must not count as an idle upstream."""
+        """Backpressure pauses the upstream; that must not count as an idle upstream.
+
+        Real sockets carry the backpressure; the proxy client's clock (its idle timeout
+        and deadline sweep) is a ``Clock``. Each idle period passes at a moment the
+        upstream exchange is paused (right as it pauses), so no wall-clock wait decides
+        the outcome, and the test fails fast if the rule is broken.
+        """
         from twisted.internet import task
+
+        from twisted_netlab.upstream.exchange import Exchange
+        from twisted_netlab.web.proxy import ProxyClient, ProxySettings, make_proxy_mounts
+        from twisted_netlab.web.site import MountRoot, NetlabSite
 
         from ._proxy_support import BigBody
 
         size = 32 * 1024 * 1024
-        big = BigBody(size)
-        self.upstream_root.putChild(b"big", big)
-        self.start_proxy([self.mount("/b", "/big")], idle_timeout=0.2)
+        self.upstream_root.putChild(b"big", BigBody(size))
+        clock = task.Clock()
+        settings = ProxySettings(idle_timeout=0.2)
+        proxy_client = ProxyClient(reactor, settings, clock=clock)  # real sockets
+        self.addCleanup(proxy_client.close)
+        mounts = make_proxy_mounts([self.mount("/b", "/big")], settings, proxy_client, clock)
+        site = NetlabSite(MountRoot(Resource(), mounts))
+        port = reactor.listenTCP(0, site, interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        self.proxy_port = port.getHost().port
+
+        exchanges: list[Exchange] = []
+        waiting: list[defer.Deferred[None]] = []
+        original = Exchange.pauseProducing
+
+        def pause(exchange: Exchange) -> None:
+            original(exchange)
+            exchanges.append(exchange)
+            fire = list(waiting)
+            waiting.clear()
+            for paused in fire:
+                paused.callback(None)  # resumes the test while the exchange is paused
+
+        self.patch(Exchange, "pauseProducing", pause)
         client = await self.raw(
             b"GET /b/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", pause_after=1
         )
-        await task.deferLater(reactor, 0.8, lambda: None)  # four idle periods, paused
-        self.assertFalse(client.closed.called)
+        for _ in range(4):  # four idle periods, each passed while the exchange is paused
+            # client.paused: the client stopped reading, so the pause is its doing.
+            while not (client.paused and exchanges and exchanges[-1].paused):
+                paused: defer.Deferred[None] = defer.Deferred()
+                waiting.append(paused)
+                await paused
+            clock.advance(0.2)
+            clock.advance(0.2)  # two sweeps: a broken rule would have cut it by now
+            self.assertEqual(self.proxy_log(), [])  # no "upstream idle ... aborting"
+            self.assertIsNone(client.reason)  # still open, still in flight
         client.transport.resumeProducing()
         await client.closed
         head, _, body = client.data.partition(b"\r\n\r\n")

@@ -10,8 +10,8 @@ from twisted.trial.unittest import TestCase
 from twisted.web.resource import Resource
 
 from tests.limits_support import Big, Client, Hang, Hello, LimitsHarness
-from twisted_netlab.web.channel import plain_response
 from twisted_netlab.web.limits import LimitsConfig, Phase
+from twisted_netlab.web.plainresponse import plain_response
 
 GET = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
 
@@ -181,7 +181,7 @@ class ConnectionCapTests(TestCase):
         fresh = await h.connect(GET)
         self.assertEqual(await idle.closed, b"")
         self.assertTrue((await h.response(fresh, b"hello\n")).startswith(b"HTTP/1.1 200 OK"))
-        self.assertFalse(slow.closed.called)
+        self.assertNoResult(slow.closed)
         self.assertEqual(h.site.evicted, 1)
 
     async def test_busy_connections_are_kept_and_the_newcomer_gets_503(self) -> None:
@@ -235,7 +235,7 @@ class DrainTests(TestCase):
         await arrived
         drained = h.site.start_drain()
         h.clock.advance(29)
-        self.assertFalse(stalled.closed.called)
+        self.assertNoResult(stalled.closed)
         h.clock.advance(1.5)
         await drained
         self.assertEqual(await stalled.closed, b"")

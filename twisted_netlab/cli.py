@@ -19,7 +19,12 @@ privilege drop), so we do with public APIs what it does:
 3. ``stopService`` as a "before shutdown" trigger: the reactor's own SIGINT/SIGTERM
    handling stops it, and it waits for the services' Deferreds (closing ports,
    draining) as twistd does;
-4. log to stdout through ``twisted.logger``.
+4. log to stdout through ``twisted.logger``, without Twisted's "<Factory> starting on
+   PORT" lines: the banner (``twisted_netlab/banner.py``) says where we listen, with
+   clickable URLs, before anything else is printed.
+
+netlab-web and netlab log one compact line per request by default (``--quiet``: none);
+``--access-log FILE`` writes the combined format as the plugins do.
 
 Errors are one line on stderr: usage errors (exit 2) end with the ``--help`` hint;
 startup failures (exit 1) say what could not be done.
@@ -27,26 +32,42 @@ startup failures (exit 1) say what could not be done.
 
 from __future__ import annotations
 
+import dataclasses
 import getopt
 import ipaddress
 import os
 import re
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, TextIO
+from typing import Any, ClassVar, TextIO
 
 from twisted.application import service
 from twisted.application.internet import StreamServerEndpointService
 from twisted.internet.defer import Deferred
 from twisted.internet.error import CannotListenError
-from twisted.internet.interfaces import IListeningPort, IProtocolFactory, IStreamServerEndpoint
-from twisted.logger import globalLogBeginner, textFileLogObserver
+from twisted.internet.interfaces import (
+    IAddress,
+    IListeningPort,
+    IProtocolFactory,
+    IStreamServerEndpoint,
+)
+from twisted.logger import (
+    FilteringLogObserver,
+    ILogFilterPredicate,
+    ILogObserver,
+    LogEvent,
+    PredicateResult,
+    globalLogBeginner,
+    textFileLogObserver,
+)
 from twisted.python import usage
-from zope.interface import implementer
+from zope.interface import implementer, provider
 
 from twisted_netlab import tap as netlab_tap
+from twisted_netlab.banner import Listener, banner_lines
 from twisted_netlab.tcp import tap as tcp_tap
 from twisted_netlab.web import tap as web_tap
+from twisted_netlab.web.config import RequestLogConfig
 
 __all__ = [
     "Listening",
@@ -81,6 +102,10 @@ def port_description(option: str, value: str, address: str) -> str:
 
 
 _OPTION_NAMES = {"ports": "--port", "web-ports": "--web-port", "tcp-ports": "--tcp-port"}
+# Options only the short commands know (a worker gets the plugin's equivalents).
+_SHORT_ONLY = frozenset(
+    {"-p", "--port", "--web-port", "--tcp-port", "-a", "--address", "-q", "--quiet"}
+)
 
 
 def check_endpoint(option: str, value: str) -> str:
@@ -93,7 +118,7 @@ def check_endpoint(option: str, value: str) -> str:
     from twisted.internet import endpoints, reactor
 
     try:
-        endpoints.serverFromString(reactor, value)  # type: ignore[no-untyped-call]
+        endpoints.serverFromString(reactor, value)
     except Exception as exc:  # the parser raises ValueError, TypeError, OSError ...
         text = str(exc)
         if m := re.search(r"invalid literal for int\(\) with base 10: '(.*)'", text):
@@ -130,7 +155,8 @@ class _ShortCommand:
     """
 
     port_keys: tuple[str, ...] = ()
-    default_ports: dict[str, str] = {}
+    _plugin_args: list[str] = []  # noqa: RUF012  # replaced per instance by parseOptions
+    default_ports: ClassVar[dict[str, str]] = {}
     takes_folder = True
 
     def parseOptions(self, options: Sequence[str] | None = None) -> None:
@@ -148,10 +174,27 @@ class _ShortCommand:
         except getopt.error as exc:
             raise usage.UsageError(str(exc)) from None
         ordered: list[str] = []
+        plugin: list[str] = []
         for flag, value in found:
             takes = (flag[2:] + "=" in long) if flag.startswith("--") else (flag[1] + ":" in short)
             ordered.extend([flag, value] if takes else [flag])
+            if flag not in _SHORT_ONLY:
+                plugin.extend([flag, value] if takes else [flag])
+        self._plugin_args = plugin
         super().parseOptions([*ordered, "--", *args])  # type: ignore[misc]
+
+    def plugin_argv(self) -> list[str]:
+        """These options as the plugin's own command line (what ``--workers`` hands each
+        worker, which parses with the plugin's ``Options``): resolved endpoints instead
+        of bare ports, ``--path`` instead of the folder argument, no ``--quiet``."""
+        options: Any = self
+        argv = list(self._plugin_args)
+        for key in self.port_keys:
+            for description in options[key]:
+                argv += [_OPTION_NAMES[key], description]
+        if self.takes_folder and options.get("path"):
+            argv += ["--path", os.path.abspath(options["path"])]
+        return argv
 
     def opt_address(self, address: str) -> None:
         """Interface for bare port numbers and the default port (default 127.0.0.1)."""
@@ -183,12 +226,40 @@ class _ShortCommand:
                 check_endpoint(option, port_description(option, value, address))
                 for value in raw
             ]
+        self["argv"] = self.plugin_argv()  # type: ignore[index]
 
 
-class WebCommand(_ShortCommand, web_tap.Options):
+def wants_colour(stream: TextIO, environ: dict[str, str] | os._Environ[str]) -> bool:
+    """Colour only on a terminal, and never when ``NO_COLOR`` is set (no-color.org)."""
+    try:
+        tty = stream.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    return tty and not environ.get("NO_COLOR") and environ.get("TERM") != "dumb"
+
+
+class _RequestLogFlag:
+    """``--quiet``: the web short commands log every request unless told not to."""
+
+    def opt_quiet(self) -> None:
+        """No request log on the terminal (--access-log still writes its file)."""
+        self["quiet"] = True  # type: ignore[index]
+
+    opt_q = opt_quiet
+
+    def with_request_log(self) -> None:
+        options: Any = self
+        # Workers (--workers N) run the plugin, which has no request log of its own.
+        workers = getattr(options.get("scale"), "workers", 1)
+        quiet = bool(options.get("quiet")) or options["access-log"] == "-" or workers > 1
+        wanted = None if quiet else RequestLogConfig(colour=wants_colour(sys.stdout, os.environ))
+        options.web_config = dataclasses.replace(options.web_config, request_log=wanted)
+
+
+class WebCommand(_ShortCommand, _RequestLogFlag, web_tap.Options):
     synopsis = "Usage: netlab-web [DIR] [-p PORT|ENDPOINT] [-a ADDRESS] [netlab-web options]"
     port_keys = ("ports",)
-    default_ports = {"ports": "8080"}
+    default_ports: ClassVar[dict[str, str]] = {"ports": "8080"}
 
     def opt_port(self, description: str) -> None:
         """Listen here (repeatable): a port number or an endpoint, default 8080"""
@@ -199,12 +270,13 @@ class WebCommand(_ShortCommand, web_tap.Options):
     def postOptions(self) -> None:
         self.resolve_ports()
         super().postOptions()
+        self.with_request_log()
 
 
 class TCPCommand(_ShortCommand, tcp_tap.Options):
     synopsis = "Usage: netlab-tcp [-p PORT|ENDPOINT] [-a ADDRESS] [netlab-tcp options]"
     port_keys = ("ports",)
-    default_ports = {"ports": "9000"}
+    default_ports: ClassVar[dict[str, str]] = {"ports": "9000"}
     takes_folder = False
 
     def opt_port(self, description: str) -> None:
@@ -218,10 +290,12 @@ class TCPCommand(_ShortCommand, tcp_tap.Options):
         super().postOptions()
 
 
-class NetlabCommand(_ShortCommand, netlab_tap.Options):
-    synopsis = "Usage: netlab [DIR] [--web-port PORT] [--tcp-port PORT] [-a ADDRESS] [netlab options]"
+class NetlabCommand(_ShortCommand, _RequestLogFlag, netlab_tap.Options):
+    synopsis = (
+        "Usage: netlab [DIR] [--web-port PORT] [--tcp-port PORT] [-a ADDRESS] [netlab options]"
+    )
     port_keys = ("web-ports", "tcp-ports")
-    default_ports = {"web-ports": "8080", "tcp-ports": "9000"}
+    default_ports: ClassVar[dict[str, str]] = {"web-ports": "8080", "tcp-ports": "9000"}
 
     def opt_web_port(self, description: str) -> None:
         """Web endpoint or port number (repeatable), default 8080"""
@@ -234,6 +308,7 @@ class NetlabCommand(_ShortCommand, netlab_tap.Options):
     def postOptions(self) -> None:
         self.resolve_ports()
         super().postOptions()
+        self.with_request_log()
 
 
 def _leaves(svc: service.IService) -> list[service.IService]:
@@ -251,7 +326,8 @@ def _reason(exc: BaseException) -> str:
         text = exc.strerror
     else:
         text = str(exc) or type(exc).__name__
-    return text.rstrip(".").lower() if text[:1].isupper() and text[1:2].islower() else text.rstrip(".")
+    text = text.rstrip(".")
+    return text.lower() if text[:1].isupper() and text[1:2].islower() else text
 
 
 @implementer(IStreamServerEndpoint)
@@ -287,16 +363,19 @@ def start(top: service.IService, descriptions: Sequence[str]) -> Listening:
         if isinstance(leaf, StreamServerEndpointService) and where is not None:
             leaf.endpoint = _Recording(leaf.endpoint, where, listening)
         try:
-            leaf.privilegedStartService()  # type: ignore[no-untyped-call]
+            leaf.privilegedStartService()
         except Exception as exc:  # any listen error: CannotListenError, OverflowError ...
             for done in reversed(started):
                 if isinstance(done, StreamServerEndpointService):
-                    done.stopService()  # type: ignore[no-untyped-call]
+                    done.stopService()
             place = where or getattr(exc, "interface", None) or "the endpoint"
             raise StartupError(f"cannot listen on {place}: {_reason(exc)}") from exc
         started.append(leaf)
         listeners += is_listener
-    top.startService()  # type: ignore[no-untyped-call]
+    top.startService()
+    if not listening:  # a --workers supervisor opens the sockets itself, in order
+        opened = [p for leaf in _leaves(top) for p in getattr(leaf, "ports", ())]
+        listening = list(zip(descriptions, opened, strict=False))
     return listening
 
 
@@ -310,19 +389,22 @@ def run(
     stderr: TextIO | None = None,
     reactor: Any = None,
     on_started: Callable[[Any, Listening], None] | None = None,
+    stdout: TextIO | None = None,
 ) -> int:
     """Parse, build, start, run the reactor; return the exit status."""
     err = sys.stderr if stderr is None else stderr
+    out = sys.stdout if stdout is None else stdout
     options = command()
     try:
-        options.parseOptions(list(sys.argv[1:] if argv is None else argv))  # type: ignore[no-untyped-call]
+        options.parseOptions(list(sys.argv[1:] if argv is None else argv))
     except usage.UsageError as exc:
         print(f"{prog}: {_one_line(str(exc))}; {HINT}", file=err)
         return 2
     try:
         top = make_service(options)
     except OSError as exc:
-        what = f"--access-log {exc.filename}" if exc.filename == options.get("access-log") else exc.filename
+        named = exc.filename == options.get("access-log")
+        what = f"--access-log {exc.filename}" if named else exc.filename
         print(f"{prog}: cannot open {what}: {_reason(exc)}", file=err)
         return 1
     if reactor is None:
@@ -335,30 +417,106 @@ def run(
     if on_started is not None:  # the place for a banner (URLs with real ports)
         on_started(options, listening)
     reactor.addSystemEventTrigger("before", "shutdown", top.stopService)
-    globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stdout)], redirectStandardIO=False)
+    globalLogBeginner.beginLoggingTo([quiet_observer(textFileLogObserver(out))],
+                                     redirectStandardIO=False)
     reactor.run()
     return 0
+
+
+# Twisted's ports log "<Factory> starting on <port>" as a legacy message (not gated by
+# ``Factory.noisy``), and --tls logs its certificate: the banner already said both.
+_NO: PredicateResult = PredicateResult.no
+_MAYBE: PredicateResult = PredicateResult.maybe
+_STARTING_ON = re.compile(r"^\S.* starting on \d+$")
+
+
+@provider(ILogFilterPredicate)
+def _not_port_noise(event: LogEvent) -> PredicateResult:
+    if event.get("log_namespace") == "twisted_netlab.tls_options" and "banner" in event:
+        return _NO  # the banner shows the certificate and its fingerprint
+    message = event.get("message")
+    if (
+        event.get("log_namespace") == "log_legacy"
+        and message
+        and len(message) == 1
+        and isinstance(message[0], str)
+        and _STARTING_ON.match(message[0])
+    ):
+        return _NO
+    return _MAYBE
+
+
+def quiet_observer(observer: ILogObserver) -> ILogObserver:
+    """``observer`` without what the banner already said ("starting on", the TLS line)."""
+    return FilteringLogObserver(observer, [_not_port_noise])
+
+
+def banner_listeners(prog: str, options: Any, listening: Listening) -> list[Listener]:
+    """Each configured endpoint, in start order, with its real address when this process
+    opened it (a ``--workers`` supervisor leaves them to the workers)."""
+    if prog == "netlab":
+        roles = [("tcp", d) for d in options["tcp-ports"]]
+        roles += [("web", d) for d in options["web-ports"]]
+    else:
+        role = "tcp" if prog == "netlab-tcp" else "web"
+        roles = [(role, d) for d in options["ports"]]
+    opened: list[IAddress | None] = [port.getHost() for _, port in listening]
+    if len(opened) != len(roles):
+        opened = [None] * len(roles)
+    return [Listener(d, role, address) for (role, d), address in zip(roles, opened, strict=True)]
+
+
+def print_banner(out: TextIO, prog: str) -> Callable[[Any, Listening], None]:
+    """The ``on_started`` of the short commands: the banner on ``out``."""
+
+    def show(options: Any, listening: Listening) -> None:
+        lines = banner_lines(
+            prog, banner_listeners(prog, options, listening),
+            web=getattr(options, "web_config", None),
+            echo=options.get("tcp-config") or options.get("config"),
+            tls=options.get("tls-config"), scale=options.get("scale"),
+            colour=wants_colour(out, os.environ),
+        )
+        out.write("".join(line + "\n" for line in lines))
+        out.flush()
+
+    return show
 
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def main_web(argv: Sequence[str] | None = None, *, stderr: TextIO | None = None) -> int:
+def main_web(
+    argv: Sequence[str] | None = None, *, stderr: TextIO | None = None,
+    stdout: TextIO | None = None, reactor: Any = None,
+) -> int:
+    out = sys.stdout if stdout is None else stdout
     return run(
-        WebCommand, lambda o: list(o["ports"]), web_tap.makeService, argv, prog="netlab-web", stderr=stderr,
+        WebCommand, lambda o: list(o["ports"]), web_tap.makeService, argv, prog="netlab-web",
+        stderr=stderr, stdout=out, reactor=reactor, on_started=print_banner(out, "netlab-web"),
     )
 
 
-def main_tcp(argv: Sequence[str] | None = None, *, stderr: TextIO | None = None) -> int:
+def main_tcp(
+    argv: Sequence[str] | None = None, *, stderr: TextIO | None = None,
+    stdout: TextIO | None = None, reactor: Any = None,
+) -> int:
+    out = sys.stdout if stdout is None else stdout
     return run(
-        TCPCommand, lambda o: list(o["ports"]), tcp_tap.makeService, argv, prog="netlab-tcp", stderr=stderr,
+        TCPCommand, lambda o: list(o["ports"]), tcp_tap.makeService, argv, prog="netlab-tcp",
+        stderr=stderr, stdout=out, reactor=reactor, on_started=print_banner(out, "netlab-tcp"),
     )
 
 
-def main_netlab(argv: Sequence[str] | None = None, *, stderr: TextIO | None = None) -> int:
+def main_netlab(
+    argv: Sequence[str] | None = None, *, stderr: TextIO | None = None,
+    stdout: TextIO | None = None, reactor: Any = None,
+) -> int:
     # makeService adds the TCP listeners first, then the web ones
+    out = sys.stdout if stdout is None else stdout
     return run(
         NetlabCommand, lambda o: [*o["tcp-ports"], *o["web-ports"]], netlab_tap.makeService,
-        argv, prog="netlab", stderr=stderr,
+        argv, prog="netlab", stderr=stderr, stdout=out, reactor=reactor,
+        on_started=print_banner(out, "netlab"),
     )

@@ -43,14 +43,20 @@ class UpstreamClient:
         reactor: IReactorTime,
         config: ClientConfig,
         endpoint_for: EndpointFor | None = None,
+        *,
+        clock: IReactorTime | None = None,
     ) -> None:
-        self.reactor = reactor
+        """``reactor`` connects; ``clock`` (the reactor unless given) times everything:
+        the deadline sweep, idle expiry, response and idle timeouts. A test passes a
+        ``Clock`` to decide when time passes while the sockets stay real."""
+        clock = reactor if clock is None else clock
+        self.reactor = clock
         self.config = config
-        self.deadlines = Deadlines(reactor)
+        self.deadlines = Deadlines(clock)
         if endpoint_for is None:
             endpoint_for = endpoint_factory(reactor, config.connect_timeout, config.tls)
         self.pool = ConnectionPool(
-            reactor,
+            clock,
             endpoint_for,
             self.deadlines,
             floor=config.pool_floor,

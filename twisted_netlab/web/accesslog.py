@@ -1,38 +1,86 @@
-"""The access log and the ``Site`` it belongs to.
+"""The access logs and the ``Site`` they belong to.
 
-``NetlabSite`` is twisted.web's ``Site`` with an access log that costs nothing unless
-asked for, written in the combined format nginx and Apache write (Twisted's own
-formatter quotes the client address, which log analysers reject). A leaf of ``web/``:
-the limited site (``connections.py``) builds on it and ``site.py`` composes both.
+``NetlabSite`` is twisted.web's ``Site`` with two optional logs that cost nothing
+unless asked for: the combined-format access log (``--access-log``, the format nginx
+and Apache write; Twisted's own formatter quotes the client address, which log
+analysers reject) and the compact request log of the short commands
+(``web/requestlog.py``, buffered). A leaf of ``web/``: the limited site
+(``connections.py``) builds on it and ``site.py`` composes both.
+
+``noisy = False``: a ``Factory`` logs "Starting factory <...NetlabSite object at
+0x...>" and "Stopping factory ..." otherwise, under twistd too; that told a user
+nothing (the short commands print a banner with the URLs instead).
 """
 
 from __future__ import annotations
 
 import sys
+import time
 from typing import IO, Any
 
 from twisted.web import http
 from twisted.web.resource import IResource
-from twisted.web.server import Site
+from twisted.web.server import Request, Site
 
-__all__ = ["NetlabSite", "combined_log_line", "open_access_log"]
+from twisted_netlab.web.requestlog import RequestLog
+
+__all__ = ["NetlabSite", "TimedRequest", "combined_log_line", "open_access_log"]
+
+
+class TimedRequest(Request):
+    """A ``Request`` that knows when its head was complete (the request log's "ms").
+
+    ``gotLength`` is called once per request, by HTTP/1.1 and HTTP/2 alike, as soon as
+    the head is parsed: one clock read there, none in ``__init__``.
+    """
+
+    started: float | None = None
+
+    def gotLength(self, length: int | None) -> None:
+        channel: Any = self.channel  # HTTPChannel or H2Stream: both have the site
+        self.started = channel.site.reactor.seconds()
+        Request.gotLength(self, length)
 
 
 class NetlabSite(Site):
-    """A ``Site`` whose access log costs nothing unless asked for."""
+    """A ``Site`` whose access logs cost nothing unless asked for."""
+
+    noisy = False
+    requestFactory: type[Request] = TimedRequest
 
     def __init__(
-        self, resource: IResource, access_log: IO[bytes] | None = None, **kwargs: Any
+        self,
+        resource: IResource,
+        access_log: IO[bytes] | None = None,
+        *,
+        request_log: RequestLog | None = None,
+        **kwargs: Any,
     ) -> None:
         Site.__init__(self, resource, **kwargs)  # explicit: mypy cannot see through super()
         self._access_log = access_log
+        self.request_log = request_log
+        self._log_second = -1
+        self._log_stamp = ""
 
     def log(self, request: http.Request) -> None:
+        if self.request_log is not None:
+            self.request_log.log(request)
         if self._access_log is None:
             return
-        line = combined_log_line(http.datetimeToLogString(), request)
+        # The combined timestamp, formatted once per second rather than per request.
+        second = int(time.time())
+        if second != self._log_second:
+            self._log_second = second
+            self._log_stamp = http.datetimeToLogString(second)
+        line = combined_log_line(self._log_stamp, request)
         self._access_log.write(line.encode("utf-8", "replace") + b"\n")
         self._access_log.flush()
+
+    def stopFactory(self) -> None:
+        """The last port closed: write out what the request log still holds."""
+        Site.stopFactory(self)
+        if self.request_log is not None:
+            self.request_log.flush()
 
 
 def _escape(value: bytes | str) -> str:

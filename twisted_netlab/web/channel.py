@@ -32,36 +32,18 @@ Only public/overridable ``HTTPChannel`` methods are overridden (``connectionMade
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol, cast
 
 from twisted.internet.interfaces import IDelayedCall, ITCPTransport
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.web.http import RESPONSES, HTTPChannel
+from twisted.web.http import HTTPChannel
 from twisted.web.server import Request
 
+from twisted_netlab.web.bodystream import BodyStream
 from twisted_netlab.web.limits import BodyVerdict, LimitsConfig, Phase, body_overflows, judge_body
-
-
-class BodyStream(Protocol):
-    """A body consumer that takes bytes as they arrive (the streaming hook).
-
-    File-like towards twisted.web (``write``/``tell``/``seek``/``read``/``close``), plus
-    ``fail``: the channel refused the request mid-body (413, 408), so the consumer must
-    abandon what it started rather than see a short body as complete.
-    """
-
-    def write(self, data: bytes) -> None: ...
-
-    def tell(self) -> int: ...
-
-    def seek(self, offset: int, whence: int = 0) -> int: ...
-
-    def read(self, size: int = -1) -> bytes: ...
-
-    def close(self) -> None: ...
-
-    def fail(self, reason: str) -> None: ...
+from twisted_netlab.web.plainresponse import plain_response
 
 
 class ChannelHost(Protocol):
@@ -86,25 +68,14 @@ class ChannelHost(Protocol):
     def channel_closed(self, channel: LimitedChannel) -> None: ...
 
 
-def plain_response(code: int, message: str, extra: tuple[tuple[bytes, bytes], ...] = ()) -> bytes:
-    """A complete ``Connection: close`` answer written without a Request object."""
-    body = message.encode("utf-8") + b"\n"
-    lines = [
-        b"HTTP/1.1 %d %s" % (code, RESPONSES.get(code, b"Error")),
-        b"Content-Type: text/plain; charset=utf-8",
-        b"Content-Length: %d" % len(body),
-        b"Connection: close",
-        *(name + b": " + value for name, value in extra),
-    ]
-    return b"\r\n".join(lines) + b"\r\n\r\n" + body
-
-
 class LimitedRequest(Request):
     """A Request whose body goes where the site says, counted against the cap."""
 
     channel: LimitedChannel
+    started: float | None = None  # when the head was complete: the request log's "ms"
 
     def gotLength(self, length: int | None) -> None:
+        self.started = self.channel.host.seconds()
         sink = self.channel.host.open_body(self, length)
         if sink is None:
             super().gotLength(length)  # type: ignore[no-untyped-call]
@@ -115,6 +86,10 @@ class LimitedRequest(Request):
     def handleContentChunk(self, data: bytes) -> None:
         if self.channel.body_received(len(data)):
             super().handleContentChunk(data)  # type: ignore[no-untyped-call]
+
+
+_DELIMITER = len(HTTPChannel.delimiter)
+_FOLDING = (0x20, 0x09)  # a line starting with SP or HTAB continues the previous field
 
 
 class LimitedChannel(HTTPChannel):
@@ -140,38 +115,52 @@ class LimitedChannel(HTTPChannel):
     _fed = 0
     _parsed = 0
 
-    @property
-    def host(self) -> ChannelHost:
-        return cast(ChannelHost, self.site)  # type: ignore[attr-defined]
+    # ``host`` and ``limits`` are plain attributes, bound in ``connectionMade``: they
+    # are read several times per header line, and a property (two calls and a cast
+    # each time) was a measurable part of a small response's cost.
+    host: ChannelHost
+    limits: LimitsConfig
+    _seconds: Callable[[], float]
+
+    def _bind(self) -> None:
+        self.host = cast(ChannelHost, self.site)  # type: ignore[attr-defined]
+        self.limits = self.host.limits
+        self._seconds = self.host.seconds
 
     @property
     def tcp(self) -> Any:
         """The transport with its TCP/TLS methods (abort, half-close, flow control)."""
         return self.transport
 
-    @property
-    def limits(self) -> LimitsConfig:
-        return self.host.limits
-
     # -- phases and timers ------------------------------------------------------------
 
     def _enter(self, phase: Phase, timeout: float | None) -> None:
+        """Enter ``phase``; its deadline is ``timeout`` from now (None: no deadline).
+
+        One timer per connection, moved with ``reset`` rather than cancelled and made
+        again three times per request. A phase without a deadline (BUSY) leaves the
+        timer running: ``_deadline_passed`` does nothing in that phase, and the next
+        phase with a deadline resets it (or makes a new one if it fired meanwhile).
+        """
         self.phase = phase
-        self.phase_since = self.host.seconds()
-        self._cancel_deadline()
-        if timeout is not None:
+        self.phase_since = self._seconds()
+        if timeout is None:
+            if phase is not Phase.BUSY:
+                self._cancel_deadline()
+            return
+        self._arm(timeout)
+
+    def _arm(self, timeout: float) -> None:
+        deadline = self._deadline
+        if deadline is not None and deadline.active():
+            deadline.reset(timeout)
+        else:
             self._deadline = self.callLater(timeout, self._deadline_passed)  # type: ignore[no-untyped-call]
 
     def _cancel_deadline(self) -> None:
         if self._deadline is not None and self._deadline.active():
             self._deadline.cancel()
         self._deadline = None
-
-    def _rearm(self, timeout: float) -> None:
-        if self._deadline is not None and self._deadline.active():
-            self._deadline.reset(timeout)
-        else:
-            self._deadline = self.callLater(timeout, self._deadline_passed)  # type: ignore[no-untyped-call]
 
     def _deadline_passed(self) -> None:
         self._deadline = None
@@ -250,6 +239,7 @@ class LimitedChannel(HTTPChannel):
     # -- HTTPChannel overrides --------------------------------------------------------
 
     def connectionMade(self) -> None:
+        self._bind()
         self.timeOut = None  # Twisted's byte-reset idle timer is replaced by deadlines
         self.maxHeaders = self.limits.max_header_count + 1
         self.totalHeadersSize = self.limits.max_header_bytes + 1
@@ -257,25 +247,37 @@ class LimitedChannel(HTTPChannel):
         self._start_request_cycle(self.limits.header_timeout)
 
     def dataReceived(self, data: bytes) -> None:
-        if self.phase is Phase.REFUSED:
+        phase = self.phase
+        if phase is Phase.REFUSED:
             return
-        if self.phase is Phase.IDLE and data:
-            self._enter(Phase.HEAD, self.limits.header_timeout)
+        fresh_head = phase is Phase.IDLE and bool(data)
+        if fresh_head:
+            # The head deadline counts from this first byte, but its timer is only
+            # moved if the head is still incomplete when this read is parsed: a
+            # request that arrives whole (the usual case) never needs it.
+            self.phase = Phase.HEAD
+            self.phase_since = self._seconds()
         self._fed += len(data)
-        super().dataReceived(data)  # type: ignore[no-untyped-call]
-        if self.phase is Phase.IDLE and self._fed > self._parsed:
+        HTTPChannel.dataReceived(self, data)
+        phase = self.phase
+        if phase is Phase.HEAD:
+            if fresh_head:
+                self._arm(self.limits.header_timeout)
+        elif phase is Phase.IDLE and self._fed > self._parsed:
             self._enter(Phase.HEAD, self.limits.header_timeout)
 
     def lineReceived(self, line: bytes) -> None:
-        self._parsed += len(line) + len(self.delimiter)
+        size = len(line) + _DELIMITER
+        self._parsed += size
         if self.phase is Phase.REFUSED:
             return
-        self._head_bytes += len(line) + 2
+        limits = self.limits
+        head = self._head_bytes = self._head_bytes + size
         if self._want_request_line:
             if not line:
-                super().lineReceived(line)  # type: ignore[no-untyped-call]  # one stray CRLF is allowed
+                HTTPChannel.lineReceived(self, line)  # one stray CRLF is allowed
                 return
-            if len(line) > self.limits.max_request_line:
+            if len(line) > limits.max_request_line:
                 self.refuse(414, "the request line is too long")
                 return
             parts = line.split(b" ")
@@ -283,16 +285,16 @@ class LimitedChannel(HTTPChannel):
             self.target = parts[1] if len(parts) > 1 else b""
             self.version = parts[2] if len(parts) > 2 else b""
             self._want_request_line = False
-            self.MAX_LENGTH = self.limits.max_header_bytes
-        elif line and line[:1] not in (b" ", b"\t"):
-            self._header_count += 1
-        if self._head_bytes > self.limits.max_header_bytes:
+            self.MAX_LENGTH = limits.max_header_bytes
+        elif line and line[0] not in _FOLDING:
+            count = self._header_count = self._header_count + 1
+            if count > limits.max_header_count and head <= limits.max_header_bytes:
+                self.refuse(431, "the request has too many header fields")
+                return
+        if head > limits.max_header_bytes:
             self.refuse(431, "the request headers are too large")
             return
-        if self._header_count > self.limits.max_header_count:
-            self.refuse(431, "the request has too many header fields")
-            return
-        super().lineReceived(line)  # type: ignore[no-untyped-call]
+        HTTPChannel.lineReceived(self, line)
 
     def lineLengthExceeded(self, line: bytes) -> None:
         self._parsed += len(line)
@@ -302,6 +304,9 @@ class LimitedChannel(HTTPChannel):
             self.refuse(431, "the request headers are too large")
 
     def allHeadersReceived(self) -> None:
+        if self.length == 0:  # no body (judge_body accepts it whatever the limit)
+            HTTPChannel.allHeadersReceived(self)
+            return
         limit = min(self.host.body_limit(self.method, self.target), self.limits.max_body)
         verdict = judge_body(self.method, self.length, limit)
         if verdict is BodyVerdict.NO_BODY_HERE:
@@ -327,7 +332,7 @@ class LimitedChannel(HTTPChannel):
         if body_overflows(self._body_bytes, self._body_limit):
             self.refuse(413, f"the request body is larger than {self._body_limit} bytes")
             return False
-        self._rearm(self.limits.body_timeout)
+        self._arm(self.limits.body_timeout)
         return True
 
     def rawDataReceived(self, data: bytes) -> None:
@@ -387,7 +392,7 @@ class LimitedChannel(HTTPChannel):
         if self._reads_paused and self.transport is not None:
             self._reads_paused = False
             if self.phase is Phase.BODY:
-                self._rearm(self.limits.body_timeout)
+                self._arm(self.limits.body_timeout)
             self.tcp.resumeProducing()
 
     def end_body_early(self) -> None:

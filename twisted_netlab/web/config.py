@@ -35,6 +35,7 @@ __all__ = [
     "ProxyConfig",
     "ProxySettings",
     "Replacement",
+    "RequestLogConfig",
     "StaticConfig",
     "ToolsConfig",
     "WebConfig",
@@ -137,6 +138,19 @@ class ToolsConfig:
 
 
 @dataclass(frozen=True)
+class RequestLogConfig:
+    """The compact per-request log of the short commands (``web/requestlog.py``).
+
+    Off in the twistd plugins (``None`` in ``WebConfig``): they keep Twisted's habit of
+    logging requests only when asked (``--access-log``). ``colour``: status codes in
+    colour, decided once by the command (a terminal, not a pipe or a file).
+    """
+
+    colour: bool = False
+    flush_interval: float = 0.2
+
+
+@dataclass(frozen=True)
 class WebConfig:
     """Everything ``build_site`` needs; ``None`` parts are switched off."""
 
@@ -147,6 +161,7 @@ class WebConfig:
     tools: ToolsConfig = field(default_factory=ToolsConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     access_log: str | None = None
+    request_log: RequestLogConfig | None = None
 
     def mount_prefixes(self) -> tuple[str, ...]:
         """Every mount's prefix (proxies, then the tools when on): metrics label by them."""

@@ -30,7 +30,8 @@ from twisted.web.resource import IResource
 from twisted.web.server import Request
 
 from twisted_netlab.web.accesslog import NetlabSite
-from twisted_netlab.web.channel import BodyStream, LimitedChannel, LimitedRequest, plain_response
+from twisted_netlab.web.bodystream import BodyStream
+from twisted_netlab.web.channel import LimitedChannel, LimitedRequest
 from twisted_netlab.web.limits import (
     Admission,
     ConnectionView,
@@ -41,6 +42,7 @@ from twisted_netlab.web.limits import (
     drain_summary,
 )
 from twisted_netlab.web.negotiation import NegotiatingProtocol
+from twisted_netlab.web.plainresponse import plain_response
 
 # The streaming hook: called when a request head is in (``request.channel.method`` /
 # ``.target`` / ``.version`` hold its request line); returns where the body goes as it
@@ -182,7 +184,8 @@ class LimitedSite(NetlabSite):
         companion = self._h2_site
         if companion is None or companion.resource is not self.resource:
             companion = self._h2_site = NetlabSite(
-                self.resource, access_log=self._access_log, reactor=self.reactor
+                self.resource, access_log=self._access_log, reactor=self.reactor,
+                request_log=self.request_log,
             )
         built: IProtocol | None = companion.buildProtocol(addr)  # type: ignore[no-untyped-call]
         return built

@@ -1,10 +1,11 @@
-"""Header access for the static hot path.
+"""Header access for the static hot path, through ``Headers``' public API only.
 
-``Headers.setRawHeaders`` canonicalises the name and sanitises each value on every
-call; for a precomputed list of our own (already canonical, already clean) headers that
-is most of the per-request cost of a small file. When ``Headers`` keeps its canonical
-dict (``_rawHeaders``, true of every Twisted since 2011) we write to it directly; if a
-future Twisted changes that, the public API is used instead and only speed is lost.
+Names are stored canonical (``canonical``, computed once per name at import), so the
+precomputed header lists of a file are set with one ``setRawHeaders`` call each, and a
+request's headers are read once into a dict (``raw_headers``) instead of one
+``getRawHeaders`` lookup per conditional header. Writing ``Headers``' private dict
+directly was about 2.5 us per request faster (8 headers set, one read), but a Twisted
+release could change that dict silently; the public API is the contract.
 """
 
 from __future__ import annotations
@@ -23,29 +24,13 @@ def canonical(name: bytes) -> bytes:
     return next(iter(probe.getAllRawHeaders()))[0]
 
 
-def _probe() -> bool:
-    headers = Headers()
-    headers.setRawHeaders(b"x-probe", [b"1"])
-    raw = getattr(headers, "_rawHeaders", None)
-    return isinstance(raw, dict) and raw.get(canonical(b"x-probe")) == [b"1"]
-
-
-_DIRECT = _probe()
-
-
 def set_headers(headers: Headers, pairs: Sequence[tuple[bytes, bytes]]) -> None:
     """Set each (canonical name, clean value), replacing what was there."""
-    if _DIRECT:
-        raw = headers._rawHeaders
-        for name, value in pairs:
-            raw[name] = [value]
-    else:  # pragma: no cover - only on a Twisted without _rawHeaders
-        for name, value in pairs:
-            headers.setRawHeaders(name, [value])
+    set_raw = headers.setRawHeaders
+    for name, value in pairs:
+        set_raw(name, [value])
 
 
 def raw_headers(headers: Headers) -> Mapping[bytes, Sequence[bytes]]:
-    """Read-only view: canonical name -> values."""
-    if _DIRECT:
-        return headers._rawHeaders
-    return dict(headers.getAllRawHeaders())  # pragma: no cover
+    """A snapshot: canonical name -> values (one pass over the request's headers)."""
+    return dict(headers.getAllRawHeaders())

@@ -53,6 +53,7 @@ _ETAG = canonical(b"etag")
 _LAST_MODIFIED = canonical(b"last-modified")
 _CACHE_CONTROL = canonical(b"cache-control")
 _CONTENT_ENCODING = canonical(b"content-encoding")
+_CONTENT_LENGTH = canonical(b"content-length")
 
 
 def _gzip(data: bytes) -> bytes:
@@ -94,6 +95,11 @@ class Representation:
     in_memory: bool  # small enough (or compressed) to be kept in the byte cache
     headers: list[RawHeader]  # a full 200 minus Content-Length and Vary
     not_modified_headers: list[RawHeader]  # what RFC 9110 15.4.5 keeps on a 304
+    # Our Last-Modified value as sent: an If-Modified-Since equal to it (what every
+    # client sends back) is answered without parsing the date.
+    last_modified_header: bytes = b""
+    # Content-Length of the whole representation, ready for the fast 200 write.
+    length_headers: list[RawHeader] = field(default_factory=list)
     range_memo: dict[bytes, RangeResult] = field(default_factory=dict)  # by Range value
 
 
@@ -163,12 +169,13 @@ class FileFacts:
         etag = make_etag(key[1], key[0], key[2], encoding=None if coding == "identity" else coding)
         etag_header = str(etag).encode("ascii")
         cache = self.cache_control.encode("latin-1")
+        last_modified = http_date(self.mtime).encode("ascii")
         headers: list[RawHeader] = [
             (_CONTENT_TYPE, self.content_type),
             (_NOSNIFF, b"nosniff"),
             (_ACCEPT_RANGES, b"bytes"),
             (_ETAG, etag_header),
-            (_LAST_MODIFIED, http_date(self.mtime).encode("ascii")),
+            (_LAST_MODIFIED, last_modified),
             (_CACHE_CONTROL, cache),
         ]
         if coding != "identity":
@@ -189,6 +196,8 @@ class FileFacts:
             in_memory=in_memory,
             headers=headers,
             not_modified_headers=not_modified,
+            last_modified_header=last_modified,
+            length_headers=[(_CONTENT_LENGTH, b"%d" % size)],
         )
 
     def compressed_representation(self, coding: str, cache: ByteLRU) -> Representation | None:

@@ -57,6 +57,10 @@ class NegotiatingProtocol(Protocol):
                     self._detach_http1()
                     self.inner = h2
                     h2.makeConnection(self.transport)
+            # Decided for good: later reads go straight to the chosen protocol (the
+            # transport looks ``dataReceived`` up on each read), not through this
+            # method, which would add a call to every request on the connection.
+            self.dataReceived = self.inner.dataReceived  # type: ignore[method-assign]
         self.inner.dataReceived(data)
 
     def connectionLost(self, reason: Failure) -> None:  # type: ignore[override]

@@ -9,6 +9,8 @@ the proxy at construction, so the proxy knows to drop the upstream's own
 
 from __future__ import annotations
 
+import sys
+
 from twisted.internet.interfaces import IReactorTime
 
 from twisted_netlab.web.accesslog import NetlabSite, combined_log_line, open_access_log
@@ -20,6 +22,7 @@ from twisted_netlab.web.mounts import Mount, MountRoot, render_from, split_prefi
 from twisted_netlab.web.proxy import build_proxy_mounts
 from twisted_netlab.web.proxy.opener import proxy_body_opener
 from twisted_netlab.web.proxy.resource import ProxyResource
+from twisted_netlab.web.requestlog import RequestLog
 from twisted_netlab.web.static import build_static_resource
 from twisted_netlab.web.tools import build_tool_mounts
 
@@ -55,11 +58,15 @@ def build_site(config: WebConfig, reactor: IReactorTime) -> LimitedSite:
     router = MountRoot(static, [*proxies, *tools])
     root = wrap_cors(router, config.cors, uncredentialed=[prefix for prefix, _ in tools])
     rule = body_rule_for([p for p, _ in proxies], [p for p, _ in tools], config.limits)
+    wanted = config.request_log
+    request_log = None if wanted is None else RequestLog(
+        sys.stdout, reactor, colour=wanted.colour, flush_interval=wanted.flush_interval
+    )
     # Proxy uploads stream to the upstream as they arrive (routed as ``router`` does).
     opener = proxy_body_opener(router.mounts) if proxies else None
     site = LimitedSite(
         root, config.limits, rule, reactor=reactor, body_opener=opener,
-        access_log=open_access_log(config.access_log),
+        access_log=open_access_log(config.access_log), request_log=request_log,
     )
     # For /metrics (scale.instrument reads them at scrape time): the proxy's pools.
     site.upstream_pools = list({

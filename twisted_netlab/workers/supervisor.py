@@ -77,6 +77,8 @@ def next_backoff(previous: float, lived: float) -> float:
 class _NeverAccept(Factory):
     """The supervisor's own listeners stop reading before they could accept."""
 
+    noisy = False  # no "Starting factory <..._NeverAccept object at 0x...>"
+
     def buildProtocol(self, addr: IAddress | None) -> Protocol | None:
         return None
 

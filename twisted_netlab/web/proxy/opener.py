@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from twisted.web.server import Request
 
 from twisted_netlab.http.host import BadHostError, check_host_fields
-from twisted_netlab.web.channel import BodyStream, LimitedChannel
+from twisted_netlab.web.bodystream import BodyStream
+from twisted_netlab.web.channel import LimitedChannel
 from twisted_netlab.web.connections import BodyOpener
 from twisted_netlab.web.mounts import Mount, pick_mount, routable, target_segments
 from twisted_netlab.web.proxy.resource import ProxyResource

@@ -28,5 +28,7 @@ def client_config(settings: ProxySettings) -> ClientConfig:
 class ProxyClient(UpstreamClient):
     """The upstream client every mount shares, configured from ``ProxySettings``."""
 
-    def __init__(self, reactor: IReactorTime, settings: ProxySettings) -> None:
-        super().__init__(reactor, client_config(settings))
+    def __init__(
+        self, reactor: IReactorTime, settings: ProxySettings, *, clock: IReactorTime | None = None
+    ) -> None:
+        super().__init__(reactor, client_config(settings), clock=clock)

@@ -1,8 +1,4 @@
-"""Length-prefixed frames on a byte stream: header layouts, encoder, incremental decoder.
-
-Sans-IO: nothing here touches a socket, a reactor or a logger. Adapters feed bytes in,
-get frames (or validated raw frame bytes) out, and turn the typed errors into a log
-line and a close.
+"""The incremental frame decoder: ``feed`` chunks, get complete frames; ``finish`` at EOF.
 
 Why not ``IntNStringReceiver``: it concatenates its whole unprocessed buffer with every
 chunk, so a large frame arriving in many chunks costs quadratic time, and it checks no
@@ -16,223 +12,20 @@ a header announcing 1 MiB followed by nothing must not cost 1 MiB.  Chunks holdi
 frames are never copied into it (the fast path slices or returns them as they are).  The
 length is checked against the limit as soon as the header is in, before any body byte
 is kept.
-
-Frames are ``(serial, body)`` tuples: plain tuples because the hot loop builds one per
-frame; ``serial`` is ``None`` for layouts without a serial field.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable
-from dataclasses import dataclass
 from itertools import repeat
 from operator import itemgetter
 
-from twisted_netlab.errors import FrameError, NetlabError
+from twisted_netlab.framing.errors import DecodeError, Frame, TruncatedFrame
+from twisted_netlab.framing.layouts import Layout, effective_limit, get_layout, length_error
 
-__all__ = [
-    "DEFAULT_MAX_FRAME",
-    "LAYOUTS",
-    "DecodeError",
-    "Decoder",
-    "Encoder",
-    "Frame",
-    "FrameError",
-    "FrameTooLarge",
-    "InvalidLength",
-    "InvalidSerial",
-    "Layout",
-    "TruncatedFrame",
-    "UnknownLayout",
-    "encode",
-    "get_layout",
-]
-
-Frame = tuple["int | None", bytes]
+__all__ = ["DEFAULT_MAX_FRAME", "Decoder"]
 
 DEFAULT_MAX_FRAME = 1 << 20
-
-
-class DecodeError(FrameError):
-    """Bad input on the wire; ``reason`` is a short close reason for logs.
-
-    Raised by ``Decoder.feed``/``feed_raw``, it carries what was complete before the bad
-    input (``frames`` from ``feed``, ``raw`` bytes from ``feed_raw``) so an adapter can
-    still answer those before closing.
-    """
-
-    reason = "framing error"
-    frames: list[Frame] = []
-    raw: bytes = b""
-
-
-class FrameTooLarge(DecodeError):
-    """A header announced (or a caller offered) a body over the configured maximum."""
-
-    reason = "frame too large"
-
-    def __init__(self, length: int, limit: int) -> None:
-        super().__init__(f"frame too large: body of {length} bytes, limit {limit}")
-        self.length = length
-        self.limit = limit
-
-
-class InvalidLength(DecodeError):
-    """A length the layout cannot carry, e.g. a negative int16 on the ``seed`` wire."""
-
-    reason = "invalid length"
-
-    def __init__(self, length: int, layout: str) -> None:
-        super().__init__(f"invalid length {length} for layout {layout!r}")
-        self.length = length
-        self.layout = layout
-
-
-class TruncatedFrame(DecodeError):
-    """The stream ended inside a frame (header or body)."""
-
-    reason = "truncated frame"
-
-    def __init__(self, have: int, need: int | None) -> None:
-        wanted = "a complete header" if need is None else f"{need} bytes"
-        super().__init__(f"stream ended inside a frame: {have} bytes of {wanted}")
-        self.have = have
-        self.need = need
-
-
-class InvalidSerial(FrameError):
-    """A serial the layout cannot carry (encoding side only)."""
-
-    reason = "invalid serial"
-
-
-class UnknownLayout(NetlabError, ValueError):
-    """A framing name that is not in ``LAYOUTS``."""
-
-
-@dataclass(frozen=True)
-class Layout:
-    """A header layout: big-endian fields, ``serial`` first when there is one."""
-
-    name: str
-    header: struct.Struct | None
-    has_serial: bool
-    serial_min: int
-    serial_max: int
-    length_max: int
-    description: str
-
-    @property
-    def header_size(self) -> int:
-        return 0 if self.header is None else self.header.size
-
-
-def _layout(name: str, fmt: str | None, serial_bits: int, length_max: int, doc: str) -> Layout:
-    half = 1 << (serial_bits - 1) if serial_bits else 0
-    return Layout(
-        name=name,
-        header=None if fmt is None else struct.Struct(fmt),
-        has_serial=bool(serial_bits),
-        serial_min=-half,
-        serial_max=half - 1,
-        length_max=length_max,
-        description=doc,
-    )
-
-
-# The length field is read unsigned: a negative int16 (Node's writeInt16BE of a
-# length > 32767 or < 0) then shows up as > length_max, so one compare per frame
-# catches both the limit and the sign.
-LAYOUTS: dict[str, Layout] = {
-    layout.name: layout
-    for layout in (
-        _layout("seed", ">hH", 16, 0x7FFF,
-                "course wire: int16 BE serial + int16 BE length (0..32767)"),
-        _layout("wide", ">iI", 32, 0xFFFFFFFF,
-                "int32 BE serial + uint32 BE length"),
-        _layout("len32", ">I", 0, 0xFFFFFFFF,
-                "uint32 BE length only (Int32StringReceiver's wire)"),
-        _layout("none", None, 0, 0, "raw stream, no framing"),
-    )
-}
-
-
-def get_layout(layout: Layout | str) -> Layout:
-    if isinstance(layout, Layout):
-        return layout
-    try:
-        return LAYOUTS[layout]
-    except KeyError:
-        raise UnknownLayout(
-            f"unknown framing {layout!r}; choose one of {', '.join(LAYOUTS)}"
-        ) from None
-
-
-def _effective_limit(layout: Layout, max_frame: int | None) -> int:
-    if max_frame is None:
-        return layout.length_max
-    if max_frame < 0:
-        raise ValueError(f"max_frame must be >= 0, not {max_frame}")
-    return min(max_frame, layout.length_max)
-
-
-def _length_error(layout: Layout, length: int, limit: int) -> DecodeError:
-    if length > layout.length_max:
-        # Only the seed wire can hold more than it allows: the int16 sign bit.
-        return InvalidLength(length - 0x10000, layout.name)
-    return FrameTooLarge(length, limit)
-
-
-def encode(
-    body: bytes,
-    serial: int | None = None,
-    layout: Layout | str = "seed",
-    max_frame: int | None = None,
-) -> bytes:
-    """One frame's bytes; ``serial`` defaults to 0 where the layout has one."""
-    lay = get_layout(layout)
-    if lay.header is None:
-        return bytes(body)
-    limit = _effective_limit(lay, max_frame)
-    if len(body) > limit:
-        raise FrameTooLarge(len(body), limit)
-    if lay.has_serial:
-        serial = 0 if serial is None else serial
-        if not lay.serial_min <= serial <= lay.serial_max:
-            raise InvalidSerial(
-                f"serial {serial} outside {lay.serial_min}..{lay.serial_max} "
-                f"for layout {lay.name!r}"
-            )
-        return lay.header.pack(serial, len(body)) + body
-    if serial is not None:
-        raise InvalidSerial(f"layout {lay.name!r} carries no serial")
-    return lay.header.pack(len(body)) + body
-
-
-class Encoder:
-    """Frames bodies; like the course encoder, the serial counts from 0 when not given.
-
-    The automatic serial wraps inside the layout's signed range (32767 -> -32768 on
-    ``seed``), as a signed int16 counter on the wire would.
-    """
-
-    def __init__(self, layout: Layout | str = "seed", max_frame: int | None = None) -> None:
-        self.layout = get_layout(layout)
-        self.max_frame = max_frame
-        self._next = 0
-
-    def encode(self, body: bytes, serial: int | None = None) -> bytes:
-        lay = self.layout
-        if serial is None and lay.has_serial:
-            serial = self._next
-            nxt = serial + 1
-            self._next = lay.serial_min if nxt > lay.serial_max else nxt
-        return encode(body, serial, lay, self.max_frame)
-
-    def encode_many(self, bodies: Iterable[bytes]) -> bytes:
-        return b"".join([self.encode(b) for b in bodies])
-
 
 _PROBE = 16
 _FIRST_PROBE = 1 << 30  # the first probe of a chunk may span it all: one C pass
@@ -281,7 +74,7 @@ class Decoder:
         lay = get_layout(layout)
         self.layout = lay
         self.max_frame = max_frame
-        self._limit = _effective_limit(lay, max_frame)
+        self._limit = effective_limit(lay, max_frame)
         self._passthrough = lay.header is None
         self._unpack = (lay.header or _EMPTY).unpack_from
         self._hsize = lay.header_size
@@ -415,7 +208,7 @@ class Decoder:
             fields = self._unpack(data, off)
             length = fields[-1]
             if length > self._limit:
-                raise self._fail(_length_error(self.layout, length, self._limit))
+                raise self._fail(length_error(self.layout, length, self._limit))
             self._serial = fields[0] if self._serial_pos else None
             self._need = self._hsize + length
         self._buf = bytearray(memoryview(data)[off:])
@@ -464,7 +257,7 @@ class Decoder:
             fields = unpack(data, off)
             length = fields[-1]
             if length > limit:
-                raise self._fail(_length_error(self.layout, length, limit), frames)
+                raise self._fail(length_error(self.layout, length, limit), frames)
             size = hsize + length
             fit = (n - off) // size
             if fit >= _MIN_RUN:
@@ -494,7 +287,7 @@ class Decoder:
                 fields = unpack(data, off)
                 length = fields[-1]
                 if length > limit:
-                    raise self._fail(_length_error(self.layout, length, limit), frames)
+                    raise self._fail(length_error(self.layout, length, limit), frames)
             else:
                 continue
             break  # the plain loop stopped at an incomplete header or body
@@ -524,7 +317,7 @@ class Decoder:
             length = unpack(data, off)[-1]
             if length > limit:
                 self.raw_frames += done
-                raise self._fail(_length_error(self.layout, length, limit), raw=data[start:off])
+                raise self._fail(length_error(self.layout, length, limit), raw=data[start:off])
             size = hsize + length
             fit = (n - off) // size
             if fit >= _MIN_RUN:
@@ -548,7 +341,7 @@ class Decoder:
                 if length > limit:
                     self.raw_frames += done + _PROBE - count
                     raise self._fail(
-                        _length_error(self.layout, length, limit), raw=data[start:off]
+                        length_error(self.layout, length, limit), raw=data[start:off]
                     )
             else:
                 done += _PROBE
