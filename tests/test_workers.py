@@ -227,9 +227,10 @@ class WorkerProcessTests(TestCase):
             self.addCleanup(self._stop_all)
             ended = await lines.ended.addTimeout(60, reactor)
         self.assertEqual(ended, (1, None))
-        refused = (
-            rb"CannotListenError: Couldn't listen on 127\.0\.0\.1:%d: .*Address already in use"
+        refused = (  # twistderr: one line (twistd_errors.StartupGuard), log and stderr
+            rb"twistd netlab-web: cannot listen on 127\.0\.0\.1:%d: address already in use$"
             % port
         )
-        self.assertEqual(len(lines.matches(refused)), 1)
+        self.assertEqual(len(lines.matches(refused)), 2)  # the log line, the stderr line
+        self.assertEqual(lines.matches(rb"Traceback"), [])
         self.assertEqual(lines.matches(rb"worker \d started"), [])

@@ -13,6 +13,8 @@ from twisted.application.service import IService
 from twisted.internet.interfaces import IProtocolFactory
 from twisted.python import usage
 
+from twisted_netlab.startup_messages import endpoint_problem
+
 
 def validate_endpoint(description: str) -> str:
     """Return ``description`` unchanged, or raise ``UsageError`` naming what is wrong."""
@@ -23,7 +25,8 @@ def validate_endpoint(description: str) -> str:
         parse: Callable[[object, str], object] = endpoints.serverFromString
         parse(reactor, description)
     except Exception as exc:  # the parser raises ValueError, KeyError, TypeError, ...
-        raise usage.UsageError(f"invalid endpoint {description!r}: {exc}") from exc
+        why = endpoint_problem(exc)  # the part that is wrong, not the parser's internals
+        raise usage.UsageError(f"invalid endpoint {description!r}: {why}") from exc
     return description
 
 

@@ -13,11 +13,12 @@ from twisted_netlab.scale import ScaleOptionsMixin, finish_service  # scale
 from twisted_netlab.tcp.config import echo_config, option_parameters
 from twisted_netlab.tcp.tap import DEFAULT_TCP_PORT, build_tcp_services
 from twisted_netlab.tls_options import TLSOptionsMixin  # scale
+from twisted_netlab.twistd_errors import OneLineUsage
 from twisted_netlab.web.options import WebOptions
 from twisted_netlab.web.tap import DEFAULT_WEB_PORT, build_web_services
 
 
-class Options(TLSOptionsMixin, ScaleOptionsMixin, WebOptions):
+class Options(OneLineUsage, TLSOptionsMixin, ScaleOptionsMixin, WebOptions):
     synopsis = "[netlab options]"
     longdesc = (
         "Run the framed TCP echo (--tcp-* options) and the web service (static files, "

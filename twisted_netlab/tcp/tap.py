@@ -24,6 +24,7 @@ from zope.interface import implementer
 from twisted_netlab.endpoints import PortOptionMixin, listen_services
 from twisted_netlab.scale import ScaleOptionsMixin, finish_service  # scale
 from twisted_netlab.tcp.config import FRAMINGS, EchoConfig, echo_config, option_parameters
+from twisted_netlab.twistd_errors import OneLineUsage
 
 __all__ = ["FRAMINGS", "Options", "build_tcp_services", "echo_config", "makeService"]
 
@@ -67,7 +68,7 @@ def build_tcp_services(ports: list[str], config: EchoConfig) -> list[service.ISe
     return [EchoService(factory, listeners, cast(IReactorFromThreads, reactor))]
 
 
-class Options(PortOptionMixin, ScaleOptionsMixin, usage.Options):
+class Options(OneLineUsage, PortOptionMixin, ScaleOptionsMixin, usage.Options):
     synopsis = "[netlab-tcp options]"
     longdesc = (
         "A framed TCP echo: every frame comes back with the same serial and body. "

@@ -17,6 +17,7 @@ from twisted_netlab.drain import DrainService
 from twisted_netlab.endpoints import PortOptionMixin
 from twisted_netlab.scale import ScaleOptionsMixin, finish_service  # scale
 from twisted_netlab.tls_options import TLSConfig, TLSOptionsMixin, listen_services_tls  # scale
+from twisted_netlab.twistd_errors import OneLineUsage
 from twisted_netlab.web.config import WebConfig
 from twisted_netlab.web.options import WebOptions
 from twisted_netlab.web.site import build_site
@@ -26,7 +27,7 @@ __all__ = ["DEFAULT_WEB_PORT", "Options", "WebOptions", "build_web_services", "m
 DEFAULT_WEB_PORT = "tcp:8080:interface=127.0.0.1"
 
 
-class Options(PortOptionMixin, TLSOptionsMixin, ScaleOptionsMixin, WebOptions):
+class Options(OneLineUsage, PortOptionMixin, TLSOptionsMixin, ScaleOptionsMixin, WebOptions):
     synopsis = "[netlab-web options]"
     longdesc = (
         "Serve a directory correctly (validators, ranges, compression, hotlink "
