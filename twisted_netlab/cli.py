@@ -44,7 +44,6 @@ from typing import Any, ClassVar, TextIO
 from twisted.application import service
 from twisted.application.internet import StreamServerEndpointService
 from twisted.internet.defer import Deferred
-from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import (
     IAddress,
     IListeningPort,
@@ -65,6 +64,7 @@ from zope.interface import implementer, provider
 
 from twisted_netlab import tap as netlab_tap
 from twisted_netlab.banner import Listener, banner_lines
+from twisted_netlab.startup_messages import reason as _reason
 from twisted_netlab.tcp import tap as tcp_tap
 from twisted_netlab.web import tap as web_tap
 from twisted_netlab.web.config import RequestLogConfig
@@ -316,18 +316,6 @@ def _leaves(svc: service.IService) -> list[service.IService]:
     if isinstance(svc, service.MultiService):
         return [leaf for child in svc for leaf in _leaves(child)]
     return [svc]
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, CannotListenError):
-        inner = exc.socketError
-        text = getattr(inner, "strerror", None) or str(inner)
-    elif isinstance(exc, OSError) and exc.strerror:
-        text = exc.strerror
-    else:
-        text = str(exc) or type(exc).__name__
-    text = text.rstrip(".")
-    return text.lower() if text[:1].isupper() and text[1:2].islower() else text
 
 
 @implementer(IStreamServerEndpoint)
