@@ -34,6 +34,7 @@ from twisted_netlab.web.bodystream import BodyStream
 from twisted_netlab.web.channel import LimitedChannel, LimitedRequest
 from twisted_netlab.web.limits import (
     Admission,
+    AdmissionDecision,
     ConnectionView,
     LimitsConfig,
     Phase,
@@ -43,6 +44,8 @@ from twisted_netlab.web.limits import (
 )
 from twisted_netlab.web.negotiation import NegotiatingProtocol
 from twisted_netlab.web.plainresponse import plain_response
+
+_ACCEPT = AdmissionDecision(Admission.ACCEPT)
 
 # The streaming hook: called when a request head is in (``request.channel.method`` /
 # ``.target`` / ``.version`` hold its request line); returns where the body goes as it
@@ -112,6 +115,7 @@ class LimitedSite(NetlabSite):
         self.body_opener = body_opener
         self.draining = False
         self.channels: dict[int, LimitedChannel] = {}
+        self.hosts: dict[int, str] = {}  # each channel's peer address, taken at accept
         self.evicted = 0
         self.refused = 0
         self._drain: Deferred[None] | None = None
@@ -135,6 +139,7 @@ class LimitedSite(NetlabSite):
     def channel_closed(self, channel: LimitedChannel) -> None:
         key = id(channel)
         self.channels.pop(key, None)
+        self.hosts.pop(key, None)
         if key in self._drain_busy:
             self._drain_busy.discard(key)
             self._drain_counts["drained"] += 1
@@ -143,9 +148,9 @@ class LimitedSite(NetlabSite):
     # -- admission --------------------------------------------------------------------
 
     def views(self) -> list[ConnectionView]:
+        hosts = self.hosts
         return [
-            ConnectionView(key, _host(ch.transport.getPeer() if ch.transport else None),
-                           ch.phase, ch.phase_since)
+            ConnectionView(key, hosts.get(key, ""), ch.phase, ch.phase_since)
             for key, ch in self.channels.items()
         ]
 
@@ -154,8 +159,11 @@ class LimitedSite(NetlabSite):
             self.refused += 1
             return Refusal("the server is shutting down", self.reactor)
         host = _host(addr)
-        decision = admit(self.views(), host, self.limits.connection_cap,
-                         self.limits.max_connections_per_ip)
+        cap, per_ip = self.limits.connection_cap, self.limits.max_connections_per_ip
+        if not per_ip and len(self.channels) < cap:
+            decision = _ACCEPT  # below the cap: no need to look at every connection
+        else:
+            decision = admit(self.views(), host, cap, per_ip)
         if decision.verdict is Admission.REFUSE:
             self.refused += 1
             self._log.warn("refusing a connection from {host}: {reason}", host=host,
@@ -163,12 +171,14 @@ class LimitedSite(NetlabSite):
             return Refusal(decision.reason, self.reactor)
         if decision.verdict is Admission.EVICT and decision.victim is not None:
             victim = self.channels.pop(decision.victim)
+            self.hosts.pop(decision.victim, None)
             self.evicted += 1
             self._log.info("{reason}: closing a {phase} connection to serve {host}",
                           reason=decision.reason, phase=victim.phase.value, host=host)
             victim.close_now(abort=True)
         channel = super().buildProtocol(addr)  # type: ignore[no-untyped-call]
         self.channels[id(channel)] = channel
+        self.hosts[id(channel)] = host
         if b"h2" not in self.acceptableProtocols():  # type: ignore[no-untyped-call]
             return channel
         return NegotiatingProtocol(channel, channel.detach, lambda: self._build_h2(addr))
@@ -219,6 +229,7 @@ class LimitedSite(NetlabSite):
             self._drain_busy.discard(key)
             self._drain_counts["cut"] += 1
             self.channels.pop(key, None)
+            self.hosts.pop(key, None)
             channel.close_now(abort=True)
         self._maybe_drained(force=True)
 
