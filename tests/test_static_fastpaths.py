@@ -67,3 +67,15 @@ class FastRevalidationTests(StaticTestCase):
         self.assertEqual(head.count(b"\r\ncontent-length: 5"), 1)
         self.assertEqual(head.count(b"content-length"), 1)
         self.assertTrue(raw.endswith(b"\r\n\r\nhello"))
+
+    async def test_fast_path_needs_one_field_and_keeps_the_full_rules_otherwise(self) -> None:
+        # Two If-None-Match fields (one list) miss the one-comparison shortcut and are
+        # decided by the full rules: still a 304 when one of them is our ETag.
+        self.file("a.txt", b"hello", mtime=OLD)
+        etag = ((await self.request("/a.txt")).header("etag") or "").encode()
+        twice = b'If-None-Match: "x"\r\nIf-None-Match: ' + etag + b"\r\n"
+        raw = await self.raw_get(b"/a.txt", twice)
+        self.assertTrue(raw.startswith(b"HTTP/1.1 304 "), raw[:40])
+        # A Range beside a matching validator: the 304 wins (RFC 9110 13.2.2).
+        raw = await self.raw_get(b"/a.txt", b"Range: bytes=0-1\r\nIf-None-Match: " + etag + b"\r\n")
+        self.assertTrue(raw.startswith(b"HTTP/1.1 304 "), raw[:40])

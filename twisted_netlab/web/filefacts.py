@@ -98,6 +98,10 @@ class Representation:
     # Our Last-Modified value as sent: an If-Modified-Since equal to it (what every
     # client sends back) is answered without parsing the date.
     last_modified_header: bytes = b""
+    # The same two validators as Headers stores a field sent once: the static fast
+    # path decides a revalidation with one list comparison (no indexing, no parsing).
+    etag_values: list[bytes] = field(default_factory=list)
+    last_modified_values: list[bytes] = field(default_factory=list)
     # Content-Length of the whole representation, ready for the fast 200 write.
     length_headers: list[RawHeader] = field(default_factory=list)
     range_memo: dict[bytes, RangeResult] = field(default_factory=dict)  # by Range value
@@ -122,6 +126,9 @@ class FileFacts:
     # The unresolved path a request names: stat'ing it (symlinks followed) each time
     # notices a retargeted symlink or a replaced directory, not just a changed file.
     lookup_path: str = ""
+    # Set once the clock has passed mtime: an If-Modified-Since equal to our
+    # Last-Modified is then "not modified" without reading the clock again.
+    mtime_past: bool = False
 
     def available(self, resolver: Resolver, now: float) -> list[str]:
         """Codings this file can be sent in, in server preference order; more than
@@ -197,6 +204,8 @@ class FileFacts:
             headers=headers,
             not_modified_headers=not_modified,
             last_modified_header=last_modified,
+            etag_values=[etag_header],
+            last_modified_values=[last_modified],
             length_headers=[(_CONTENT_LENGTH, b"%d" % size)],
         )
 
