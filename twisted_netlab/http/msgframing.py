@@ -64,6 +64,11 @@ def parse_content_length(values: list[bytes]) -> int | None:
     """
     if not values:
         return None
+    if len(values) == 1:
+        # The usual case, one plain value: no token split (same checks as below).
+        only = values[0].strip(b" \t")
+        if only.isdigit() and only.isascii():
+            return int(only)
     found = set(_tokens(values))
     if len(found) > 1:
         raise FramingError("conflicting Content-Length")
@@ -76,6 +81,8 @@ def parse_content_length(values: list[bytes]) -> int | None:
 def keep_alive(version: bytes, connection: Iterable[bytes]) -> bool:
     """Whether the connection persists (RFC 9112 9.3): 1.1 unless ``close``; 1.0 only
     with ``keep-alive``."""
+    if not connection:
+        return version == b"1.1"
     tokens = _tokens(connection)
     if b"close" in tokens:
         return False

@@ -16,6 +16,7 @@ request, cookies and credentials included, back to whoever can make a browser se
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +29,11 @@ from twisted_netlab.http.paths import BadPathError, check_proxy_path
 from twisted_netlab.http.segments import has_dot_segment, join_segments, path_segments
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+
+# A path of these bytes alone, with no segment starting with ".", passes every refusal
+# of ``check_proxy_path`` (no ``%``, backslash, control character or dot segment): the
+# usual request skips the per-segment decoding.
+_PLAIN_PATH = re.compile(rb"[A-Za-z0-9/_~!$&'()*+,;=:@.-]*")
 
 
 class ProxyPathError(HTTPRuleError):
@@ -104,10 +110,11 @@ class ProxyMount:
     def upstream_path(self, path: bytes, query: bytes | None) -> bytes:
         """The origin-form request target (path and query) sent to the upstream."""
         segments = path.split(b"/")
-        try:
-            check_proxy_path(segments[1:])
-        except BadPathError as exc:
-            raise ProxyPathError(str(exc)) from exc
+        if b"/." in path or _PLAIN_PATH.fullmatch(path) is None:
+            try:
+                check_proxy_path(segments[1:])
+            except BadPathError as exc:
+                raise ProxyPathError(str(exc)) from exc
         rest = segments[1 + self.prefix_segments :]
         target = self._path_root + b"/" + b"/".join(rest) if rest else self._path_root
         if not target:

@@ -260,9 +260,10 @@ class ProxyCall:
     # -- response head ---------------------------------------------------------------
 
     def _relay_head(self, head: ResponseHead) -> None:
-        relayed = relay_fields(
-            self.resource, head.headers, head.version, bool(self.request.isSecure())
-        )
+        resource = self.resource
+        # Only the dev cookie rewriting reads the scheme: no isSecure walk without it.
+        secure = resource.cookie_rules is not None and bool(self.request.isSecure())
+        relayed = relay_fields(resource, head.headers, head.version, secure)
         self._send_relayed(head.status, head.reason, relayed, head.framing)
 
     def _send_relayed(
