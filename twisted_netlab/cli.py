@@ -64,6 +64,7 @@ from zope.interface import implementer, provider
 
 from twisted_netlab import tap as netlab_tap
 from twisted_netlab.banner import Listener, banner_lines
+from twisted_netlab.startup_messages import one_line as _one_line
 from twisted_netlab.startup_messages import reason as _reason
 from twisted_netlab.tcp import tap as tcp_tap
 from twisted_netlab.web import tap as web_tap
@@ -471,30 +472,37 @@ def print_banner(out: TextIO, prog: str) -> Callable[[Any, Listening], None]:
     return show
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
+def _main(
+    command: type[usage.Options],
+    ports: Callable[[Any], list[str]],
+    make_service: Callable[[Any], service.IService],
+    prog: str,
+    argv: Sequence[str] | None,
+    stderr: TextIO | None,
+    stdout: TextIO | None,
+    reactor: Any,
+) -> int:
+    out = sys.stdout if stdout is None else stdout
+    return run(
+        command, ports, make_service, argv, prog=prog, stderr=stderr, stdout=out,
+        reactor=reactor, on_started=print_banner(out, prog),
+    )
 
 
 def main_web(
     argv: Sequence[str] | None = None, *, stderr: TextIO | None = None,
     stdout: TextIO | None = None, reactor: Any = None,
 ) -> int:
-    out = sys.stdout if stdout is None else stdout
-    return run(
-        WebCommand, lambda o: list(o["ports"]), web_tap.makeService, argv, prog="netlab-web",
-        stderr=stderr, stdout=out, reactor=reactor, on_started=print_banner(out, "netlab-web"),
-    )
+    return _main(WebCommand, lambda o: list(o["ports"]), web_tap.makeService, "netlab-web",
+                 argv, stderr, stdout, reactor)
 
 
 def main_tcp(
     argv: Sequence[str] | None = None, *, stderr: TextIO | None = None,
     stdout: TextIO | None = None, reactor: Any = None,
 ) -> int:
-    out = sys.stdout if stdout is None else stdout
-    return run(
-        TCPCommand, lambda o: list(o["ports"]), tcp_tap.makeService, argv, prog="netlab-tcp",
-        stderr=stderr, stdout=out, reactor=reactor, on_started=print_banner(out, "netlab-tcp"),
-    )
+    return _main(TCPCommand, lambda o: list(o["ports"]), tcp_tap.makeService, "netlab-tcp",
+                 argv, stderr, stdout, reactor)
 
 
 def main_netlab(
@@ -502,9 +510,5 @@ def main_netlab(
     stdout: TextIO | None = None, reactor: Any = None,
 ) -> int:
     # makeService adds the TCP listeners first, then the web ones
-    out = sys.stdout if stdout is None else stdout
-    return run(
-        NetlabCommand, lambda o: [*o["tcp-ports"], *o["web-ports"]], netlab_tap.makeService,
-        argv, prog="netlab", stderr=stderr, stdout=out, reactor=reactor,
-        on_started=print_banner(out, "netlab"),
-    )
+    return _main(NetlabCommand, lambda o: [*o["tcp-ports"], *o["web-ports"]],
+                 netlab_tap.makeService, "netlab", argv, stderr, stdout, reactor)
