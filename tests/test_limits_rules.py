@@ -30,34 +30,48 @@ def view(key: int, phase: Phase, since: float, host: str = "10.0.0.1") -> Connec
 
 
 class AdmitTests(SynchronousTestCase):
+    """``admit`` sees the counts and the oldest idle/head candidates the site keeps."""
+
     def test_under_the_cap(self) -> None:
-        self.assertEqual(admit([view(1, Phase.BUSY, 0)], "h", cap=2),
+        self.assertEqual(admit(1, cap=2, oldest=[view(1, Phase.IDLE, 0)]),
                          AdmissionDecision(Admission.ACCEPT))
 
     def test_oldest_idle_or_head_goes_first(self) -> None:
-        views = [view(1, Phase.BUSY, 0), view(2, Phase.HEAD, 5), view(3, Phase.IDLE, 3),
-                 view(4, Phase.BODY, 1)]
-        self.assertEqual(admit(views, "h", cap=4),
+        oldest = [view(2, Phase.HEAD, 5), view(3, Phase.IDLE, 3)]
+        self.assertEqual(admit(4, cap=4, oldest=oldest),
                          AdmissionDecision(Admission.EVICT, 3, "connection cap"))
+        older_head = [view(3, Phase.IDLE, 3), view(2, Phase.HEAD, 1)]
+        self.assertEqual(admit(4, cap=4, oldest=older_head).victim, 2)
 
     def test_idle_before_head_at_equal_age(self) -> None:
-        views = [view(1, Phase.HEAD, 2), view(2, Phase.IDLE, 2)]
-        self.assertEqual(admit(views, "h", cap=2).victim, 2)
+        oldest = [view(1, Phase.HEAD, 2), view(2, Phase.IDLE, 2)]
+        self.assertEqual(admit(2, cap=2, oldest=oldest).victim, 2)
+
+    def test_key_breaks_a_tie_in_one_phase(self) -> None:
+        oldest = [view(7, Phase.IDLE, 2), view(4, Phase.IDLE, 2)]
+        self.assertEqual(admit(2, cap=2, oldest=oldest).victim, 4)
 
     def test_all_working_refuses(self) -> None:
-        views = [view(1, Phase.BUSY, 0), view(2, Phase.BODY, 0), view(3, Phase.REFUSED, 0)]
-        self.assertEqual(admit(views, "h", cap=3),
-                         AdmissionDecision(Admission.REFUSE,
-                                           reason="server is at its connection limit"))
+        refusal = AdmissionDecision(Admission.REFUSE, reason="server is at its connection limit")
+        self.assertEqual(admit(3, cap=3), refusal)
+        working = [view(1, Phase.BUSY, 0), view(2, Phase.BODY, 0), view(3, Phase.REFUSED, 0)]
+        self.assertEqual(admit(3, cap=3, oldest=working), refusal)
 
     def test_per_address_cap_only_evicts_that_address(self) -> None:
-        views = [
-            view(1, Phase.IDLE, 0, "a"), view(2, Phase.IDLE, 1, "b"), view(3, Phase.BUSY, 0, "b")
-        ]
-        self.assertEqual(admit(views, "b", cap=100, per_ip_cap=2).victim, 2)
-        busy = [view(3, Phase.BUSY, 0, "b")]
-        self.assertEqual(admit(busy, "b", cap=100, per_ip_cap=1).verdict, Admission.REFUSE)
-        self.assertEqual(admit(busy, "a", cap=100, per_ip_cap=1).verdict, Admission.ACCEPT)
+        everyone = [view(1, Phase.IDLE, 0, "a")]
+        own = [view(2, Phase.IDLE, 1, "b")]
+        decision = admit(3, cap=100, oldest=everyone, own_count=2, own_oldest=own, per_ip_cap=2)
+        self.assertEqual(decision, AdmissionDecision(Admission.EVICT, 2, "per-address cap"))
+        # "b" has one busy connection: nothing of its own to close, so it is refused.
+        self.assertEqual(admit(1, cap=100, own_count=1, per_ip_cap=1),
+                         AdmissionDecision(Admission.REFUSE,
+                                           reason="too many connections from your address"))
+        # "a" has none: accepted.
+        self.assertEqual(admit(1, cap=100, own_count=0, per_ip_cap=1).verdict,
+                         Admission.ACCEPT)
+
+    def test_per_address_cap_off_ignores_own_count(self) -> None:
+        self.assertEqual(admit(1, cap=100, own_count=50).verdict, Admission.ACCEPT)
 
 
 class BodyRuleTests(SynchronousTestCase):

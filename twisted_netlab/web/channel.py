@@ -65,6 +65,13 @@ class ChannelHost(Protocol):
         ``request.channel``.
         """
 
+    def channel_phase(self, channel: LimitedChannel) -> None:
+        """``channel`` has just entered ``channel.phase`` (at ``channel.phase_since``).
+
+        The site keeps its evictable connections ordered by this, so that admission at
+        the cap finds the oldest one without looking at every connection.
+        """
+
     def channel_closed(self, channel: LimitedChannel) -> None: ...
 
 
@@ -144,6 +151,7 @@ class LimitedChannel(HTTPChannel):
         """
         self.phase = phase
         self.phase_since = self._seconds()
+        self.host.channel_phase(self)
         if timeout is None:
             if phase is not Phase.BUSY:
                 self._cancel_deadline()
@@ -257,6 +265,7 @@ class LimitedChannel(HTTPChannel):
             # request that arrives whole (the usual case) never needs it.
             self.phase = Phase.HEAD
             self.phase_since = self._seconds()
+            self.host.channel_phase(self)
         self._fed += len(data)
         HTTPChannel.dataReceived(self, data)
         phase = self.phase

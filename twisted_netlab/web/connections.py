@@ -116,6 +116,14 @@ class LimitedSite(NetlabSite):
         self.draining = False
         self.channels: dict[int, LimitedChannel] = {}
         self.hosts: dict[int, str] = {}  # each channel's peer address, taken at accept
+        # The eviction index: idle and head-phase channels, each dict in the order they
+        # entered that phase (so its first entry is the oldest), overall and per address,
+        # plus the live count per address. Admission at the cap reads first entries only.
+        self._idle: dict[int, LimitedChannel] = {}
+        self._head: dict[int, LimitedChannel] = {}
+        self._host_idle: dict[str, dict[int, LimitedChannel]] = {}
+        self._host_head: dict[str, dict[int, LimitedChannel]] = {}
+        self._host_count: dict[str, int] = {}
         self.evicted = 0
         self.refused = 0
         self._drain: Deferred[None] | None = None
@@ -136,10 +144,17 @@ class LimitedSite(NetlabSite):
     def open_body(self, request: Request, length: int | None) -> BodyStream | None:
         return None if self.body_opener is None else self.body_opener(request, length)
 
+    def channel_phase(self, channel: LimitedChannel) -> None:
+        key = id(channel)
+        host = self.hosts.get(key)
+        if host is None:  # no longer tracked (evicted, cut, detached)
+            return
+        self._unindex(key, host)
+        self._index(key, host, channel)
+
     def channel_closed(self, channel: LimitedChannel) -> None:
         key = id(channel)
-        self.channels.pop(key, None)
-        self.hosts.pop(key, None)
+        self._untrack(key)
         if key in self._drain_busy:
             self._drain_busy.discard(key)
             self._drain_counts["drained"] += 1
@@ -147,7 +162,56 @@ class LimitedSite(NetlabSite):
 
     # -- admission --------------------------------------------------------------------
 
+    def _index(self, key: int, host: str, channel: LimitedChannel) -> None:
+        """File ``channel`` last among the connections in its phase (if evictable)."""
+        phase = channel.phase
+        if phase is Phase.IDLE:
+            self._idle[key] = channel
+            self._host_idle.setdefault(host, {})[key] = channel
+        elif phase is Phase.HEAD:
+            self._head[key] = channel
+            self._host_head.setdefault(host, {})[key] = channel
+
+    def _unindex(self, key: int, host: str) -> None:
+        self._idle.pop(key, None)
+        self._head.pop(key, None)
+        for per_host in (self._host_idle, self._host_head):
+            own = per_host.get(host)
+            if own is not None and own.pop(key, None) is not None and not own:
+                del per_host[host]
+
+    def _track(self, channel: LimitedChannel, host: str) -> None:
+        key = id(channel)
+        self.channels[key] = channel
+        self.hosts[key] = host
+        self._host_count[host] = self._host_count.get(host, 0) + 1
+        self._index(key, host, channel)
+
+    def _untrack(self, key: int) -> LimitedChannel | None:
+        channel = self.channels.pop(key, None)
+        host = self.hosts.pop(key, None)
+        if host is not None:
+            self._unindex(key, host)
+            left = self._host_count[host] - 1
+            if left:
+                self._host_count[host] = left
+            else:
+                del self._host_count[host]
+        return channel
+
+    def _first_views(
+        self, idle: dict[int, LimitedChannel] | None, head: dict[int, LimitedChannel] | None
+    ) -> list[ConnectionView]:
+        """The oldest idle and the oldest head connection of an index (0 to 2 views)."""
+        views = []
+        for ordered in (idle, head):
+            if ordered:
+                key, ch = next(iter(ordered.items()))
+                views.append(ConnectionView(key, self.hosts[key], ch.phase, ch.phase_since))
+        return views
+
     def views(self) -> list[ConnectionView]:
+        """Every connection as the eviction rule sees it (for diagnostics and tests)."""
         hosts = self.hosts
         return [
             ConnectionView(key, hosts.get(key, ""), ch.phase, ch.phase_since)
@@ -163,22 +227,30 @@ class LimitedSite(NetlabSite):
         if not per_ip and len(self.channels) < cap:
             decision = _ACCEPT  # below the cap: no need to look at every connection
         else:
-            decision = admit(self.views(), host, cap, per_ip)
+            own_count = self._host_count.get(host, 0) if per_ip else 0
+            decision = admit(
+                len(self.channels), cap, self._first_views(self._idle, self._head),
+                own_count=own_count, per_ip_cap=per_ip,
+                own_oldest=self._first_views(
+                    self._host_idle.get(host), self._host_head.get(host)
+                ) if per_ip and own_count >= per_ip else (),
+            )
         if decision.verdict is Admission.REFUSE:
             self.refused += 1
             self._log.warn("refusing a connection from {host}: {reason}", host=host,
                           reason=decision.reason)
             return Refusal(decision.reason, self.reactor)
         if decision.verdict is Admission.EVICT and decision.victim is not None:
-            victim = self.channels.pop(decision.victim)
-            self.hosts.pop(decision.victim, None)
-            self.evicted += 1
-            self._log.info("{reason}: closing a {phase} connection to serve {host}",
-                          reason=decision.reason, phase=victim.phase.value, host=host)
-            victim.close_now(abort=True)
+            victim = self._untrack(decision.victim)
+            if victim is not None:  # admit only names tracked connections
+                self.evicted += 1
+                self._log.info("{reason}: closing a {phase} connection to serve {host}",
+                              reason=decision.reason, phase=victim.phase.value, host=host)
+                victim.close_now(abort=True)
         channel = super().buildProtocol(addr)  # type: ignore[no-untyped-call]
-        self.channels[id(channel)] = channel
-        self.hosts[id(channel)] = host
+        # Idle from accept on (connectionMade enters IDLE again and refiles it).
+        channel.phase_since = self.reactor.seconds()
+        self._track(channel, host)
         if b"h2" not in self.acceptableProtocols():  # type: ignore[no-untyped-call]
             return channel
         return NegotiatingProtocol(channel, channel.detach, lambda: self._build_h2(addr))
@@ -228,8 +300,7 @@ class LimitedSite(NetlabSite):
         for key, channel in list(self.channels.items()):
             self._drain_busy.discard(key)
             self._drain_counts["cut"] += 1
-            self.channels.pop(key, None)
-            self.hosts.pop(key, None)
+            self._untrack(key)
             channel.close_now(abort=True)
         self._maybe_drained(force=True)
 

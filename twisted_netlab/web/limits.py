@@ -116,35 +116,44 @@ class AdmissionDecision:
     reason: str = ""
 
 
-def _oldest_evictable(views: Iterable[ConnectionView]) -> ConnectionView | None:
-    candidates = [v for v in views if v.phase in EVICTABLE]
-    if not candidates:
+def _oldest_evictable(candidates: Iterable[ConnectionView]) -> ConnectionView | None:
+    evictable = [v for v in candidates if v.phase in EVICTABLE]
+    if not evictable:
         return None
     # Idle connections cost a client nothing to lose; a half-sent head is the
     # slowloris signature. Both go oldest first; idle before head at equal age.
-    return min(candidates, key=lambda v: (v.since, v.phase is Phase.HEAD, v.key))
+    return min(evictable, key=lambda v: (v.since, v.phase is Phase.HEAD, v.key))
 
 
 def admit(
-    views: Sequence[ConnectionView], host: str, cap: int, per_ip_cap: int = 0
+    count: int,
+    cap: int,
+    oldest: Sequence[ConnectionView] = (),
+    *,
+    own_count: int = 0,
+    own_oldest: Sequence[ConnectionView] = (),
+    per_ip_cap: int = 0,
 ) -> AdmissionDecision:
-    """May a new connection from ``host`` be served, given the live ``views``?
+    """May a new connection be served, given ``count`` live connections?
+
+    ``oldest`` are the candidates for eviction: the longest-idle and the longest-in-head
+    connection (the caller keeps them ordered, so that admission at the cap costs the
+    same with 10 or 10,000 connections open); ``own_count``/``own_oldest`` are the same
+    for the newcomer's address. Candidates not idle/head are ignored.
 
     At the per-IP cap the oldest idle/head connection of that same address is closed
     (an address cannot push out others' connections); at the global cap the oldest
     idle/head connection of anyone. With none to close, the newcomer is refused.
     """
-    if per_ip_cap:
-        own = [v for v in views if v.host == host]
-        if len(own) >= per_ip_cap:
-            victim = _oldest_evictable(own)
-            if victim is None:
-                return AdmissionDecision(
-                    Admission.REFUSE, reason="too many connections from your address"
-                )
-            return AdmissionDecision(Admission.EVICT, victim.key, "per-address cap")
-    if len(views) >= cap:
-        victim = _oldest_evictable(views)
+    if per_ip_cap and own_count >= per_ip_cap:
+        victim = _oldest_evictable(own_oldest)
+        if victim is None:
+            return AdmissionDecision(
+                Admission.REFUSE, reason="too many connections from your address"
+            )
+        return AdmissionDecision(Admission.EVICT, victim.key, "per-address cap")
+    if count >= cap:
+        victim = _oldest_evictable(oldest)
         if victim is None:
             return AdmissionDecision(Admission.REFUSE, reason="server is at its connection limit")
         return AdmissionDecision(Admission.EVICT, victim.key, "connection cap")
