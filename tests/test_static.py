@@ -226,7 +226,7 @@ class ChangeOnDiskTests(StaticTestCase):
         self.assertEqual((await self.request("/data.txt")).body, b"BBBB")
 
     async def test_change_while_reading_retries(self) -> None:
-        from twisted_netlab.web import static
+        from twisted_netlab.web import static_response as static
 
         self.file("data.txt", b"AAAA", mtime=OLD)
         real_read = static.read_body

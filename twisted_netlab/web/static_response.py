@@ -1,0 +1,374 @@
+"""Writing one static file's response: preconditions, ranges and the body.
+
+Split from ``static.py`` (which finds the file: lookup, directories, SPA fallback);
+this module answers for a file already found, as a mixin of ``StaticResource`` so the
+hot path stays plain method calls on one object.
+
+Order of decisions for a file (RFC 9110): select the representation by
+Accept-Encoding (identity, a sidecar, or compressed on the fly; each has its own
+strong ETag and length), evaluate preconditions against that representation
+(13.2.2: 412 / 304 / If-Range), then apply Range to that same representation, so a
+Content-Range always counts the bytes actually sent, compressed or not. A request for
+several ranges of a compressed representation is served from identity instead
+(multipart/byteranges under a Content-Encoding would encode the part headers too).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from twisted.internet.interfaces import IReactorTime
+from twisted.web import pages
+from twisted.web.server import NOT_DONE_YET, Request
+
+from twisted_netlab.http.caching import expires_header
+from twisted_netlab.http.conditional import Decision, Outcome, evaluate
+from twisted_netlab.http.encoding import choose_encoding
+from twisted_netlab.http.ranges import (
+    ByteRange,
+    RangeKind,
+    RangeResult,
+    make_boundary,
+    multipart_layout,
+    parse_range,
+    unsatisfied_content_range,
+)
+from twisted_netlab.web.config import StaticConfig
+from twisted_netlab.web.fastheaders import canonical, raw_headers, set_headers
+from twisted_netlab.web.filefacts import (
+    FileFacts,
+    Representation,
+    compressed_body,
+    read_body,
+)
+from twisted_netlab.web.fsinfo import ByteLRU, Resolver, same_version, stat_key
+from twisted_netlab.web.limits import FD_EXHAUSTED
+from twisted_netlab.web.producers import PartsProducer
+from twisted_netlab.web.vary import add_vary
+
+__all__ = ["EXPLAIN", "FileResponder"]
+
+EXPLAIN = b"X-Netlab-Explain"
+_MAX_MEMO = 32
+H_ACCEPT_ENCODING = canonical(b"accept-encoding")
+H_RANGE = canonical(b"range")
+H_IF_MATCH = canonical(b"if-match")
+H_IF_NONE_MATCH = canonical(b"if-none-match")
+H_IF_MODIFIED_SINCE = canonical(b"if-modified-since")
+H_IF_UNMODIFIED_SINCE = canonical(b"if-unmodified-since")
+H_IF_RANGE = canonical(b"if-range")
+# If-Range alone means nothing (RFC 9110 13.1.5): it only qualifies a Range.
+_CONDITIONAL = frozenset(
+    {H_RANGE, H_IF_MATCH, H_IF_NONE_MATCH, H_IF_MODIFIED_SINCE, H_IF_UNMODIFIED_SINCE}
+)
+_CONTENT_RANGE = canonical(b"content-range")
+_VARY_AE = [(canonical(b"vary"), b"Accept-Encoding")]
+_RANGE_ONLY_GET = Decision(Outcome.PROCEED, "Range honoured (no If-Range)", True)
+_RANGE_ON_HEAD = Decision(Outcome.PROCEED, "Range ignored on HEAD", False)
+# Markers for the two fast 304 paths; the --explain text is made only when asked for.
+_INM_MATCHED = "If-None-Match matched our ETag"
+_IMS_EQUAL = "If-Modified-Since equals our Last-Modified"
+
+
+class _Restart(Exception):
+    """The file changed between revalidation and reading: look it up again."""
+
+
+
+class FileResponder:
+    """The response half of ``StaticResource`` (which sets these attributes)."""
+
+    config: StaticConfig
+    clock: IReactorTime
+    resolver: Resolver
+    cache: ByteLRU
+    table: dict[Any, FileFacts]
+
+    def _respond(self, request: Request, facts: FileFacts, spa: bool = False) -> bytes | int:
+        rep = facts.identity
+        codings = facts.available(self.resolver, time.monotonic())
+        negotiable = len(codings) > 1
+        raw = raw_headers(request.requestHeaders)
+        if negotiable:
+            accept = raw.get(H_ACCEPT_ENCODING)
+            if accept:
+                rep = self._negotiate(facts, codings, accept[-1])
+        reason = "no preconditions: full 200"
+        honor_range = False
+        range_header: bytes | None = None
+        if not _CONDITIONAL.isdisjoint(raw.keys()):
+            get = raw.get
+            if (
+                H_IF_MATCH not in raw
+                and H_IF_UNMODIFIED_SINCE not in raw
+                and (rep is facts.identity or H_RANGE not in raw)
+            ):
+                # The two revalidations every client sends, decided before anything
+                # else with one comparison each, as evaluate() would decide them: our
+                # own ETag sent back once (an exact strong tag weakly matches), or,
+                # without If-None-Match, our own Last-Modified string sent back once
+                # (the date equals the file's, so it is not modified since; evaluate()
+                # ignores a date in the future, hence the clock check, made until the
+                # clock has passed mtime). Range and If-Range do not matter for a 304.
+                inm_values = get(H_IF_NONE_MATCH)
+                if inm_values is not None:
+                    if inm_values == rep.etag_values:
+                        return self._not_modified(request, facts, rep, negotiable, _INM_MATCHED)
+                elif get(H_IF_MODIFIED_SINCE) == rep.last_modified_values and (
+                    facts.mtime_past or self._mtime_passed(facts)
+                ):
+                    return self._not_modified(request, facts, rep, negotiable, _IMS_EQUAL)
+            # The last value of each field (inlined: this runs on every revalidation).
+            values = get(H_RANGE)
+            range_header = values[-1] if values else None
+            values = get(H_IF_NONE_MATCH)
+            if_none_match = values[-1] if values else None
+            values = get(H_IF_MATCH)
+            if_match = values[-1] if values else None
+            values = get(H_IF_UNMODIFIED_SINCE)
+            if_unmodified = values[-1] if values else None
+            values = get(H_IF_MODIFIED_SINCE)
+            if_modified = values[-1] if values else None
+            values = get(H_IF_RANGE)
+            if_range = values[-1] if values else None
+            if range_header is not None and rep is not facts.identity:
+                rep = self._range_representation(facts, rep, range_header)
+            if (
+                if_none_match is None
+                and if_match is None
+                and if_unmodified is None
+                and if_modified is None
+                and if_range is None
+            ):
+                # Range alone: honoured on GET (RFC 9110 14.2), nothing to evaluate.
+                decision = _RANGE_ONLY_GET if request.method == b"GET" else _RANGE_ON_HEAD
+            else:
+                decision = evaluate(
+                    method=request.method.decode("ascii"),
+                    etag=rep.etag,
+                    last_modified=facts.mtime,
+                    if_match=_text(if_match),
+                    if_none_match=_text(if_none_match),
+                    if_modified_since=_text(if_modified),
+                    if_unmodified_since=_text(if_unmodified),
+                    if_range=_text(if_range),
+                    has_range=range_header is not None,
+                    now=self._now(),
+                )
+            if decision.outcome is Outcome.NOT_MODIFIED:
+                return self._not_modified(request, facts, rep, negotiable, decision.reason)
+            if decision.outcome is Outcome.PRECONDITION_FAILED:
+                self._set_headers(request, facts, rep.not_modified_headers, negotiable)
+                return self._error(request, 412, "Precondition Failed", decision.reason, explain=decision.reason)
+            reason = decision.reason
+            honor_range = decision.honor_range
+
+        self._set_headers(request, facts, rep.headers, negotiable)
+        if honor_range:
+            assert range_header is not None
+            result = self._parse_range(rep, range_header)
+            if result.kind is RangeKind.UNSATISFIABLE:
+                request.setHeader(b"Content-Range", unsatisfied_content_range(rep.size).encode("ascii"))
+                return self._error(request, 416, "Range Not Satisfiable", result.reason, explain=result.reason)
+            if result.kind is RangeKind.SATISFIABLE:
+                self._explain(request, f"206 {result.reason} of {rep.coding} ({rep.size} bytes)")
+                return self._send_ranges(request, facts, rep, result.ranges)
+            reason = result.reason
+        if self.config.explain:
+            label = "SPA fallback to /index.html; " if spa else ""
+            self._explain(request, f"200 {label}{reason}; {rep.coding} representation")
+        return self._send_full(request, facts, rep)
+
+    def _negotiate(self, facts: FileFacts, codings: list[str], accept: bytes) -> Representation:
+        memo = facts.negotiation_memo
+        coding = memo.get(accept)
+        if coding is None:
+            coding = choose_encoding(accept.decode("latin-1"), codings) or "identity"
+            if len(memo) >= _MAX_MEMO:
+                memo.clear()
+            memo[accept] = coding
+        if coding == "identity":
+            return facts.identity
+        sidecar = facts.sidecars.get(coding)
+        if sidecar is not None:
+            if same_version(sidecar.path, sidecar.key):
+                return sidecar
+            facts.sidecars_checked = 0.0  # rescan on the next request
+            return facts.identity
+        rep = facts.compressed_representation(coding, self.cache)
+        return rep if rep is not None else facts.identity
+
+    def _parse_range(self, rep: Representation, range_header: bytes) -> RangeResult:
+        """parse_range, memoised per representation (a version has a fixed size)."""
+        memo = rep.range_memo
+        result = memo.get(range_header)
+        if result is None:
+            result = parse_range(
+                range_header.decode("latin-1"), rep.size, max_ranges=self.config.max_ranges
+            )
+            if len(memo) >= _MAX_MEMO:
+                memo.clear()
+            memo[range_header] = result
+        return result
+
+    def _range_representation(
+        self, facts: FileFacts, rep: Representation, range_header: bytes
+    ) -> Representation:
+        """Several ranges of a compressed body are served from identity instead."""
+        result = self._parse_range(rep, range_header)
+        if result.kind is RangeKind.SATISFIABLE and len(result.ranges) > 1:
+            return facts.identity
+        return rep
+
+    def _set_headers(
+        self, request: Request, facts: FileFacts, headers: Sequence[tuple[bytes, bytes]], negotiable: bool
+    ) -> None:
+        response = request.responseHeaders
+        set_headers(response, headers)
+        if negotiable:
+            if response.hasHeader(b"vary"):
+                add_vary(request, "Accept-Encoding")
+            else:
+                set_headers(response, _VARY_AE)
+        if request.clientproto == b"HTTP/1.0":
+            expires = expires_header(self._now(), facts.cache_control)
+            response.setRawHeaders(b"Expires", [expires.encode("ascii")])
+
+    def _not_modified(
+        self, request: Request, facts: FileFacts, rep: Representation, negotiable: bool, reason: str
+    ) -> int:
+        """A 304: the precomputed header list, no body (``reason`` only for --explain;
+        ``_INM_MATCHED`` / ``_IMS_EQUAL`` are spelled out here so the fast paths format
+        nothing)."""
+        request.setResponseCode(304)
+        self._set_headers(request, facts, rep.not_modified_headers, negotiable)
+        if self.config.explain:
+            if reason is _INM_MATCHED:
+                reason = f"If-None-Match matched {rep.etag}"
+            elif reason is _IMS_EQUAL:
+                reason = f"If-Modified-Since: not modified since {rep.last_modified_header.decode()}"
+            self._explain(request, "304 " + reason)
+        request.finish()
+        return NOT_DONE_YET
+
+    def _body(self, facts: FileFacts, rep: Representation) -> bytes:
+        if rep.coding != "identity" and rep.path == facts.path:
+            body = compressed_body(facts, rep, self.cache)
+        else:
+            body = read_body(rep, self.cache)
+        if body is None:
+            self._forget(facts)
+            raise _Restart()
+        return body
+
+    def _forget(self, facts: FileFacts) -> None:
+        for key, value in list(self.table.items()):
+            if value is facts:
+                del self.table[key]
+
+    def _send_full(self, request: Request, facts: FileFacts, rep: Representation) -> bytes | int:
+        if request.method == b"HEAD":
+            request.setHeader(b"Content-Length", b"%d" % rep.size)
+            return b""
+        if rep.in_memory:
+            # Written here rather than returned: twisted.web would set Content-Length
+            # through the generic header API on every request; ours is precomputed.
+            body = self._body(facts, rep)
+            set_headers(request.responseHeaders, rep.length_headers)
+            request.write(body)
+            request.finish()
+            return NOT_DONE_YET
+        return self._stream(request, facts, rep, [(0, rep.size)], rep.size)
+
+    def _send_ranges(
+        self, request: Request, facts: FileFacts, rep: Representation, ranges: Sequence[ByteRange]
+    ) -> bytes | int:
+        request.setResponseCode(206)
+        if len(ranges) == 1:
+            only = ranges[0]
+            # ranges.content_range(), formatted straight to bytes on this hot path.
+            value = b"bytes %d-%d/%d" % (only.start, only.end, rep.size)
+            set_headers(request.responseHeaders, [(_CONTENT_RANGE, value)])
+            if request.method == b"HEAD":
+                request.setHeader(b"Content-Length", b"%d" % only.length)
+                return b""
+            if rep.in_memory:
+                return self._body(facts, rep)[only.start : only.end + 1]
+            return self._stream(request, facts, rep, [(only.start, only.length)], only.length)
+        layout = multipart_layout(ranges, rep.size, facts.content_type.decode("latin-1"), make_boundary())
+        request.setHeader(b"Content-Type", layout.content_type.encode("ascii"))
+        parts: list[bytes | tuple[int, int]] = []
+        for preamble, part in layout.parts:
+            parts.append(preamble)
+            parts.append((part.start, part.length))
+        parts.append(layout.epilogue)
+        length = layout.content_length
+        if request.method == b"HEAD":
+            request.setHeader(b"Content-Length", b"%d" % length)
+            return b""
+        if rep.in_memory:
+            body = self._body(facts, rep)
+            return b"".join(p if isinstance(p, bytes) else body[p[0] : p[0] + p[1]] for p in parts)
+        return self._stream(request, facts, rep, parts, length)
+
+    def _stream(
+        self,
+        request: Request,
+        facts: FileFacts,
+        rep: Representation,
+        parts: Sequence[bytes | tuple[int, int]],
+        length: int,
+    ) -> int:
+        try:
+            fd = os.open(rep.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except PermissionError:
+            raise
+        except OSError as exc:
+            if exc.errno in FD_EXHAUSTED:
+                raise
+            self._forget(facts)
+            raise _Restart() from None
+        if stat_key(os.fstat(fd)) != rep.key:
+            os.close(fd)
+            self._forget(facts)
+            raise _Restart()
+        request.setHeader(b"Content-Length", b"%d" % length)
+        PartsProducer(request, fd, parts).start()
+        return NOT_DONE_YET
+
+    # -- small helpers ---------------------------------------------------------------
+
+    def _mtime_passed(self, facts: FileFacts) -> bool:
+        """Whether the clock has reached the file's mtime (remembered once true)."""
+        if int(facts.mtime) <= self._now():
+            facts.mtime_past = True
+        return facts.mtime_past
+
+    def _now(self) -> float:
+        seconds: float = self.clock.seconds()
+        return seconds
+
+    def _explain(self, request: Request, text: str) -> None:
+        if self.config.explain:
+            request.setHeader(EXPLAIN, text.encode("ascii", "replace"))
+
+    def _error(
+        self, request: Request, status: int, brief: str, detail: str, explain: str | None = None
+    ) -> bytes | int:
+        """An HTML error page; never under a representation's Content-Encoding."""
+        response = request.responseHeaders
+        response.removeHeader(b"Content-Encoding")
+        response.removeHeader(b"Content-Length")
+        response.setRawHeaders(b"X-Content-Type-Options", [b"nosniff"])
+        self._explain(request, f"{status} {explain if explain is not None else detail}")
+        result: bytes | int = pages.errorPage(status, brief, detail).render(request)  # type: ignore[assignment]
+        return result
+
+
+
+
+def _text(value: bytes | None) -> str | None:
+    return None if value is None else value.decode("latin-1")
