@@ -98,3 +98,15 @@ class PropertyTests(SynchronousTestCase):
         pieces = list(reader.chunks(size))
         self.assertEqual(b"".join(pieces), b"".join(chunks))
         self.assertTrue(all(0 < len(piece) <= size for piece in pieces))
+
+
+class TimeFieldTests(SynchronousTestCase):
+    def test_integer_time_a_float_cannot_hold_is_refused(self) -> None:
+        """2**53 + 1 would come back as 2**53: refused rather than silently changed."""
+        meta = EntryMeta("http://h/p", 200, (), (), AgeInputs(1.0, 2, 3.0, 4.0), 5.0)
+        data = meta.to_json()
+        data["lifetime"] = (1 << 53) + 1
+        with self.assertRaises(ValueError):
+            EntryMeta.from_json(data)
+        data["lifetime"] = 1 << 53
+        self.assertEqual(EntryMeta.from_json(data).lifetime, float(1 << 53))

@@ -138,7 +138,13 @@ def _text(value: object) -> str:
 
 
 def _finite(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite number that a float holds exactly (times are stored as floats; an
+    integer past 2**53 would come back as another number)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    if isinstance(value, int):
+        return abs(value) <= 1 << 53
+    return math.isfinite(value)
 
 
 @dataclass(frozen=True)
