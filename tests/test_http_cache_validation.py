@@ -68,6 +68,19 @@ class Select304Tests(SynchronousTestCase):
         self.assertEqual(select_for_304(self.candidates, []), [])
         self.assertEqual(select_for_304([self.candidates[0]], []), [])
 
+    def test_rfc9111_4_3_4_validatorless_304_to_our_conditional_selects_its_one_candidate(
+        self,
+    ) -> None:
+        # We asked If-None-Match: "x" for candidate a; the 304 repeats no ETag.
+        self.assertEqual(select_for_304([self.candidates[0]], [], ours=True), ["a"])
+        self.assertEqual(
+            select_for_304([self.candidates[0]], [("Date", "x")], ours=True), ["a"]
+        )
+        # Several candidates' tags in one If-None-Match: a bare 304 cannot say which.
+        self.assertEqual(select_for_304(self.candidates, [], ours=True), [])
+        # A validator in the 304 still has to match.
+        self.assertEqual(select_for_304([self.candidates[0]], [("ETag", '"z"')], ours=True), [])
+
 
 class Merge304Tests(SynchronousTestCase):
     def test_rfc9111_3_2_fields_replaced_except_framing(self) -> None:

@@ -319,6 +319,9 @@ def freshen(
 ) -> list[Stored]:
     """Apply a 304 to the stored responses it selects (RFC 9111 4.3.4).
 
+    The 304 answers our own revalidation of ``candidates`` (their validators, not the
+    client's, were sent: ``with_validators``), hence ``select_for_304(..., ours=True)``.
+
     Returns the updated entries (same ids) for the store to replace. If a merged
     response now says ``no-store`` it is left out: the caller should drop that entry.
     """
@@ -326,6 +329,7 @@ def freshen(
         select_for_304(
             [Candidate(s.ident, s.meta.headers, s.meta.age.response_time) for s in candidates],
             response_headers,
+            ours=True,
         )
     )
     updated: list[Stored] = []

@@ -5,7 +5,8 @@
   If-Modified-Since is sent only for a single candidate (a date cannot say which).
 - ``select_for_304``: which stored response a 304 refers to (4.3.4): strong ETag match,
   else weak ETag / Last-Modified match (the most recent), else the single stored
-  response when neither side has validators.
+  response when neither side has validators, or when the 304 answers a conditional the
+  cache built from that one response's validators (origins often omit ETag on a 304).
 - ``merge_304``: the stored header section updated by a 304 (3.2): every field in the
   304 replaces the stored field of that name, except fields describing the message
   (hop-by-hop, framing, Age) and those the stored body depends on (Content-Length,
@@ -88,8 +89,18 @@ class Candidate:
     response_time: float
 
 
-def select_for_304(candidates: Sequence[Candidate], response_headers: Fields) -> list[str]:
-    """Ids of the stored responses a 304 updates (RFC 9111 4.3.4)."""
+def select_for_304(
+    candidates: Sequence[Candidate], response_headers: Fields, ours: bool = False
+) -> list[str]:
+    """Ids of the stored responses a 304 updates (RFC 9111 4.3.4).
+
+    ``ours``: the 304 answers a conditional request the cache built from exactly these
+    candidates' validators (4.3.1), not one the client wrote. A 304 without validators
+    then still identifies a single candidate: the only representation it can confirm is
+    the one whose validators were asked about. RFC 9110 15.4.5 wants the origin to
+    repeat the ETag, but many do not, and refusing such a 304 would mean a full
+    refetch each time. With several candidates it cannot say which, so none.
+    """
     new_tag = _etag(response_headers)
     if new_tag is not None and not new_tag.weak:
         return [
@@ -117,7 +128,9 @@ def select_for_304(candidates: Sequence[Candidate], response_headers: Fields) ->
                 if not field_values(c.headers, "etag")
                 and not field_values(c.headers, "last-modified")
             ]
-            return [bare[0].ident] if len(candidates) == 1 and bare else []
+            if len(candidates) == 1 and (bare or ours):
+                return [candidates[0].ident]
+            return []
     if not matching:
         return []
     latest = max(matching, key=lambda c: c.response_time)
