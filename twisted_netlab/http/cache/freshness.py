@@ -13,9 +13,11 @@ change tomorrow.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from enum import Enum
 
+from twisted_netlab.http.cache.dates import parse_http_date_strict
 from twisted_netlab.http.cache.directives import ResponseDirectives
 from twisted_netlab.http.cache.fields import Fields, field_values
 from twisted_netlab.http.validators import parse_http_date
@@ -66,16 +68,25 @@ class HeuristicPolicy:
             raise ValueError("heuristic fraction must be in [0, 1] and cap >= 0")
 
 
-def single_date(fields: Fields, name: str) -> tuple[float | None, bool]:
+def single_date(
+    fields: Fields, name: str, strict_at: float | None = None
+) -> tuple[float | None, bool]:
     """``(timestamp or None, valid)`` of a singleton date field.
 
     ``valid`` is False when the field is present but unparsable or repeated with
     different values (RFC 9111 4.2.1 says to treat such freshness as stale).
+    ``strict_at`` (a timestamp, e.g. the response's Date): only the HTTP-date forms
+    count as parsable (``dates``; the timestamp places RFC 850 two-digit years).
+    Expires is read so, as RFC 9111 5.3 makes an invalid Expires "already expired".
     """
     values = field_values(fields, name)
     if not values:
         return None, True
-    parsed = {parse_http_date(value) for value in values}
+    if strict_at is not None:
+        year = time.gmtime(max(0.0, strict_at)).tm_year
+        parsed = {parse_http_date_strict(value, year) for value in values}
+    else:
+        parsed = {parse_http_date(value) for value in values}
     if len(parsed) != 1 or None in parsed:
         return None, False
     return parsed.pop(), True
@@ -100,7 +111,7 @@ def freshness_lifetime(
         return Freshness(0.0, FreshnessSource.INVALID)
     if directives.max_age is not None:
         return Freshness(float(directives.max_age), FreshnessSource.MAX_AGE)
-    expires, expires_valid = single_date(headers, "expires")
+    expires, expires_valid = single_date(headers, "expires", strict_at=date_value)
     if not expires_valid:
         return Freshness(0.0, FreshnessSource.INVALID)
     if expires is not None:
