@@ -36,6 +36,7 @@ from twisted_netlab.http.cache.freshness import HeuristicPolicy, freshness_lifet
 from twisted_netlab.http.cache.invalidation import invalidated_uris
 from twisted_netlab.http.cache.request import ReuseKind, evaluate_reuse
 from twisted_netlab.http.cache.storable import StorePolicy, may_store
+from twisted_netlab.http.cache.targeted import directive_values
 from twisted_netlab.http.cache.validation import (
     NOT_STORED,
     Candidate,
@@ -279,7 +280,7 @@ def admit(
         dict.fromkeys(_keys(invalidated_uris(method, status, key, response_headers)))
     )
     request = _request_directives(request_headers)
-    response = parse_response_directives(field_values(response_headers, "cache-control"))
+    response = parse_response_directives(directive_values(response_headers))
     verdict = may_store(
         method, status, request_headers, request, response_headers, response, config.store
     )
@@ -337,7 +338,7 @@ def freshen(
         if stored.ident not in chosen:
             continue
         headers = merge_304(stored.meta.headers, response_headers)
-        response = parse_response_directives(field_values(headers, "cache-control"))
+        response = parse_response_directives(directive_values(headers))
         if response.no_store or response.private:
             continue
         age = age_inputs(response_headers, request_time, response_time)

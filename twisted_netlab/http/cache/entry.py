@@ -16,7 +16,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from twisted_netlab.http.cache.age import AgeInputs
 from twisted_netlab.http.cache.directives import ResponseDirectives, parse_response_directives
-from twisted_netlab.http.cache.fields import field_values, without_fields
+from twisted_netlab.http.cache.fields import without_fields
+from twisted_netlab.http.cache.targeted import directive_values
 from twisted_netlab.http.cache.vary import SecondaryKey
 
 __all__ = ["EntryMeta", "Stored", "primary_key"]
@@ -64,7 +65,7 @@ class EntryMeta:
     @cached_property
     def directives(self) -> ResponseDirectives:
         """The stored Cache-Control, parsed once per entry (lookups are the hot path)."""
-        return parse_response_directives(field_values(self.headers, "cache-control"))
+        return parse_response_directives(directive_values(self.headers))
 
     @cached_property
     def served_fields(self) -> tuple[tuple[str, str], ...]:

@@ -18,6 +18,7 @@ from twisted_netlab.http.cache.directives import parse_response_directives
 from twisted_netlab.http.cache.entry import EntryMeta, Stored
 from twisted_netlab.http.cache.fields import Fields, field_values
 from twisted_netlab.http.cache.freshness import freshness_lifetime
+from twisted_netlab.http.cache.targeted import directive_values
 from twisted_netlab.http.cache.validation import merge_304
 from twisted_netlab.http.cache.vary import matches
 
@@ -60,7 +61,7 @@ def freshen_from_head(
             outdated.append(stored.ident)
             continue
         headers = merge_304(stored.meta.headers, head_headers)
-        response = parse_response_directives(field_values(headers, "cache-control"))
+        response = parse_response_directives(directive_values(headers))
         if response.no_store or response.private:
             outdated.append(stored.ident)
             continue
