@@ -58,6 +58,28 @@ class ValidationTests(CacheTestCase):
         )
         self.assertEqual(self.cache.outcomes["validated"], 1)
 
+    async def test_304_without_etag_answers_our_revalidation_rfc9111_4_3_4(self) -> None:
+        # The origin repeats no ETag on its 304 (RFC 9110 15.4.5 asks it to; many don't):
+        # it still answers our If-None-Match for the one stored response, which is
+        # reused, not refetched unconditionally.
+        def handle(request: Any) -> bytes:
+            request.setHeader(b"cache-control", b"no-cache")
+            if request.getHeader(b"if-none-match") == b'"v1"':
+                request.setResponseCode(304)
+                return b""
+            request.setHeader(b"etag", b'"v1"')
+            return b"version one\n"
+
+        self.origin.route(b"/o/v", handle)
+        self.start_cached()
+        await self.get("/c/v")
+        response, body = await self.get("/c/v")
+        self.assertEqual((response.code, body), (200, b"version one\n"))
+        self.assertEqual(self.origin.count(b"/o/v"), 2)
+        self.assertEqual(self.origin.seen[1].headers.get(b"if-none-match"), b'"v1"')
+        self.assertEqual(header(response, b"etag"), [b'"v1"'])
+        self.assertTrue(cache_status(response).startswith("netlab; fwd=stale; fwd-status=304"))
+
     async def test_client_validators_replaced_and_answered_from_store_rfc9111_4_3_2(
         self,
     ) -> None:
