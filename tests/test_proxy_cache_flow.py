@@ -126,6 +126,27 @@ class ValidationTests(CacheTestCase):
         self.assertTrue(cache_status(response).startswith("netlab; fwd=request; fwd-status=304"))
 
 
+class TargetedFieldTests(CacheTestCase):
+    async def test_cdn_cache_control_overrides_cache_control_rfc9213_2_1(self) -> None:
+        self.origin.route(
+            b"/o/t",
+            fixed(b"for the cdn\n", (b"cache-control", b"no-store"),
+                  (b"cdn-cache-control", b"max-age=60")),
+        )
+        self.origin.route(
+            b"/o/n",
+            fixed(b"not for the cdn\n", FRESH, (b"cdn-cache-control", b"no-store")),
+        )
+        self.start_cached()
+        for path in ("/c/t", "/c/t", "/c/n", "/c/n"):
+            await self.get(path)
+        self.assertEqual((self.origin.count(b"/o/t"), self.origin.count(b"/o/n")), (1, 2))
+        # Both fields are relayed to the client untouched (browsers obey Cache-Control).
+        response, _ = await self.get("/c/t")
+        self.assertEqual(header(response, b"cache-control"), [b"no-store"])
+        self.assertEqual(header(response, b"cdn-cache-control"), [b"max-age=60"])
+
+
 class VaryTests(CacheTestCase):
     async def test_secondary_keys_rfc9111_4_1(self) -> None:
         def handle(request: Any) -> bytes:
