@@ -18,13 +18,14 @@ from __future__ import annotations
 from typing import Any
 
 from twisted_netlab.http.cache.cache_status import CacheStatus
+from twisted_netlab.http.cache.entry import Stored
 from twisted_netlab.http.cache.fields import encode_pairs
 from twisted_netlab.http.cache.serve import EXPLAIN_HEADER, status_fields
 from twisted_netlab.http.msgframing import Framing
 from twisted_netlab.web.proxy.call import Relayed, relay_fields, send_head
 from twisted_netlab.web.proxy.role import CallHost
 
-__all__ = ["HeadMemo", "StatusLine", "add_status", "send_stored_head"]
+__all__ = ["HeadMemo", "HitPlan", "HitPlans", "StatusLine", "add_status", "send_stored_head"]
 
 Pairs = tuple[tuple[str, str], ...]
 # One status field line: name, value, and whether it replaces an earlier one.
@@ -74,6 +75,50 @@ class HeadMemo:
                 self._status.clear()
             self._status[key] = lines
         return lines
+
+
+class HitPlan:
+    """One entry's fresh-hit answer, valid while ``since <= now < until``.
+
+    (Also at ``now == since`` exactly: a clock standing still never changes the answer.)
+    """
+
+    __slots__ = ("adds", "code", "sets", "since", "stored", "until")
+
+    def __init__(
+        self,
+        stored: Stored,
+        since: float,
+        until: float,
+        code: int,
+        sets: list[tuple[bytes, list[bytes]]],
+        adds: list[tuple[bytes, bytes]],
+    ) -> None:
+        self.stored = stored
+        self.since = since
+        self.until = until
+        self.code = code
+        self.sets = sets
+        self.adds = adds
+
+
+class HitPlans:
+    """The plans per (mount resource, primary key, TLS), bounded."""
+
+    def __init__(self, limit: int = _LIMIT) -> None:
+        self._limit = limit
+        self._plans: dict[tuple[object, str, bool], HitPlan] = {}
+
+    def get(self, slot: tuple[object, str, bool]) -> HitPlan | None:
+        return self._plans.get(slot)
+
+    def put(self, slot: tuple[object, str, bool], plan: HitPlan) -> None:
+        if len(self._plans) >= self._limit:
+            self._plans.clear()
+        self._plans[slot] = plan
+
+    def __len__(self) -> int:
+        return len(self._plans)
 
 
 def send_stored_head(
