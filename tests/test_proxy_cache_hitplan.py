@@ -116,15 +116,25 @@ class HitPlanTests(SynchronousTestCase):
 
     def test_a_plan_spares_the_lookup_within_its_second(self) -> None:
         self.ask()
-        self.assertEqual(self.lookups, 1)
+        self.assertEqual(len(self.cache.hit_plans), 0)  # one hit: no plan yet
+        self.ask()  # a second hit within a second: planned
+        self.assertEqual((self.lookups, len(self.cache.hit_plans)), (2, 1))
         self.reactor.advance(0.5)  # Age 0.5: still "0", ttl still 99
         self.ask()
         self.ask()
-        self.assertEqual(self.lookups, 1)
-        self.reactor.advance(0.5)  # Age 1: the plan is over
-        self.assertEqual(self.head(self.ask())[b"age"], b"1")
         self.assertEqual(self.lookups, 2)
-        self.assertEqual(len(self.cache.hit_plans), 1)
+        self.reactor.advance(0.5)  # Age 1: the plan is over, and made again at once
+        self.assertEqual(self.head(self.ask())[b"age"], b"1")
+        self.ask()
+        self.assertEqual(self.lookups, 3)
+
+    def test_no_plan_for_an_entry_hit_less_than_once_a_second(self) -> None:
+        ages = []
+        for _ in range(3):
+            ages.append(self.head(self.ask())[b"age"])
+            self.reactor.advance(2)
+        self.assertEqual(ages, [b"0", b"2", b"4"])
+        self.assertEqual((self.lookups, len(self.cache.hit_plans)), (3, 0))
 
     def test_no_plan_past_freshness(self) -> None:
         self.ask()
@@ -189,6 +199,16 @@ class HitPlanTests(SynchronousTestCase):
 
 
 class HitPlansTests(SynchronousTestCase):
+    def test_hot_after_a_second_hit_within_a_second(self) -> None:
+        plans = HitPlans()
+        slot = ("a", "k", False)
+        self.assertFalse(plans.hot(slot, 10.0))
+        self.assertFalse(plans.hot(slot, 11.0))  # a second apart: not hot
+        self.assertTrue(plans.hot(slot, 11.5))
+        plans.put(slot, HitPlan(None, 11.5, 12.0, 200, [], []))  # type: ignore[arg-type]
+        self.assertTrue(plans.hot(slot, 12.9))  # its plan ended under a second ago
+        self.assertFalse(plans.hot(slot, 14.5))
+
     def test_bounded(self) -> None:
         plans = HitPlans(limit=2)
         plan = HitPlan(None, 0.0, 1.0, 200, [], [])  # type: ignore[arg-type]

@@ -25,7 +25,9 @@ from twisted_netlab.http.msgframing import Framing
 from twisted_netlab.web.proxy.call import Relayed, relay_fields, send_head
 from twisted_netlab.web.proxy.role import CallHost
 
-__all__ = ["HeadMemo", "HitPlan", "HitPlans", "StatusLine", "add_status", "send_stored_head"]
+__all__ = [
+    "HeadMemo", "HitPlan", "HitPlans", "Slot", "StatusLine", "add_status", "send_stored_head",
+]
 
 Pairs = tuple[tuple[str, str], ...]
 # One status field line: name, value, and whether it replaces an earlier one.
@@ -102,17 +104,38 @@ class HitPlan:
         self.adds = adds
 
 
+Slot = tuple[object, str, bool]  # (mount resource, primary key, TLS)
+
+# A plan is made for a slot hit twice within this many seconds: an entry hit less often
+# would pay for a plan (about as much as a lookup) that ends before its next hit.
+_HOT = 1.0
+
+
 class HitPlans:
-    """The plans per (mount resource, primary key, TLS), bounded."""
+    """The plans per slot, and when each slot last had a looked-up hit; both bounded."""
 
     def __init__(self, limit: int = _LIMIT) -> None:
         self._limit = limit
-        self._plans: dict[tuple[object, str, bool], HitPlan] = {}
+        self._plans: dict[Slot, HitPlan] = {}
+        self._seen: dict[Slot, float] = {}
 
-    def get(self, slot: tuple[object, str, bool]) -> HitPlan | None:
+    def get(self, slot: Slot) -> HitPlan | None:
         return self._plans.get(slot)
 
-    def put(self, slot: tuple[object, str, bool], plan: HitPlan) -> None:
+    def hot(self, slot: Slot, now: float) -> bool:
+        """Note a looked-up hit of ``slot`` at ``now``; is a plan worth making? Yes when
+        its last plan ended, or its last looked-up hit came, less than ``_HOT`` ago."""
+        plan = self._plans.get(slot)
+        if plan is not None and now - plan.until < _HOT:
+            return True
+        seen = self._seen
+        last = seen.get(slot)
+        if len(seen) >= self._limit:
+            seen.clear()
+        seen[slot] = now
+        return last is not None and now - last < _HOT
+
+    def put(self, slot: Slot, plan: HitPlan) -> None:
         if len(self._plans) >= self._limit:
             self._plans.clear()
         self._plans[slot] = plan

@@ -14,11 +14,13 @@ the fields ``lookup`` or the stored answer read (``_PLAN_BLIND``: If-*, Range,
 Cache-Control, Pragma) for an entry that is its key's only one and has no Vary gets an
 answer from ``lookup`` that depends on the clock alone, through the entry's current
 age. So the head that answer sends (relayed fields, Content-Length, ``Age``,
-``Cache-Status``) is worked out once and replayed for as long as neither the whole-second
-``Age`` nor the ``ttl`` it carries can change: at most one second. The plan is tied to
-the very ``Stored`` object the store lists for the key; a 304 refresh, a purge, an
-invalidation, an eviction or a new variant each replace or remove that object, and
-the next request finds the plan stale and asks ``lookup`` again.
+``Cache-Status``) is kept and replayed for as long as neither the whole-second ``Age``
+nor the ``ttl`` it carries can change: at most one second. The plan is tied to the
+very ``Stored`` object the store lists for the key; a 304 refresh, a purge, an
+invalidation, an eviction or a new variant each replace or remove that object, and the
+next request finds the plan stale and asks ``lookup`` again. A plan is made on the
+second looked-up hit of a slot within a second (``HitPlans.hot``): making one costs
+about a lookup, wasted on an entry hit less often than its plans last.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from twisted_netlab.http.cache.decision import Hit, Lookup, lookup
 from twisted_netlab.http.msgframing import BodyKind, Framing
 from twisted_netlab.web.proxy.cache import ProxyCache
 from twisted_netlab.web.proxy.cache_body import CHUNK
-from twisted_netlab.web.proxy.cache_head import HitPlan, add_status, send_stored_head
+from twisted_netlab.web.proxy.cache_head import HitPlan, Slot, add_status, send_stored_head
 from twisted_netlab.web.proxy.role import CallHost
 
 __all__ = ["serve_hit"]
@@ -107,7 +109,9 @@ def _serve_looked_up(
     )
     add_status(cache.heads, resource, request, answer.status, cache.config.explain)
     if plannable and len(entries) == 1 and not entry.meta.vary:
-        _remember(cache, (resource, key, secure), answer, now, request)
+        slot = (resource, key, secure)
+        if cache.hit_plans.hot(slot, now):
+            _remember(cache, slot, answer, now, request)
     for chunk in reader.chunks(CHUNK):
         request.write(chunk)
     reader.close()
@@ -116,7 +120,7 @@ def _serve_looked_up(
 
 
 def _remember(
-    cache: ProxyCache, slot: tuple[object, str, bool], answer: Hit, now: float, request: Any
+    cache: ProxyCache, slot: Slot, answer: Hit, now: float, request: Any
 ) -> None:
     """Keep the head just sent for ``answer`` as the plan for the next hits of its entry.
 
@@ -139,9 +143,10 @@ def _remember(
     until = now + min(age_next, ttl_next) - _MARGIN
     resource: Any = slot[0]
     relayed = cache.heads.relayed(resource, fields[:-1], slot[2])
-    if any(name == b"vary" for name, _ in relayed):
-        return
-    sets = [(name, list(values)) for name, values in relayed]
+    sets = list(relayed)  # (shared lists, never changed: ``setRawHeaders`` copies them)
+    for name, _ in sets:
+        if name == b"vary":
+            return
     headers = request.responseHeaders
     for name in (b"content-length", b"age"):  # ours alone: relaying drops the upstream's
         values = headers.getRawHeaders(name)
