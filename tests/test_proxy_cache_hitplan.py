@@ -201,21 +201,21 @@ class HitPlanTests(SynchronousTestCase):
 class HitPlansTests(SynchronousTestCase):
     def test_hot_after_a_second_hit_within_a_second(self) -> None:
         plans = HitPlans()
-        slot = ("a", "k", False)
+        slot = ("a", b"/k", False)
         self.assertFalse(plans.hot(slot, 10.0))
         self.assertFalse(plans.hot(slot, 11.0))  # a second apart: not hot
         self.assertTrue(plans.hot(slot, 11.5))
-        plans.put(slot, HitPlan(None, 11.5, 12.0, 200, [], []))  # type: ignore[arg-type]
+        plans.put(slot, HitPlan(None, "k", 11.5, 12.0, 200, [], []))  # type: ignore[arg-type]
         self.assertTrue(plans.hot(slot, 12.9))  # its plan ended under a second ago
         self.assertFalse(plans.hot(slot, 14.5))
 
     def test_bounded(self) -> None:
         plans = HitPlans(limit=2)
-        plan = HitPlan(None, 0.0, 1.0, 200, [], [])  # type: ignore[arg-type]
-        plans.put(("a", "k", False), plan)
-        plans.put(("b", "k", False), plan)
+        plan = HitPlan(None, "k", 0.0, 1.0, 200, [], [])  # type: ignore[arg-type]
+        plans.put(("a", b"/k", False), plan)
+        plans.put(("b", b"/k", False), plan)
         self.assertEqual(len(plans), 2)
-        plans.put(("c", "k", False), plan)  # full: emptied first
+        plans.put(("c", b"/k", False), plan)  # full: emptied first
         self.assertEqual(len(plans), 1)
-        self.assertIs(plans.get(("c", "k", False)), plan)
-        self.assertIsNone(plans.get(("a", "k", False)))
+        self.assertIs(plans.get(("c", b"/k", False)), plan)
+        self.assertIsNone(plans.get(("a", b"/k", False)))

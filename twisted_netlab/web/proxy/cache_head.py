@@ -80,16 +80,20 @@ class HeadMemo:
 
 
 class HitPlan:
-    """One entry's fresh-hit answer, valid while ``since <= now < until``.
+    """One entry's fresh-hit answer, valid while ``since <= now < until`` and while
+    ``stored`` is the only entry the store lists for ``key`` (``cache_hit``).
 
     (Also at ``now == since`` exactly: a clock standing still never changes the answer.)
+    ``sets`` are the fields to set in order, ``adds`` the ones to append (our
+    Cache-Status member after any upstream one).
     """
 
-    __slots__ = ("adds", "code", "sets", "since", "stored", "until")
+    __slots__ = ("adds", "code", "key", "sets", "since", "stored", "until")
 
     def __init__(
         self,
         stored: Stored,
+        key: str,
         since: float,
         until: float,
         code: int,
@@ -97,6 +101,7 @@ class HitPlan:
         adds: list[tuple[bytes, bytes]],
     ) -> None:
         self.stored = stored
+        self.key = key
         self.since = since
         self.until = until
         self.code = code
@@ -104,7 +109,7 @@ class HitPlan:
         self.adds = adds
 
 
-Slot = tuple[object, str, bool]  # (mount resource, primary key, TLS)
+Slot = tuple[object, bytes, bool]  # (mount resource, request target as sent, TLS)
 
 # A plan is made for a slot hit twice within this many seconds: an entry hit less often
 # would pay for a plan (about as much as a lookup) that ends before its next hit.

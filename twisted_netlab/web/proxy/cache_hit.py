@@ -38,7 +38,7 @@ from twisted_netlab.web.proxy.cache_body import CHUNK
 from twisted_netlab.web.proxy.cache_head import HitPlan, Slot, add_status, send_stored_head
 from twisted_netlab.web.proxy.role import CallHost
 
-__all__ = ["serve_hit"]
+__all__ = ["replay_hit", "serve_hit"]
 
 # Request fields (canonical, as ``Headers.getAllRawHeaders`` names them) that the lookup
 # or the stored answer read, besides the Vary-nominated ones: a request with any of
@@ -49,47 +49,61 @@ _PLAN_BLIND = frozenset({b"Cache-Control", b"Pragma", b"Range"})
 _MARGIN = 1e-6
 
 
+def replay_hit(resource: CallHost, cache: ProxyCache, request: Any) -> bool:
+    """Answer a GET from the plan made for its mount, target and TLS; False when there
+    is none that holds (the render goes on: ``plan``, then ``render_cached``).
+
+    Called before the mount works out the upstream target: a plan exists only for a
+    target that was served as a hit, and what the mount makes of a GET's target
+    (refused or not, which upstream URL) depends on nothing else.
+    """
+    if request.method != b"GET":
+        return False
+    for name, _ in request.requestHeaders.getAllRawHeaders():
+        if name in _PLAN_BLIND or name[:3] == b"If-":
+            return False
+    secure = resource.cookie_rules is not None and bool(request.isSecure())
+    plan = cache.hit_plans.get((resource, request.uri, secure))
+    if plan is None:
+        return False
+    now = cache.now()
+    if not (plan.since <= now and (now < plan.until or now == plan.since)):
+        return False
+    body = cache.store.sole_body(plan.key, plan.stored)
+    if body is None:
+        return False
+    cache.count("hit")
+    request.setResponseCode(plan.code)
+    # No Content-Type that nobody chose: twisted.web would add text/html.
+    request.defaultContentType = None
+    headers = request.responseHeaders
+    set_raw = headers.setRawHeaders
+    for name, values in plan.sets:
+        set_raw(name, values)
+    for name, value in plan.adds:
+        headers.addRawHeader(name, value)
+    request.write(body)
+    request.finish()
+    return True
+
+
 def serve_hit(resource: CallHost, cache: ProxyCache, request: Any, key: str) -> Lookup | None:
     """Answer a plain fresh GET hit; None when answered, else the plan for a call.
 
     Returns None without a plan only after finishing the request. The caller hands a
     returned plan to ``CachingCall(plan=...)``, which would have made the same lookup.
     """
-    plannable = True
-    for name, _ in request.requestHeaders.getAllRawHeaders():
-        if name in _PLAN_BLIND or name[:3] == b"If-":
-            plannable = False
-            break
-    secure = resource.cookie_rules is not None and bool(request.isSecure())
-    now = cache.now()
-    if plannable:
-        plan = cache.hit_plans.get((resource, key, secure))
-        if plan is not None and plan.since <= now and (now < plan.until or now == plan.since):
-            body = cache.store.sole_body(key, plan.stored)
-            if body is not None:
-                _replay(cache, request, plan, body)
-                return None
-    return _serve_looked_up(resource, cache, request, key, secure, now, plannable)
-
-
-def _serve_looked_up(
-    resource: CallHost,
-    cache: ProxyCache,
-    request: Any,
-    key: str,
-    secure: bool,
-    now: float,
-    plannable: bool,
-) -> Lookup | None:
-    """``serve_hit`` through ``lookup``: answer a plain fresh hit, plan it if it may be."""
     pairs: list[tuple[str, str]] = []
-    plain = True  # no If-* and no Range: the hit is the whole stored 200
+    plain = plannable = True  # plain: no If-* and no Range (the hit is the whole 200)
     for name, values in request.requestHeaders.getAllRawHeaders():
         if name[:3] == b"If-" or name == b"Range":
-            plain = False
+            plain = plannable = False
+        elif name in _PLAN_BLIND:
+            plannable = False
         text = name.decode("latin-1")
         for value in values:
             pairs.append((text, value.decode("latin-1")))
+    now = cache.now()
     entries = cache.store.entries(key)
     answer = lookup("GET", tuple(pairs), now, entries)
     if not plain or not isinstance(answer, Hit):
@@ -109,9 +123,10 @@ def _serve_looked_up(
     )
     add_status(cache.heads, resource, request, answer.status, cache.config.explain)
     if plannable and len(entries) == 1 and not entry.meta.vary:
-        slot = (resource, key, secure)
+        secure = resource.cookie_rules is not None and bool(request.isSecure())
+        slot = (resource, request.uri, secure)
         if cache.hit_plans.hot(slot, now):
-            _remember(cache, slot, answer, now, request)
+            _remember(cache, slot, key, answer, now, request)
     for chunk in reader.chunks(CHUNK):
         request.write(chunk)
     reader.close()
@@ -120,7 +135,7 @@ def _serve_looked_up(
 
 
 def _remember(
-    cache: ProxyCache, slot: Slot, answer: Hit, now: float, request: Any
+    cache: ProxyCache, slot: Slot, key: str, answer: Hit, now: float, request: Any
 ) -> None:
     """Keep the head just sent for ``answer`` as the plan for the next hits of its entry.
 
@@ -134,7 +149,7 @@ def _remember(
     fields = answer.headers
     if not fields or fields[-1][0] != "Age" or meta.status in NO_BODY_CODES:
         return  # (a Hit's fields end with its Age: ``decision.served_headers``)
-    if cache.store.sole_body(slot[1], stored) is None:
+    if cache.store.sole_body(key, stored) is None:
         return
     age = current_age(meta.age, now)
     left = meta.lifetime - age  # > 0: the answer is a fresh hit
@@ -161,19 +176,4 @@ def _remember(
             sets.append((name, [value]))
         else:
             adds.append((name, value))
-    cache.hit_plans.put(slot, HitPlan(stored, now, until, meta.status, sets, adds))
-
-
-def _replay(cache: ProxyCache, request: Any, plan: HitPlan, body: bytes) -> None:
-    cache.count("hit")
-    request.setResponseCode(plan.code)
-    # No Content-Type that nobody chose: twisted.web would add text/html.
-    request.defaultContentType = None
-    headers = request.responseHeaders
-    set_raw = headers.setRawHeaders
-    for name, values in plan.sets:
-        set_raw(name, values)
-    for name, value in plan.adds:
-        headers.addRawHeader(name, value)
-    request.write(body)
-    request.finish()
+    cache.hit_plans.put(slot, HitPlan(stored, key, now, until, meta.status, sets, adds))
