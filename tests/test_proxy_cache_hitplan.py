@@ -24,7 +24,9 @@ from twisted_netlab.http.cache.decision import admit
 from twisted_netlab.http.proxymount import ProxyMount
 from twisted_netlab.web.config import ProxyCacheConfig, ProxyConfig, StaticConfig, WebConfig
 from twisted_netlab.web.proxy import cache_hit
+from twisted_netlab.web.proxy.cache_call import CachingCall
 from twisted_netlab.web.proxy.cache_head import HitPlan, HitPlans
+from twisted_netlab.web.proxy.resource import ProxyResource
 from twisted_netlab.web.site import build_site
 
 PEER = IPv4Address("TCP", "127.0.0.1", 40000)
@@ -127,6 +129,46 @@ class HitPlanTests(SynchronousTestCase):
         self.assertEqual(self.head(self.ask())[b"age"], b"1")
         self.ask()
         self.assertEqual(self.lookups, 3)
+
+    def test_a_replay_skips_the_target_work_and_the_call(self) -> None:
+        targets: list[bytes] = []
+        real = ProxyResource.plan
+
+        def counted(resource: Any, method: bytes, uri: bytes) -> Any:
+            targets.append(uri)
+            return real(resource, method, uri)
+
+        self.patch(ProxyResource, "plan", counted)
+        self.ask()
+        self.ask()
+        self.assertEqual(len(targets), 2)
+        self.ask()
+        self.ask(b"Authorization: Basic eDp5")  # the lookup does not read it either
+        self.assertEqual(len(targets), 2)
+        self.assertEqual(self.cache.outcomes["hit"], 4)
+
+    def test_other_methods_and_targets_are_not_replayed(self) -> None:
+        self.ask()
+        self.ask()
+        calls: list[object] = []
+        real = CachingCall.start
+
+        def counted(call: CachingCall) -> None:
+            calls.append(call)
+            real(call)
+
+        self.patch(CachingCall, "start", counted)
+        proto = self.site.buildProtocol(PEER)
+        transport = StringTransport(peerAddress=PEER)
+        proto.makeConnection(transport)
+        proto.dataReceived(b"HEAD /p/1k HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        head = bytes(transport.value())
+        self.assertTrue(head.startswith(b"HTTP/1.1 200 OK\r\n"))
+        self.assertTrue(head.endswith(b"\r\n\r\n"))  # HEAD: the call's answer, no body
+        self.assertIn(b"Content-Length: 1024\r\n", head)
+        self.assertEqual((len(calls), self.cache.outcomes["hit"]), (1, 3))  # by the call
+        proto.dataReceived(b"GET /p/1k?x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        self.assertEqual(self.cache.outcomes["miss"], 1)  # another target, another key
 
     def test_no_plan_for_an_entry_hit_less_than_once_a_second(self) -> None:
         ages = []
