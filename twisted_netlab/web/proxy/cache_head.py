@@ -9,8 +9,11 @@ kept, keyed by exactly what it is a function of (the fields, the mount and wheth
 client connection is TLS, which picks the dev cookie rule). Nothing is skipped: a hit
 gets what relaying the fields gives, worked out on the first hit instead of every one.
 
-Both memos are bounded: when full they are emptied (a flood of distinct entries costs
-a re-computation, never memory).
+``HitPlan``: the whole head of one entry's fresh hit (relayed fields, framing, Age and
+Cache-Status), replayed by ``cache_hit`` for at most a second; ``HitPlans`` holds them.
+
+Every memo is bounded: when full it is emptied (a flood of distinct entries costs a
+re-computation, never memory).
 """
 
 from __future__ import annotations
