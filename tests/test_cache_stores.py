@@ -158,6 +158,41 @@ class MemoryStoreTests(StoreContract, SynchronousTestCase):
         store.clear()
         self.assertEqual(_body(reader, 4), b"abcdef")
 
+    def test_small_body_kept_in_one_piece(self) -> None:
+        store = MemoryStore(1 << 20)
+        small = _put(store, _meta("http://o/s"), b"abc", b"def")
+        large = _put(store, _meta("http://o/l"), b"x" * 65536, b"y")
+        self.assertEqual(store.sole_body("http://o/s", small), b"abcdef")
+        self.assertIsNone(store.sole_body("http://o/l", large))  # two chunks: read it
+        self.assertEqual(_body(store.open(large.ident)), b"x" * 65536 + b"y")
+        empty = _put(store, _meta("http://o/e"))
+        self.assertEqual(store.sole_body("http://o/e", empty), b"")
+
+    def test_sole_body_only_for_the_keys_one_current_entry(self) -> None:
+        store = MemoryStore(1 << 20)
+        first = _put(store, _meta(vary=(("accept", "a"),)), b"a")
+        self.assertEqual(store.sole_body("http://o/a", first), b"a")
+        self.assertIsNone(store.sole_body("http://o/b", first))
+        second = _put(store, _meta(vary=(("accept", "b"),)), b"b")
+        self.assertIsNone(store.sole_body("http://o/a", first))  # two variants
+        store.remove(second.ident)
+        fresher = Stored(first.ident, _meta(vary=(("accept", "a"),)))
+        self.assertTrue(store.update(fresher))
+        self.assertIsNone(store.sole_body("http://o/a", first))  # replaced metadata
+        self.assertEqual(store.sole_body("http://o/a", fresher), b"a")
+        store.invalidate("http://o/a")
+        self.assertIsNone(store.sole_body("http://o/a", fresher))
+
+    def test_sole_body_marks_the_entry_used(self) -> None:
+        meta_cost = meta_size(_meta("http://o/1"))
+        store = MemoryStore(2 * (100 + meta_cost) + 10)
+        one = _put(store, _meta("http://o/1"), b"1" * 100)
+        _put(store, _meta("http://o/2"), b"2" * 100)
+        self.assertIsNotNone(store.sole_body("http://o/1", one))
+        _put(store, _meta("http://o/3"), b"3" * 100)  # evicts the least recently used
+        self.assertEqual(store.entries("http://o/1"), [one])
+        self.assertEqual(store.entries("http://o/2"), [])
+
     def test_chunk_size_validated(self) -> None:
         stored_store = MemoryStore(1 << 20)
         reader = stored_store.open(_put(stored_store, _meta(), b"a").ident)
@@ -279,6 +314,15 @@ class TieredStoreTests(StoreContract, SynchronousTestCase):
         self.assertEqual(store.size, memory.size + disk.size)
         self.assertEqual(store.invalidate("http://o/large"), 1)
         self.assertEqual(disk.entries("http://o/large"), [])
+
+    def test_sole_body_refused_while_disk_holds_the_key(self) -> None:
+        memory = MemoryStore(1 << 20)
+        disk = DiskStore(self.mktemp(), 1 << 20)
+        store = TieredStore(memory, disk, spill_threshold=100)
+        small = _put(store, _meta(vary=(("accept", "a"),)), b"s" * 10)
+        self.assertEqual(store.sole_body("http://o/a", small), b"s" * 10)
+        _put(store, _meta(vary=(("accept", "b"),)), b"l" * 200)
+        self.assertIsNone(store.sole_body("http://o/a", small))
 
     def test_threshold_clamped_to_memory_entry_limit(self) -> None:
         memory = MemoryStore(1000, max_entry_bytes=10)

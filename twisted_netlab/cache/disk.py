@@ -211,6 +211,10 @@ class DiskStore:
     def entries(self, key: str) -> list[Stored]:
         return self._index.entries(key)
 
+    def holds(self, key: str) -> bool:
+        """Any committed entry for ``key``? (Cheaper than ``entries`` on a hot path.)"""
+        return self._index.holds(key)
+
     def begin(self, meta: EntryMeta) -> DiskWriter:
         return DiskWriter(self, meta, self._index.generation(meta.key))
 

@@ -53,6 +53,18 @@ class EntryIndex(Generic[E]):
     def entries(self, key: str) -> list[Stored]:
         return [self._lru[ident].stored for ident in sorted(self._by_key.get(key, ()))]
 
+    def sole(self, key: str) -> E | None:
+        """The entry of ``key`` when it has exactly one (the proxy's repeated-hit check)."""
+        idents = self._by_key.get(key)
+        if idents is None or len(idents) != 1:
+            return None
+        for ident in idents:
+            return self._lru[ident]
+        return None  # pragma: no cover (one ident, returned above)
+
+    def holds(self, key: str) -> bool:
+        return key in self._by_key
+
     def generation(self, key: str) -> int:
         return self._generations.get(key, 0)
 

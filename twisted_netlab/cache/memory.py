@@ -17,6 +17,10 @@ from twisted_netlab.http.cache.entry import EntryMeta, Stored
 
 __all__ = ["MemoryReader", "MemoryStore", "MemoryWriter"]
 
+# A body up to this size is joined into one chunk when committed (one copy per store,
+# against one write per chunk on every hit).
+_JOIN_BELOW = 65536
+
 
 @dataclass
 class _Entry:
@@ -72,6 +76,8 @@ class MemoryWriter:
         self._open = False
         self._store._release(self._length)
         chunks, self._chunks = tuple(self._chunks), []
+        if len(chunks) > 1 and self._length <= _JOIN_BELOW:
+            chunks = (b"".join(chunks),)  # a small body in one piece: see ``whole``
         return self._store._commit(self._meta, chunks, self._length, self._generation)
 
     def drain(self) -> list[bytes]:
@@ -126,6 +132,16 @@ class MemoryStore:
             return None
         self._index.touch(ident)
         return MemoryReader(entry.chunks, entry.length)
+
+    def sole_body(self, key: str, stored: Stored) -> bytes | None:
+        """The body of ``stored`` if it is still ``key``'s only entry here and held in
+        one piece (marked recently used, as ``open`` marks it); else None. The proxy's
+        repeated-hit path (``cache_hit``) writes it with one call, without a reader."""
+        entry = self._index.sole(key)
+        if entry is None or entry.stored is not stored or len(entry.chunks) > 1:
+            return None
+        self._index.touch(stored.ident)
+        return entry.chunks[0] if entry.chunks else b""
 
     def update(self, stored: Stored) -> bool:
         entry = self._index.get(stored.ident)

@@ -83,6 +83,14 @@ class TieredStore:
             found += self.disk.entries(key)
         return found
 
+    def sole_body(self, key: str, stored: Stored) -> bytes | None:
+        """``stored``'s body when it is ``key``'s only entry in either tier and held in
+        memory in one piece (see ``MemoryStore.sole_body``); else None."""
+        body = self.memory.sole_body(key, stored)
+        if body is not None and self.disk is not None and self.disk.holds(key):
+            return None
+        return body
+
     def begin(self, meta: EntryMeta) -> TieredWriter:
         return TieredWriter(self, meta)
 

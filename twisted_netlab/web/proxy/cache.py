@@ -32,7 +32,7 @@ from twisted_netlab.http.cache.entry import Stored, primary_key
 from twisted_netlab.http.headers import TrustedProxies
 from twisted_netlab.http.proxymount import ProxyMount
 from twisted_netlab.web.config import ProxyCacheConfig
-from twisted_netlab.web.proxy.cache_head import HeadMemo
+from twisted_netlab.web.proxy.cache_head import HeadMemo, HitPlans
 
 __all__ = ["ProxyCache", "purge_allowed"]
 
@@ -89,6 +89,7 @@ class ProxyCache:
         self.on_outcome: Callable[[str], object] | None = None
         self._keys: dict[bytes, str | None] = {}
         self.heads = HeadMemo()  # stored answers' relayed fields, worked out once
+        self.hit_plans = HitPlans()  # whole fresh-hit heads, replayed (cache_hit)
 
     def now(self) -> float:
         return self.reactor.seconds()

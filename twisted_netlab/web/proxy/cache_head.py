@@ -9,8 +9,11 @@ kept, keyed by exactly what it is a function of (the fields, the mount and wheth
 client connection is TLS, which picks the dev cookie rule). Nothing is skipped: a hit
 gets what relaying the fields gives, worked out on the first hit instead of every one.
 
-Both memos are bounded: when full they are emptied (a flood of distinct entries costs
-a re-computation, never memory).
+``HitPlan``: the whole head of one entry's fresh hit (relayed fields, framing, Age and
+Cache-Status), replayed by ``cache_hit`` for at most a second; ``HitPlans`` holds them.
+
+Every memo is bounded: when full it is emptied (a flood of distinct entries costs a
+re-computation, never memory).
 """
 
 from __future__ import annotations
@@ -18,13 +21,16 @@ from __future__ import annotations
 from typing import Any
 
 from twisted_netlab.http.cache.cache_status import CacheStatus
+from twisted_netlab.http.cache.entry import Stored
 from twisted_netlab.http.cache.fields import encode_pairs
 from twisted_netlab.http.cache.serve import EXPLAIN_HEADER, status_fields
 from twisted_netlab.http.msgframing import Framing
 from twisted_netlab.web.proxy.call import Relayed, relay_fields, send_head
 from twisted_netlab.web.proxy.role import CallHost
 
-__all__ = ["HeadMemo", "StatusLine", "add_status", "send_stored_head"]
+__all__ = [
+    "HeadMemo", "HitPlan", "HitPlans", "Slot", "StatusLine", "add_status", "send_stored_head",
+]
 
 Pairs = tuple[tuple[str, str], ...]
 # One status field line: name, value, and whether it replaces an earlier one.
@@ -74,6 +80,76 @@ class HeadMemo:
                 self._status.clear()
             self._status[key] = lines
         return lines
+
+
+class HitPlan:
+    """One entry's fresh-hit answer, valid while ``since <= now < until`` and while
+    ``stored`` is the only entry the store lists for ``key`` (``cache_hit``).
+
+    (Also at ``now == since`` exactly: a clock standing still never changes the answer.)
+    ``sets`` are the fields to set in order, ``adds`` the ones to append (our
+    Cache-Status member after any upstream one).
+    """
+
+    __slots__ = ("adds", "code", "key", "sets", "since", "stored", "until")
+
+    def __init__(
+        self,
+        stored: Stored,
+        key: str,
+        since: float,
+        until: float,
+        code: int,
+        sets: list[tuple[bytes, list[bytes]]],
+        adds: list[tuple[bytes, bytes]],
+    ) -> None:
+        self.stored = stored
+        self.key = key
+        self.since = since
+        self.until = until
+        self.code = code
+        self.sets = sets
+        self.adds = adds
+
+
+Slot = tuple[object, bytes, bool]  # (mount resource, request target as sent, TLS)
+
+# A plan is made for a slot hit twice within this many seconds: an entry hit less often
+# would pay for a plan (about as much as a lookup) that ends before its next hit.
+_HOT = 1.0
+
+
+class HitPlans:
+    """The plans per slot, and when each slot last had a looked-up hit; both bounded."""
+
+    def __init__(self, limit: int = _LIMIT) -> None:
+        self._limit = limit
+        self._plans: dict[Slot, HitPlan] = {}
+        self._seen: dict[Slot, float] = {}
+
+    def get(self, slot: Slot) -> HitPlan | None:
+        return self._plans.get(slot)
+
+    def hot(self, slot: Slot, now: float) -> bool:
+        """Note a looked-up hit of ``slot`` at ``now``; is a plan worth making? Yes when
+        its last plan ended, or its last looked-up hit came, less than ``_HOT`` ago."""
+        plan = self._plans.get(slot)
+        if plan is not None and now - plan.until < _HOT:
+            return True
+        seen = self._seen
+        last = seen.get(slot)
+        if len(seen) >= self._limit:
+            seen.clear()
+        seen[slot] = now
+        return last is not None and now - last < _HOT
+
+    def put(self, slot: Slot, plan: HitPlan) -> None:
+        if len(self._plans) >= self._limit:
+            self._plans.clear()
+        self._plans[slot] = plan
+
+    def __len__(self) -> int:
+        return len(self._plans)
 
 
 def send_stored_head(

@@ -28,6 +28,7 @@ from twisted_netlab.web.config import ProxyConfig, ProxySettings
 from twisted_netlab.web.mounts import split_prefix
 from twisted_netlab.web.proxy.cache import ProxyCache
 from twisted_netlab.web.proxy.cache_call import CachingCall
+from twisted_netlab.web.proxy.cache_hit import replay_hit
 from twisted_netlab.web.proxy.cache_render import render_cached
 from twisted_netlab.web.proxy.call import ProxyCall
 from twisted_netlab.web.proxy.settings import ProxyClient
@@ -141,6 +142,8 @@ class ProxyResource(Resource):
             if isinstance(call, ProxyCall) and call.resource is self:
                 call.attach()
                 return NOT_DONE_YET
+        if self.cache is not None and replay_hit(self, self.cache, request):
+            return NOT_DONE_YET  # a fresh hit of a target already served (cache_hit)
         target = self.plan(request.method, request.uri)
         if isinstance(target, Refused):
             if target.allow:
