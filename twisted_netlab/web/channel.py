@@ -121,6 +121,20 @@ class LimitedChannel(HTTPChannel):
     # same read as the previous request), which must start the head deadline too.
     _fed = 0
     _parsed = 0
+    # Inside ``dataReceived``: phase changes are only noted (``_moved``) and the site is
+    # told once, at the end of the read (see ``dataReceived``).
+    _reading = False
+    _moved = False
+
+    # Where the site's eviction index holds this channel (``connections.LimitedSite``
+    # sets and reads these; the channel never does): its key (0: not tracked), the
+    # idle/head dict it is filed in, and with a per-address cap its address's two dicts
+    # and the one of them it is filed in.
+    index_key: int = 0
+    filed: dict[int, LimitedChannel] | None = None
+    own_idle: dict[int, LimitedChannel] | None = None
+    own_head: dict[int, LimitedChannel] | None = None
+    own_filed: dict[int, LimitedChannel] | None = None
 
     # ``host`` and ``limits`` are plain attributes, bound in ``connectionMade``: they
     # are read several times per header line, and a property (two calls and a cast
@@ -150,8 +164,11 @@ class LimitedChannel(HTTPChannel):
         phase with a deadline resets it (or makes a new one if it fired meanwhile).
         """
         self.phase = phase
-        self.phase_since = self._seconds()
-        self.host.channel_phase(self)
+        if self._reading:
+            self._moved = True  # the site hears of it at the end of the read
+        else:
+            self.phase_since = self._seconds()
+            self.host.channel_phase(self)
         if timeout is None:
             if phase is not Phase.BUSY:
                 self._cancel_deadline()
@@ -255,25 +272,48 @@ class LimitedChannel(HTTPChannel):
         self._start_request_cycle(self.limits.header_timeout)
 
     def dataReceived(self, data: bytes) -> None:
+        """Parse a read; tell the site of the phase it ends in, once.
+
+        A whole request answered synchronously goes IDLE -> HEAD -> BUSY -> IDLE inside
+        one read. The site's eviction index is only consulted by ``buildProtocol``,
+        which never runs in the middle of a read, so those moves are coalesced: the
+        channel is re-filed once, at the end, in the phase it ends in, as that phase's
+        newest member (``phase_since`` is the end of the read). A response that is
+        still being made when the read returns (BUSY) and finishes later re-files at
+        once, from ``requestDone``, outside any read.
+        """
         phase = self.phase
         if phase is Phase.REFUSED:
             return
+        # The head deadline counts from this first byte, but its timer is only moved
+        # if the head is still incomplete when this read is parsed: a request that
+        # arrives whole (the usual case) never needs it.
         fresh_head = phase is Phase.IDLE and bool(data)
         if fresh_head:
-            # The head deadline counts from this first byte, but its timer is only
-            # moved if the head is still incomplete when this read is parsed: a
-            # request that arrives whole (the usual case) never needs it.
             self.phase = Phase.HEAD
-            self.phase_since = self._seconds()
-            self.host.channel_phase(self)
+            self._moved = True
         self._fed += len(data)
-        HTTPChannel.dataReceived(self, data)
+        if self._reading:  # a replay of buffered bytes inside a read: the outer one files
+            HTTPChannel.dataReceived(self, data)
+        else:
+            self._reading = True
+            try:
+                HTTPChannel.dataReceived(self, data)
+            finally:
+                self._reading = False
         phase = self.phase
         if phase is Phase.HEAD:
             if fresh_head:
                 self._arm(self.limits.header_timeout)
         elif phase is Phase.IDLE and self._fed > self._parsed:
-            self._enter(Phase.HEAD, self.limits.header_timeout)
+            # A pipelined head started in this read: its deadline starts now.
+            self.phase = Phase.HEAD
+            self._moved = True
+            self._arm(self.limits.header_timeout)
+        if self._moved and not self._reading:
+            self._moved = False
+            self.phase_since = self._seconds()
+            self.host.channel_phase(self)
 
     def lineReceived(self, line: bytes) -> None:
         size = len(line) + _DELIMITER
