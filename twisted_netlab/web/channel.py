@@ -45,6 +45,11 @@ from twisted_netlab.web.bodystream import BodyStream
 from twisted_netlab.web.limits import BodyVerdict, LimitsConfig, Phase, body_overflows, judge_body
 from twisted_netlab.web.plainresponse import plain_response
 
+# Enum members as module constants: ``Phase.IDLE`` is a descriptor lookup on the enum
+# class (about 0.1 µs on CPython 3.11), and these are read several times per request.
+_IDLE, _HEAD, _BODY, _BUSY, _REFUSED = (
+    Phase.IDLE, Phase.HEAD, Phase.BODY, Phase.BUSY, Phase.REFUSED)
+
 
 class ChannelHost(Protocol):
     """What the channel needs from its site (``connections.LimitedSite``)."""
@@ -59,6 +64,8 @@ class ChannelHost(Protocol):
 
     def open_body(self, request: Request, length: int | None) -> BodyStream | None:
         """A ``BodyStream`` to receive the body as it arrives, or None to spool it.
+
+        Not asked for a request without a body (``length`` 0).
 
         The streaming hook: a consumer that wants bytes as they arrive returns one; it
         may call ``pause_body_reads`` / ``resume_body_reads`` / ``end_body_early`` on
@@ -82,10 +89,12 @@ class LimitedRequest(Request):
     started: float | None = None  # when the head was complete: the request log's "ms"
 
     def gotLength(self, length: int | None) -> None:
-        self.started = self.channel.host.seconds()
-        sink = self.channel.host.open_body(self, length)
+        channel = self.channel
+        self.started = channel.clock()
+        # Nothing to stream without a body.
+        sink = None if length == 0 else channel.host.open_body(self, length)
         if sink is None:
-            super().gotLength(length)  # type: ignore[no-untyped-call]
+            Request.gotLength(self, length)
         else:
             self.content = sink
             self.channel.body_stream = sink
@@ -95,58 +104,118 @@ class LimitedRequest(Request):
             super().handleContentChunk(data)  # type: ignore[no-untyped-call]
 
 
+# A timer that fires less than this before its deadline counts as on time (the
+# remainder, scheduled again, could come back a rounding error short).
+_EARLY = 1e-4
 _DELIMITER = len(HTTPChannel.delimiter)
 _FOLDING = (0x20, 0x09)  # a line starting with SP or HTAB continues the previous field
 
 
 class LimitedChannel(HTTPChannel):
     _log = Logger()
-    phase: Phase = Phase.IDLE
-    phase_since: float = 0.0
-    method: bytes = b""
-    target: bytes = b""
-    version: bytes = b""
-    body_stream: BodyStream | None = None
-    _body_dropped = False
-    _deadline: IDelayedCall | None = None
-    _send_timer: IDelayedCall | None = None
-    _want_request_line = True
-    _head_bytes = 0
-    _header_count = 0
-    _body_limit = 0
-    _body_bytes = 0
-    _reads_paused = False
+
+    # The channel's own state lives in slots. HTTPChannel keeps about 25 attributes in
+    # the instance dict; ours on top (about 30) would take the dict past CPython's
+    # shared-key limit (30), and every attribute access of the request path, Twisted's
+    # included, would then take a slower path (measured: several % of a request).
+    __slots__ = (
+        "_body_bytes", "_body_dropped", "_body_limit", "_deadline", "_deadline_at", "_fed",
+        "_head_bytes", "_header_count", "_http_line", "_moved", "_parsed", "_reading",
+        "_reads_paused", "_request_line", "_send_timer", "_timer_at", "_unchecked",
+        "_want_request_line", "_whole_head_limit", "body_stream", "clock", "filed", "host",
+        "index_key", "limits", "own_filed", "own_head", "own_idle", "phase", "phase_since",
+    )
+    phase: Phase
+    phase_since: float
+    _request_line: bytes  # of the current request; ``method``/``target``/``version``
+    body_stream: BodyStream | None
+    _body_dropped: bool
+    _deadline: IDelayedCall | None  # None whenever no timer is pending
+    _deadline_at: float  # when the current phase's deadline passes (reactor seconds)
+    _timer_at: float  # when ``_deadline`` fires
+    _send_timer: IDelayedCall | None
+    _want_request_line: bool
+    _head_bytes: int
+    _header_count: int
+    _body_limit: int
+    _body_bytes: int
+    _reads_paused: bool
     # Bytes handed to the parser vs bytes it has passed on: the difference is a partial
     # line waiting in LineReceiver's buffer (e.g. a pipelined head that arrived in the
     # same read as the previous request), which must start the head deadline too.
-    _fed = 0
-    _parsed = 0
+    _fed: int
+    _parsed: int
     # Inside ``dataReceived``: phase changes are only noted (``_moved``) and the site is
     # told once, at the end of the read (see ``dataReceived``).
-    _reading = False
-    _moved = False
+    _reading: bool
+    _moved: bool
+    # A head that arrived whole in one read and is within every head limit is parsed
+    # by HTTPChannel's own ``lineReceived`` (an instance attribute until the head ends).
+    _unchecked: bool
+    _whole_head_limit: int
 
     # Where the site's eviction index holds this channel (``connections.LimitedSite``
     # sets and reads these; the channel never does): its key (0: not tracked), the
     # idle/head dict it is filed in, and with a per-address cap its address's two dicts
     # and the one of them it is filed in.
-    index_key: int = 0
-    filed: dict[int, LimitedChannel] | None = None
-    own_idle: dict[int, LimitedChannel] | None = None
-    own_head: dict[int, LimitedChannel] | None = None
-    own_filed: dict[int, LimitedChannel] | None = None
+    index_key: int
+    filed: dict[int, LimitedChannel] | None
+    own_idle: dict[int, LimitedChannel] | None
+    own_head: dict[int, LimitedChannel] | None
+    own_filed: dict[int, LimitedChannel] | None
 
-    # ``host`` and ``limits`` are plain attributes, bound in ``connectionMade``: they
-    # are read several times per header line, and a property (two calls and a cast
-    # each time) was a measurable part of a small response's cost.
+    # Bound in ``connectionMade`` (``_bind``): read several times per request.
     host: ChannelHost
     limits: LimitsConfig
-    _seconds: Callable[[], float]
+    clock: Callable[[], float]  # the site's clock (``host.seconds``)
+    _http_line: Callable[[bytes], None]
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.phase = _IDLE
+        self.phase_since = 0.0
+        self._request_line = b""
+        self.body_stream = None
+        self._body_dropped = False
+        self._deadline = None
+        self._deadline_at = self._timer_at = 0.0
+        self._send_timer = None
+        self._want_request_line = True
+        self._head_bytes = self._header_count = self._body_limit = self._body_bytes = 0
+        self._reads_paused = False
+        self._fed = self._parsed = 0
+        self._reading = self._moved = self._unchecked = False
+        self._whole_head_limit = 0
+        self.index_key = 0
+        self.filed = self.own_idle = self.own_head = self.own_filed = None
 
     def _bind(self) -> None:
         self.host = cast(ChannelHost, self.site)  # type: ignore[attr-defined]
         self.limits = self.host.limits
-        self._seconds = self.host.seconds
+        self.clock = self.host.seconds
+        # A head of at most this many bytes cannot break the request-line nor the head
+        # size limit, whatever its lines.
+        self._whole_head_limit = min(self.limits.max_request_line, self.limits.max_header_bytes)
+
+    # The request line is split only if asked for (a body's target, the streaming
+    # hook): most requests never need it here, twisted.web parses it again anyway.
+
+    @property
+    def method(self) -> bytes:
+        """The current request's method, as sent (b"" before any request line)."""
+        return self._request_line.split(b" ")[0]
+
+    @property
+    def target(self) -> bytes:
+        """The current request's target, as sent."""
+        parts = self._request_line.split(b" ")
+        return parts[1] if len(parts) > 1 else b""
+
+    @property
+    def version(self) -> bytes:
+        """The current request's version, as sent."""
+        parts = self._request_line.split(b" ")
+        return parts[2] if len(parts) > 2 else b""
 
     @property
     def tcp(self) -> Any:
@@ -158,29 +227,40 @@ class LimitedChannel(HTTPChannel):
     def _enter(self, phase: Phase, timeout: float | None) -> None:
         """Enter ``phase``; its deadline is ``timeout`` from now (None: no deadline).
 
-        One timer per connection, moved with ``reset`` rather than cancelled and made
-        again three times per request. A phase without a deadline (BUSY) leaves the
-        timer running: ``_deadline_passed`` does nothing in that phase, and the next
-        phase with a deadline resets it (or makes a new one if it fired meanwhile).
+        Inside a read only the phase changes: ``_end_of_read`` files the channel and
+        arms the deadline of the phase the read ends in. A phase without a deadline
+        (BUSY) leaves the timer running: ``_deadline_passed`` does nothing in that phase.
         """
         self.phase = phase
         if self._reading:
-            self._moved = True  # the site hears of it at the end of the read
-        else:
-            self.phase_since = self._seconds()
-            self.host.channel_phase(self)
+            self._moved = True
+            return
+        now = self.phase_since = self.clock()
+        self.host.channel_phase(self)
         if timeout is None:
-            if phase is not Phase.BUSY:
+            if phase is not _BUSY:
                 self._cancel_deadline()
             return
-        self._arm(timeout)
+        self._arm(timeout, now)
 
-    def _arm(self, timeout: float) -> None:
+    def _arm(self, timeout: float, now: float | None = None) -> None:
+        """The current phase's deadline is ``timeout`` from ``now`` (default: the clock).
+
+        One timer per connection, moved only when the deadline comes earlier than it
+        fires. A later deadline (the next keep-alive wait, each body read) just moves
+        ``_deadline_at``: the timer fires early, sees that, and waits for the rest. So
+        a keep-alive connection touches no timer per request, only once per timeout.
+        """
+        if now is None:
+            now = self.clock()
+        at = self._deadline_at = now + timeout
         deadline = self._deadline
-        if deadline is not None and deadline.active():
-            deadline.reset(timeout)
-        else:
+        if deadline is None:
             self._deadline = self.callLater(timeout, self._deadline_passed)  # type: ignore[no-untyped-call]
+            self._timer_at = at
+        elif at < self._timer_at:
+            deadline.reset(timeout)
+            self._timer_at = at
 
     def _cancel_deadline(self) -> None:
         if self._deadline is not None and self._deadline.active():
@@ -189,22 +269,47 @@ class LimitedChannel(HTTPChannel):
 
     def _deadline_passed(self) -> None:
         self._deadline = None
+        phase = self.phase
+        if phase is _BUSY:
+            return
+        rest = self._deadline_at - self.clock()
+        if rest > _EARLY:  # the deadline moved later since the timer was set
+            self._deadline = self.callLater(rest, self._deadline_passed)  # type: ignore[no-untyped-call]
+            self._timer_at = self._deadline_at
+            return
         peer = self.transport.getPeer() if self.transport else None
-        if self.phase is Phase.IDLE:
+        if phase is _IDLE:
             self._log.debug("closing idle connection {peer}", peer=peer)
             self.close_now(abort=False)
-        elif self.phase is Phase.HEAD:
+        elif phase is _HEAD:
             self._log.info("request head from {peer} not complete in {t} s: 408",
                           peer=peer, t=self.limits.header_timeout)
             self.refuse(408, "the request head did not arrive in time", linger=False)
-        elif self.phase is Phase.BODY:
+        elif phase is _BODY:
             self._log.info("no request body bytes from {peer} for {t} s: 408",
                           peer=peer, t=self.limits.body_timeout)
             self.refuse(408, "the request body stopped arriving", linger=False)
-        elif self.phase is Phase.REFUSED:
+        elif phase is _REFUSED:
             self.close_now(abort=True)
 
-    def _start_request_cycle(self, timeout: float) -> None:
+    def _end_of_read(self) -> None:
+        """The read changed the phase: file the channel as that phase's newest member
+        and arm that phase's deadline, once (see ``dataReceived``)."""
+        self._moved = False
+        now = self.phase_since = self.clock()
+        self.host.channel_phase(self)
+        phase = self.phase
+        limits = self.limits
+        if phase is _IDLE:  # entered from ``requestDone``: a keep-alive wait
+            self._arm(limits.keepalive_timeout, now)
+        elif phase is _HEAD:  # a head started in this read
+            self._arm(limits.header_timeout, now)
+        elif phase is _BODY:
+            self._arm(limits.body_timeout, now)
+        elif phase is _REFUSED:
+            self._arm(limits.linger_time, now)
+
+    def _new_request_cycle(self) -> None:
         self._want_request_line = True
         self._head_bytes = 0
         self._header_count = 0
@@ -212,7 +317,6 @@ class LimitedChannel(HTTPChannel):
         self.body_stream = None
         self._body_dropped = False
         self.MAX_LENGTH = self.limits.max_request_line
-        self._enter(Phase.IDLE, timeout)
 
     # -- closing --------------------------------------------------------------------
 
@@ -245,13 +349,13 @@ class LimitedChannel(HTTPChannel):
         extra: tuple[tuple[bytes, bytes], ...] = (),
     ) -> None:
         """Answer ``code`` without a resource and close; drop whatever still arrives."""
-        if self.phase is Phase.REFUSED or self.transport is None:
+        if self.phase is _REFUSED or self.transport is None:
             return
         stream, self.body_stream = self.body_stream, None
-        if stream is not None and self.phase is Phase.BODY:
+        if stream is not None and self.phase is _BODY:
             stream.fail(f"{code} {message}")
         self.persistent = False
-        self._enter(Phase.REFUSED, self.limits.linger_time)
+        self._enter(_REFUSED, self.limits.linger_time)
         self.transport.write(plain_response(code, message, extra))
         if linger and ITCPTransport.providedBy(self.transport):
             # FIN after the answer, keep reading (and dropping) until the client closes
@@ -265,11 +369,15 @@ class LimitedChannel(HTTPChannel):
 
     def connectionMade(self) -> None:
         self._bind()
+        # HTTPChannel's own per-line parser, bound once: it stands in for
+        # ``lineReceived`` while a head that cannot break a limit is parsed.
+        self._http_line = super().lineReceived
         self.timeOut = None  # Twisted's byte-reset idle timer is replaced by deadlines
         self.maxHeaders = self.limits.max_header_count + 1
         self.totalHeadersSize = self.limits.max_header_bytes + 1
         super().connectionMade()  # type: ignore[no-untyped-call]
-        self._start_request_cycle(self.limits.header_timeout)
+        self._new_request_cycle()
+        self._enter(_IDLE, self.limits.header_timeout)
 
     def dataReceived(self, data: bytes) -> None:
         """Parse a read; tell the site of the phase it ends in, once.
@@ -283,42 +391,60 @@ class LimitedChannel(HTTPChannel):
         once, from ``requestDone``, outside any read.
         """
         phase = self.phase
-        if phase is Phase.REFUSED:
+        if phase is _REFUSED:
             return
-        # The head deadline counts from this first byte, but its timer is only moved
-        # if the head is still incomplete when this read is parsed: a request that
-        # arrives whole (the usual case) never needs it.
-        fresh_head = phase is Phase.IDLE and bool(data)
-        if fresh_head:
-            self.phase = Phase.HEAD
-            self._moved = True
         self._fed += len(data)
-        if self._reading:  # a replay of buffered bytes inside a read: the outer one files
-            HTTPChannel.dataReceived(self, data)
-        else:
-            self._reading = True
-            try:
-                HTTPChannel.dataReceived(self, data)
-            finally:
-                self._reading = False
-        phase = self.phase
-        if phase is Phase.HEAD:
-            if fresh_head:
-                self._arm(self.limits.header_timeout)
-        elif phase is Phase.IDLE and self._fed > self._parsed:
-            # A pipelined head started in this read: its deadline starts now.
-            self.phase = Phase.HEAD
+        if self._reading:  # buffered bytes replayed inside a read: the outer one files
+            self._replayed(phase, data)
+            return
+        if phase is _IDLE and data:  # the first byte of a head
+            self.phase = _HEAD
             self._moved = True
-            self._arm(self.limits.header_timeout)
-        if self._moved and not self._reading:
-            self._moved = False
-            self.phase_since = self._seconds()
-            self.host.channel_phase(self)
+            # The whole head in this read, within the byte limits (the search stops at
+            # them) and with no more lines than the header count limit: no line can
+            # break a limit, so its lines skip the per-line checks.
+            end = data.find(b"\r\n\r\n", 0, self._whole_head_limit)
+            if end > 0 and data.count(b"\r\n", 0, end) <= self.limits.max_header_count:
+                line_end = data.find(b"\r\n")
+                if line_end:  # not a stray CRLF first (the per-line path handles that)
+                    self._request_line = data[:line_end]
+                    self._want_request_line = False
+                    self._parsed += end + 4
+                    self._unchecked = True
+        self._reading = True
+        try:
+            HTTPChannel.dataReceived(self, data)
+        finally:
+            self._reading = False
+        if self.phase is _IDLE and self._fed > self._parsed:
+            # A pipelined head started in this read: its deadline starts now.
+            self.phase = _HEAD
+            self._moved = True
+        if self._moved:
+            self._end_of_read()
+
+    def _replayed(self, phase: Phase, data: bytes) -> None:
+        """Bytes that twisted.web buffered during a response, handed back from inside
+        a read (``requestDone`` in a synchronous response): LineReceiver appends them to
+        its buffer, and the outer read parses them and files the channel."""
+        if phase is _IDLE and data:
+            self.phase = _HEAD
+            self._moved = True
+        HTTPChannel.dataReceived(self, data)
+        if self.phase is _IDLE and self._fed > self._parsed:
+            self.phase = _HEAD
+            self._moved = True
+
+    def _end_unchecked_head(self) -> None:
+        self._unchecked = False
 
     def lineReceived(self, line: bytes) -> None:
+        if self._unchecked:
+            HTTPChannel.lineReceived(self, line)
+            return
         size = len(line) + _DELIMITER
         self._parsed += size
-        if self.phase is Phase.REFUSED:
+        if self.phase is _REFUSED:
             return
         limits = self.limits
         head = self._head_bytes = self._head_bytes + size
@@ -329,10 +455,7 @@ class LimitedChannel(HTTPChannel):
             if len(line) > limits.max_request_line:
                 self.refuse(414, "the request line is too long")
                 return
-            parts = line.split(b" ")
-            self.method = parts[0]
-            self.target = parts[1] if len(parts) > 1 else b""
-            self.version = parts[2] if len(parts) > 2 else b""
+            self._request_line = line
             self._want_request_line = False
             self.MAX_LENGTH = limits.max_header_bytes
         elif line and line[0] not in _FOLDING:
@@ -353,6 +476,8 @@ class LimitedChannel(HTTPChannel):
             self.refuse(431, "the request headers are too large")
 
     def allHeadersReceived(self) -> None:
+        if self._unchecked:
+            self._end_unchecked_head()
         if self.length == 0:  # no body (judge_body accepts it whatever the limit)
             HTTPChannel.allHeadersReceived(self)
             return
@@ -370,12 +495,12 @@ class LimitedChannel(HTTPChannel):
             return
         self._body_limit = limit
         super().allHeadersReceived()  # type: ignore[no-untyped-call]
-        if self.length != 0 and self.phase is not Phase.REFUSED:
-            self._enter(Phase.BODY, self.limits.body_timeout)
+        if self.length != 0 and self.phase is not _REFUSED:
+            self._enter(_BODY, self.limits.body_timeout)
 
     def body_received(self, size: int) -> bool:
         """Count ``size`` body bytes; refuse (413) and return False past the cap."""
-        if self.phase is Phase.REFUSED:
+        if self.phase is _REFUSED:
             return False
         self._body_bytes += size
         if body_overflows(self._body_bytes, self._body_limit):
@@ -386,23 +511,32 @@ class LimitedChannel(HTTPChannel):
 
     def rawDataReceived(self, data: bytes) -> None:
         self._parsed += len(data)
-        if self.phase is Phase.REFUSED or self._body_dropped:
+        if self.phase is _REFUSED or self._body_dropped:
             return
         super().rawDataReceived(data)
 
     def allContentReceived(self) -> None:
-        if self.phase is Phase.REFUSED:
+        if self.phase is _REFUSED:
             return
-        self._enter(Phase.BUSY, None)
-        super().allContentReceived()  # type: ignore[no-untyped-call]
+        if self._reading:  # ``_enter(BUSY, None)`` inside a read: no timer to move
+            self.phase = _BUSY
+            self._moved = True
+        else:
+            self._enter(_BUSY, None)
+        HTTPChannel.allContentReceived(self)
 
     def requestDone(self, request: Any) -> None:
         if self.host.draining:
             self.persistent = False
         if self.persistent:
-            # Before super(): it replays pipelined bytes, which start the next head.
-            self._start_request_cycle(self.limits.keepalive_timeout)
-        super().requestDone(request)  # type: ignore[no-untyped-call]
+            # Before HTTPChannel's: it replays pipelined bytes, which start the next head.
+            self._new_request_cycle()
+            if self._reading:  # ``_enter(IDLE, keepalive_timeout)`` at the end of the read
+                self.phase = _IDLE
+                self._moved = True
+            else:
+                self._enter(_IDLE, self.limits.keepalive_timeout)
+        HTTPChannel.requestDone(self, request)
 
     def pauseProducing(self) -> None:
         super().pauseProducing()  # type: ignore[no-untyped-call]
@@ -433,14 +567,14 @@ class LimitedChannel(HTTPChannel):
         """
         if not self._reads_paused and self.transport is not None:
             self._reads_paused = True
-            if self.phase is Phase.BODY:
+            if self.phase is _BODY:
                 self._cancel_deadline()
             self.tcp.pauseProducing()
 
     def resume_body_reads(self) -> None:
         if self._reads_paused and self.transport is not None:
             self._reads_paused = False
-            if self.phase is Phase.BODY:
+            if self.phase is _BODY:
                 self._arm(self.limits.body_timeout)
             self.tcp.resumeProducing()
 
@@ -450,7 +584,7 @@ class LimitedChannel(HTTPChannel):
         and dropped. The connection closes after the response (``Connection: close``):
         unread body bytes could not be told from a next request.
         """
-        if self.phase is not Phase.BODY or self._body_dropped or not self.requests:
+        if self.phase is not _BODY or self._body_dropped or not self.requests:
             return
         self._body_dropped = True
         self.body_stream = None

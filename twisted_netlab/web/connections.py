@@ -47,6 +47,12 @@ from twisted_netlab.web.plainresponse import plain_response
 
 _ACCEPT = AdmissionDecision(Admission.ACCEPT)
 
+# Enum members as module constants: ``Phase.IDLE`` is a descriptor lookup on the enum
+# class (about 0.1 µs on CPython 3.11), and these are read several times per request.
+_IDLE, _HEAD, _BODY, _BUSY, _REFUSED = (
+    Phase.IDLE, Phase.HEAD, Phase.BODY, Phase.BUSY, Phase.REFUSED)
+
+
 # The streaming hook: called when a request head is in (``request.channel.method`` /
 # ``.target`` / ``.version`` hold its request line); returns where the body goes as it
 # arrives, or None to let twisted.web spool it. See ``web/proxy/opener.py``.
@@ -156,9 +162,9 @@ class LimitedSite(NetlabSite):
         filed = channel.filed
         if filed is not None:
             del filed[key]
-        if phase is Phase.IDLE:
+        if phase is _IDLE:
             filed = self._idle
-        elif phase is Phase.HEAD:
+        elif phase is _HEAD:
             filed = self._head
         else:
             filed = None
@@ -170,9 +176,9 @@ class LimitedSite(NetlabSite):
             own = channel.own_filed
             if own is not None:
                 del own[key]
-            if phase is Phase.IDLE:
+            if phase is _IDLE:
                 own = own_idle
-            elif phase is Phase.HEAD:
+            elif phase is _HEAD:
                 own = channel.own_head
             else:
                 own = None
@@ -304,7 +310,7 @@ class LimitedSite(NetlabSite):
         self.draining = True
         self._drain = Deferred()
         for key, channel in list(self.channels.items()):
-            if channel.phase is Phase.IDLE:
+            if channel.phase is _IDLE:
                 self._drain_counts["idle"] += 1
                 channel.close_now(abort=False)
             else:
