@@ -411,6 +411,7 @@ class LimitedChannel(HTTPChannel):
                     self._want_request_line = False
                     self._parsed += end + 4
                     self._unchecked = True
+                    self.lineReceived = self._http_line  # type: ignore[method-assign,assignment]
         self._reading = True
         try:
             HTTPChannel.dataReceived(self, data)
@@ -437,11 +438,9 @@ class LimitedChannel(HTTPChannel):
 
     def _end_unchecked_head(self) -> None:
         self._unchecked = False
+        del self.lineReceived
 
     def lineReceived(self, line: bytes) -> None:
-        if self._unchecked:
-            HTTPChannel.lineReceived(self, line)
-            return
         size = len(line) + _DELIMITER
         self._parsed += size
         if self.phase is _REFUSED:
