@@ -42,6 +42,7 @@ from twisted.web.http import HTTPChannel
 from twisted.web.server import Request
 
 from twisted_netlab.web.bodystream import BodyStream
+from twisted_netlab.web.deadline import LazyDeadline
 from twisted_netlab.web.limits import BodyVerdict, LimitsConfig, Phase, body_overflows, judge_body
 from twisted_netlab.web.plainresponse import plain_response
 
@@ -104,9 +105,6 @@ class LimitedRequest(Request):
             super().handleContentChunk(data)  # type: ignore[no-untyped-call]
 
 
-# A timer that fires less than this before its deadline counts as on time (the
-# remainder, scheduled again, could come back a rounding error short).
-_EARLY = 1e-4
 _DELIMITER = len(HTTPChannel.delimiter)
 _FOLDING = (0x20, 0x09)  # a line starting with SP or HTAB continues the previous field
 
@@ -119,9 +117,9 @@ class LimitedChannel(HTTPChannel):
     # shared-key limit (30), and every attribute access of the request path, Twisted's
     # included, would then take a slower path (measured: several % of a request).
     __slots__ = (
-        "_body_bytes", "_body_dropped", "_body_limit", "_deadline", "_deadline_at", "_fed",
+        "_body_bytes", "_body_dropped", "_body_limit", "_deadline", "_fed",
         "_head_bytes", "_header_count", "_http_line", "_moved", "_parsed", "_reading",
-        "_reads_paused", "_request_line", "_send_timer", "_timer_at", "_unchecked",
+        "_reads_paused", "_request_line", "_send_timer", "_unchecked",
         "_want_request_line", "_whole_head_limit", "body_stream", "clock", "filed", "host",
         "index_key", "limits", "own_filed", "own_head", "own_idle", "phase", "phase_since",
     )
@@ -130,9 +128,7 @@ class LimitedChannel(HTTPChannel):
     _request_line: bytes  # of the current request; ``method``/``target``/``version``
     body_stream: BodyStream | None
     _body_dropped: bool
-    _deadline: IDelayedCall | None  # None whenever no timer is pending
-    _deadline_at: float  # when the current phase's deadline passes (reactor seconds)
-    _timer_at: float  # when ``_deadline`` fires
+    _deadline: LazyDeadline  # the current phase's (``_enter``, ``_end_of_read``)
     _send_timer: IDelayedCall | None
     _want_request_line: bool
     _head_bytes: int
@@ -177,8 +173,7 @@ class LimitedChannel(HTTPChannel):
         self._request_line = b""
         self.body_stream = None
         self._body_dropped = False
-        self._deadline = None
-        self._deadline_at = self._timer_at = 0.0
+        self._deadline = LazyDeadline(self._schedule, self._now, self._deadline_passed)
         self._send_timer = None
         self._want_request_line = True
         self._head_bytes = self._header_count = self._body_limit = self._body_bytes = 0
@@ -237,45 +232,25 @@ class LimitedChannel(HTTPChannel):
             return
         now = self.phase_since = self.clock()
         self.host.channel_phase(self)
-        if timeout is None:
-            if phase is not _BUSY:
-                self._cancel_deadline()
-            return
-        self._arm(timeout, now)
-
-    def _arm(self, timeout: float, now: float | None = None) -> None:
-        """The current phase's deadline is ``timeout`` from ``now`` (default: the clock).
-
-        One timer per connection, moved only when the deadline comes earlier than it
-        fires. A later deadline (the next keep-alive wait, each body read) just moves
-        ``_deadline_at``: the timer fires early, sees that, and waits for the rest. So
-        a keep-alive connection touches no timer per request, only once per timeout.
-        """
-        if now is None:
-            now = self.clock()
-        at = self._deadline_at = now + timeout
-        deadline = self._deadline
-        if deadline is None:
-            self._deadline = self.callLater(timeout, self._deadline_passed)  # type: ignore[no-untyped-call]
-            self._timer_at = at
-        elif at < self._timer_at:
-            deadline.reset(timeout)
-            self._timer_at = at
-
-    def _cancel_deadline(self) -> None:
-        if self._deadline is not None and self._deadline.active():
+        if timeout is not None:
+            self._deadline.arm(now, timeout)
+        elif phase is not _BUSY:
             self._deadline.cancel()
-        self._deadline = None
+
+    # The deadline is made in ``__init__``, before ``Site.buildProtocol`` sets the
+    # site reactor's ``callLater`` and ``connectionMade`` binds the clock: it reaches
+    # them through these two (called when a timer is made or fires, not per request).
+
+    def _schedule(self, delay: float, call: Callable[[], None]) -> IDelayedCall:
+        scheduled: IDelayedCall = self.callLater(delay, call)  # type: ignore[no-untyped-call]
+        return scheduled
+
+    def _now(self) -> float:
+        return self.clock()
 
     def _deadline_passed(self) -> None:
-        self._deadline = None
         phase = self.phase
         if phase is _BUSY:
-            return
-        rest = self._deadline_at - self.clock()
-        if rest > _EARLY:  # the deadline moved later since the timer was set
-            self._deadline = self.callLater(rest, self._deadline_passed)  # type: ignore[no-untyped-call]
-            self._timer_at = self._deadline_at
             return
         peer = self.transport.getPeer() if self.transport else None
         if phase is _IDLE:
@@ -301,13 +276,13 @@ class LimitedChannel(HTTPChannel):
         phase = self.phase
         limits = self.limits
         if phase is _IDLE:  # entered from ``requestDone``: a keep-alive wait
-            self._arm(limits.keepalive_timeout, now)
+            self._deadline.arm(now, limits.keepalive_timeout)
         elif phase is _HEAD:  # a head started in this read
-            self._arm(limits.header_timeout, now)
+            self._deadline.arm(now, limits.header_timeout)
         elif phase is _BODY:
-            self._arm(limits.body_timeout, now)
+            self._deadline.arm(now, limits.body_timeout)
         elif phase is _REFUSED:
-            self._arm(limits.linger_time, now)
+            self._deadline.arm(now, limits.linger_time)
 
     def _new_request_cycle(self) -> None:
         self._want_request_line = True
@@ -322,7 +297,7 @@ class LimitedChannel(HTTPChannel):
 
     def close_now(self, *, abort: bool) -> None:
         """Close at once (eviction, drain, deadlines); ``abort`` drops unsent bytes."""
-        self._cancel_deadline()
+        self._deadline.cancel()
         if self.transport is None:
             return
         if abort:
@@ -336,7 +311,7 @@ class LimitedChannel(HTTPChannel):
         Undo what ``connectionMade`` set up, without closing anything: the deadline,
         the send timer, the site's tracking, and this channel as the transport's producer.
         """
-        self._cancel_deadline()
+        self._deadline.cancel()
         if self._send_timer is not None and self._send_timer.active():
             self._send_timer.cancel()
         self._send_timer = None
@@ -505,7 +480,7 @@ class LimitedChannel(HTTPChannel):
         if body_overflows(self._body_bytes, self._body_limit):
             self.refuse(413, f"the request body is larger than {self._body_limit} bytes")
             return False
-        self._arm(self.limits.body_timeout)
+        self._deadline.arm(self.clock(), self.limits.body_timeout)
         return True
 
     def rawDataReceived(self, data: bytes) -> None:
@@ -567,14 +542,14 @@ class LimitedChannel(HTTPChannel):
         if not self._reads_paused and self.transport is not None:
             self._reads_paused = True
             if self.phase is _BODY:
-                self._cancel_deadline()
+                self._deadline.cancel()
             self.tcp.pauseProducing()
 
     def resume_body_reads(self) -> None:
         if self._reads_paused and self.transport is not None:
             self._reads_paused = False
             if self.phase is _BODY:
-                self._arm(self.limits.body_timeout)
+                self._deadline.arm(self.clock(), self.limits.body_timeout)
             self.tcp.resumeProducing()
 
     def end_body_early(self) -> None:
@@ -593,7 +568,7 @@ class LimitedChannel(HTTPChannel):
         self.allContentReceived()
 
     def connectionLost(self, reason: Failure) -> None:  # type: ignore[override]
-        self._cancel_deadline()
+        self._deadline.cancel()
         if self._send_timer is not None and self._send_timer.active():
             self._send_timer.cancel()
         self._send_timer = None
@@ -601,4 +576,4 @@ class LimitedChannel(HTTPChannel):
         super().connectionLost(reason)  # type: ignore[no-untyped-call]
         # A streaming body consumer told of the loss may have resumed reads (and so
         # re-armed the body deadline) from inside super(): nothing may stay scheduled.
-        self._cancel_deadline()
+        self._deadline.cancel()
