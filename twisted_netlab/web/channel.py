@@ -23,6 +23,7 @@ Refusals (405/413/414/431) are written directly, the write side is closed, and w
 client still sends is read and dropped for ``linger_time`` so that the answer is not
 destroyed by a TCP reset (nginx's "lingering close").
 
+The per-request part (phases per read, head limits) is ``channelreads.ReadChannel``.
 Only public/overridable ``HTTPChannel`` methods are overridden (``connectionMade``,
 ``dataReceived``, ``lineReceived``, ``lineLengthExceeded``, ``allHeadersReceived``,
 ``rawDataReceived``, ``allContentReceived``, ``requestDone``, ``pauseProducing``,
@@ -32,8 +33,7 @@ Only public/overridable ``HTTPChannel`` methods are overridden (``connectionMade
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Protocol, cast
+from typing import Any
 
 from twisted.internet.interfaces import IDelayedCall, ITCPTransport
 from twisted.logger import Logger
@@ -42,45 +42,15 @@ from twisted.web.http import HTTPChannel
 from twisted.web.server import Request
 
 from twisted_netlab.web.bodystream import BodyStream
-from twisted_netlab.web.deadline import LazyDeadline
-from twisted_netlab.web.limits import BodyVerdict, LimitsConfig, Phase, body_overflows, judge_body
+from twisted_netlab.web.channelreads import ChannelHost, ReadChannel
+from twisted_netlab.web.limits import BodyVerdict, Phase, body_overflows, judge_body
 from twisted_netlab.web.plainresponse import plain_response
 
-# Enum members as module constants: ``Phase.IDLE`` is a descriptor lookup on the enum
-# class (about 0.1 µs on CPython 3.11), and these are read several times per request.
+__all__ = ["ChannelHost", "LimitedChannel", "LimitedRequest"]
+
+# Enum members as module constants (see channelreads.py).
 _IDLE, _HEAD, _BODY, _BUSY, _REFUSED = (
     Phase.IDLE, Phase.HEAD, Phase.BODY, Phase.BUSY, Phase.REFUSED)
-
-
-class ChannelHost(Protocol):
-    """What the channel needs from its site (``connections.LimitedSite``)."""
-
-    limits: LimitsConfig
-    draining: bool
-
-    def seconds(self) -> float: ...
-
-    def body_limit(self, method: bytes, target: bytes) -> int:
-        """Largest body ``method target`` takes (0: none), already capped by max_body."""
-
-    def open_body(self, request: Request, length: int | None) -> BodyStream | None:
-        """A ``BodyStream`` to receive the body as it arrives, or None to spool it.
-
-        Not asked for a request without a body (``length`` 0).
-
-        The streaming hook: a consumer that wants bytes as they arrive returns one; it
-        may call ``pause_body_reads`` / ``resume_body_reads`` / ``end_body_early`` on
-        ``request.channel``.
-        """
-
-    def channel_phase(self, channel: LimitedChannel) -> None:
-        """``channel`` has just entered ``channel.phase`` (at ``channel.phase_since``).
-
-        The site keeps its evictable connections ordered by this, so that admission at
-        the cap finds the oldest one without looking at every connection.
-        """
-
-    def channel_closed(self, channel: LimitedChannel) -> None: ...
 
 
 class LimitedRequest(Request):
@@ -105,148 +75,32 @@ class LimitedRequest(Request):
             super().handleContentChunk(data)  # type: ignore[no-untyped-call]
 
 
-_DELIMITER = len(HTTPChannel.delimiter)
-_FOLDING = (0x20, 0x09)  # a line starting with SP or HTAB continues the previous field
-
-
-class LimitedChannel(HTTPChannel):
+class LimitedChannel(ReadChannel):
     _log = Logger()
 
-    # The channel's own state lives in slots. HTTPChannel keeps about 25 attributes in
-    # the instance dict; ours on top (about 30) would take the dict past CPython's
-    # shared-key limit (30), and every attribute access of the request path, Twisted's
-    # included, would then take a slower path (measured: several % of a request).
     __slots__ = (
-        "_body_bytes", "_body_dropped", "_body_limit", "_deadline", "_fed",
-        "_head_bytes", "_header_count", "_http_line", "_moved", "_parsed", "_reading",
-        "_reads_paused", "_request_line", "_send_timer", "_unchecked",
-        "_want_request_line", "_whole_head_limit", "body_stream", "clock", "filed", "host",
-        "index_key", "limits", "own_filed", "own_head", "own_idle", "phase", "phase_since",
+        "_body_bytes", "_body_dropped", "_body_limit", "_reads_paused", "_send_timer",
+        "body_stream",
     )
-    phase: Phase
-    phase_since: float
-    _request_line: bytes  # of the current request; ``method``/``target``/``version``
     body_stream: BodyStream | None
     _body_dropped: bool
-    _deadline: LazyDeadline  # the current phase's (``_enter``, ``_end_of_read``)
     _send_timer: IDelayedCall | None
-    _want_request_line: bool
-    _head_bytes: int
-    _header_count: int
     _body_limit: int
     _body_bytes: int
     _reads_paused: bool
-    # Bytes handed to the parser vs bytes it has passed on: the difference is a partial
-    # line waiting in LineReceiver's buffer (e.g. a pipelined head that arrived in the
-    # same read as the previous request), which must start the head deadline too.
-    _fed: int
-    _parsed: int
-    # Inside ``dataReceived``: phase changes are only noted (``_moved``) and the site is
-    # told once, at the end of the read (see ``dataReceived``).
-    _reading: bool
-    _moved: bool
-    # A head that arrived whole in one read and is within every head limit is parsed
-    # by HTTPChannel's own ``lineReceived`` (an instance attribute until the head ends).
-    _unchecked: bool
-    _whole_head_limit: int
-
-    # Where the site's eviction index holds this channel (``connections.LimitedSite``
-    # sets and reads these; the channel never does): its key (0: not tracked), the
-    # idle/head dict it is filed in, and with a per-address cap its address's two dicts
-    # and the one of them it is filed in.
-    index_key: int
-    filed: dict[int, LimitedChannel] | None
-    own_idle: dict[int, LimitedChannel] | None
-    own_head: dict[int, LimitedChannel] | None
-    own_filed: dict[int, LimitedChannel] | None
-
-    # Bound in ``connectionMade`` (``_bind``): read several times per request.
-    host: ChannelHost
-    limits: LimitsConfig
-    clock: Callable[[], float]  # the site's clock (``host.seconds``)
-    _http_line: Callable[[bytes], None]
 
     def __init__(self) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
-        self.phase = _IDLE
-        self.phase_since = 0.0
-        self._request_line = b""
+        super().__init__()
         self.body_stream = None
         self._body_dropped = False
-        self._deadline = LazyDeadline(self._schedule, self._now, self._deadline_passed)
         self._send_timer = None
-        self._want_request_line = True
-        self._head_bytes = self._header_count = self._body_limit = self._body_bytes = 0
+        self._body_limit = self._body_bytes = 0
         self._reads_paused = False
-        self._fed = self._parsed = 0
-        self._reading = self._moved = self._unchecked = False
-        self._whole_head_limit = 0
-        self.index_key = 0
-        self.filed = self.own_idle = self.own_head = self.own_filed = None
-
-    def _bind(self) -> None:
-        self.host = cast(ChannelHost, self.site)  # type: ignore[attr-defined]
-        self.limits = self.host.limits
-        self.clock = self.host.seconds
-        # A head of at most this many bytes cannot break the request-line nor the head
-        # size limit, whatever its lines.
-        self._whole_head_limit = min(self.limits.max_request_line, self.limits.max_header_bytes)
-
-    # The request line is split only if asked for (a body's target, the streaming
-    # hook): most requests never need it here, twisted.web parses it again anyway.
-
-    @property
-    def method(self) -> bytes:
-        """The current request's method, as sent (b"" before any request line)."""
-        return self._request_line.split(b" ")[0]
-
-    @property
-    def target(self) -> bytes:
-        """The current request's target, as sent."""
-        parts = self._request_line.split(b" ")
-        return parts[1] if len(parts) > 1 else b""
-
-    @property
-    def version(self) -> bytes:
-        """The current request's version, as sent."""
-        parts = self._request_line.split(b" ")
-        return parts[2] if len(parts) > 2 else b""
 
     @property
     def tcp(self) -> Any:
         """The transport with its TCP/TLS methods (abort, half-close, flow control)."""
         return self.transport
-
-    # -- phases and timers ------------------------------------------------------------
-
-    def _enter(self, phase: Phase, timeout: float | None) -> None:
-        """Enter ``phase``; its deadline is ``timeout`` from now (None: no deadline).
-
-        Inside a read only the phase changes: ``_end_of_read`` files the channel and
-        arms the deadline of the phase the read ends in. A phase without a deadline
-        (BUSY) leaves the timer running: ``_deadline_passed`` does nothing in that phase.
-        """
-        self.phase = phase
-        if self._reading:
-            self._moved = True
-            return
-        now = self.phase_since = self.clock()
-        self.host.channel_phase(self)
-        if timeout is not None:
-            self._deadline.arm(now, timeout)
-        elif phase is not _BUSY:
-            self._deadline.cancel()
-
-    # The deadline is made in ``__init__``, before ``Site.buildProtocol`` sets the
-    # site reactor's ``callLater`` and ``connectionMade`` binds the clock: it reaches
-    # them through these two (called when a timer is made or fires, not per request).
-
-    def _schedule(self, delay: float, call: Callable[[], None]) -> IDelayedCall:
-        scheduled: IDelayedCall = self.callLater(delay, call)  # type: ignore[no-untyped-call]
-        return scheduled
-
-    def _now(self) -> float:
-        return self.clock()
 
     def _deadline_passed(self) -> None:
         phase = self.phase
@@ -267,31 +121,10 @@ class LimitedChannel(HTTPChannel):
         elif phase is _REFUSED:
             self.close_now(abort=True)
 
-    def _end_of_read(self) -> None:
-        """The read changed the phase: file the channel as that phase's newest member
-        and arm that phase's deadline, once (see ``dataReceived``)."""
-        self._moved = False
-        now = self.phase_since = self.clock()
-        self.host.channel_phase(self)
-        phase = self.phase
-        limits = self.limits
-        if phase is _IDLE:  # entered from ``requestDone``: a keep-alive wait
-            self._deadline.arm(now, limits.keepalive_timeout)
-        elif phase is _HEAD:  # a head started in this read
-            self._deadline.arm(now, limits.header_timeout)
-        elif phase is _BODY:
-            self._deadline.arm(now, limits.body_timeout)
-        elif phase is _REFUSED:
-            self._deadline.arm(now, limits.linger_time)
-
-    def _new_request_cycle(self) -> None:
-        self._want_request_line = True
-        self._head_bytes = 0
-        self._header_count = 0
+    def _reset_body(self) -> None:
         self._body_bytes = 0
         self.body_stream = None
         self._body_dropped = False
-        self.MAX_LENGTH = self.limits.max_request_line
 
     # -- closing --------------------------------------------------------------------
 
@@ -344,110 +177,12 @@ class LimitedChannel(HTTPChannel):
 
     def connectionMade(self) -> None:
         self._bind()
-        # HTTPChannel's own per-line parser, bound once: it stands in for
-        # ``lineReceived`` while a head that cannot break a limit is parsed.
-        self._http_line = super().lineReceived
         self.timeOut = None  # Twisted's byte-reset idle timer is replaced by deadlines
         self.maxHeaders = self.limits.max_header_count + 1
         self.totalHeadersSize = self.limits.max_header_bytes + 1
         super().connectionMade()  # type: ignore[no-untyped-call]
         self._new_request_cycle()
         self._enter(_IDLE, self.limits.header_timeout)
-
-    def dataReceived(self, data: bytes) -> None:
-        """Parse a read; tell the site of the phase it ends in, once.
-
-        A whole request answered synchronously goes IDLE -> HEAD -> BUSY -> IDLE inside
-        one read. The site's eviction index is only consulted by ``buildProtocol``,
-        which never runs in the middle of a read, so those moves are coalesced: the
-        channel is re-filed once, at the end, in the phase it ends in, as that phase's
-        newest member (``phase_since`` is the end of the read). A response that is
-        still being made when the read returns (BUSY) and finishes later re-files at
-        once, from ``requestDone``, outside any read.
-        """
-        phase = self.phase
-        if phase is _REFUSED:
-            return
-        self._fed += len(data)
-        if self._reading:  # buffered bytes replayed inside a read: the outer one files
-            self._replayed(phase, data)
-            return
-        if phase is _IDLE and data:  # the first byte of a head
-            self.phase = _HEAD
-            self._moved = True
-            # The whole head in this read, within the byte limits (the search stops at
-            # them) and with no more lines than the header count limit: no line can
-            # break a limit, so its lines skip the per-line checks.
-            end = data.find(b"\r\n\r\n", 0, self._whole_head_limit)
-            if end > 0 and data.count(b"\r\n", 0, end) <= self.limits.max_header_count:
-                line_end = data.find(b"\r\n")
-                if line_end:  # not a stray CRLF first (the per-line path handles that)
-                    self._request_line = data[:line_end]
-                    self._want_request_line = False
-                    self._parsed += end + 4
-                    self._unchecked = True
-                    self.lineReceived = self._http_line  # type: ignore[method-assign,assignment]
-        self._reading = True
-        try:
-            HTTPChannel.dataReceived(self, data)
-        finally:
-            self._reading = False
-        if self.phase is _IDLE and self._fed > self._parsed:
-            # A pipelined head started in this read: its deadline starts now.
-            self.phase = _HEAD
-            self._moved = True
-        if self._moved:
-            self._end_of_read()
-
-    def _replayed(self, phase: Phase, data: bytes) -> None:
-        """Bytes that twisted.web buffered during a response, handed back from inside
-        a read (``requestDone`` in a synchronous response): LineReceiver appends them to
-        its buffer, and the outer read parses them and files the channel."""
-        if phase is _IDLE and data:
-            self.phase = _HEAD
-            self._moved = True
-        HTTPChannel.dataReceived(self, data)
-        if self.phase is _IDLE and self._fed > self._parsed:
-            self.phase = _HEAD
-            self._moved = True
-
-    def _end_unchecked_head(self) -> None:
-        self._unchecked = False
-        del self.lineReceived
-
-    def lineReceived(self, line: bytes) -> None:
-        size = len(line) + _DELIMITER
-        self._parsed += size
-        if self.phase is _REFUSED:
-            return
-        limits = self.limits
-        head = self._head_bytes = self._head_bytes + size
-        if self._want_request_line:
-            if not line:
-                HTTPChannel.lineReceived(self, line)  # one stray CRLF is allowed
-                return
-            if len(line) > limits.max_request_line:
-                self.refuse(414, "the request line is too long")
-                return
-            self._request_line = line
-            self._want_request_line = False
-            self.MAX_LENGTH = limits.max_header_bytes
-        elif line and line[0] not in _FOLDING:
-            count = self._header_count = self._header_count + 1
-            if count > limits.max_header_count and head <= limits.max_header_bytes:
-                self.refuse(431, "the request has too many header fields")
-                return
-        if head > limits.max_header_bytes:
-            self.refuse(431, "the request headers are too large")
-            return
-        HTTPChannel.lineReceived(self, line)
-
-    def lineLengthExceeded(self, line: bytes) -> None:
-        self._parsed += len(line)
-        if self._want_request_line:
-            self.refuse(414, "the request line is too long")
-        else:
-            self.refuse(431, "the request headers are too large")
 
     def allHeadersReceived(self) -> None:
         if self._unchecked:
@@ -488,29 +223,6 @@ class LimitedChannel(HTTPChannel):
         if self.phase is _REFUSED or self._body_dropped:
             return
         super().rawDataReceived(data)
-
-    def allContentReceived(self) -> None:
-        if self.phase is _REFUSED:
-            return
-        if self._reading:  # ``_enter(BUSY, None)`` inside a read: no timer to move
-            self.phase = _BUSY
-            self._moved = True
-        else:
-            self._enter(_BUSY, None)
-        HTTPChannel.allContentReceived(self)
-
-    def requestDone(self, request: Any) -> None:
-        if self.host.draining:
-            self.persistent = False
-        if self.persistent:
-            # Before HTTPChannel's: it replays pipelined bytes, which start the next head.
-            self._new_request_cycle()
-            if self._reading:  # ``_enter(IDLE, keepalive_timeout)`` at the end of the read
-                self.phase = _IDLE
-                self._moved = True
-            else:
-                self._enter(_IDLE, self.limits.keepalive_timeout)
-        HTTPChannel.requestDone(self, request)
 
     def pauseProducing(self) -> None:
         super().pauseProducing()  # type: ignore[no-untyped-call]

@@ -32,6 +32,7 @@ from twisted.web.server import Request
 from twisted_netlab.web.accesslog import NetlabSite
 from twisted_netlab.web.bodystream import BodyStream
 from twisted_netlab.web.channel import LimitedChannel, LimitedRequest
+from twisted_netlab.web.channelreads import ReadChannel
 from twisted_netlab.web.limits import (
     Admission,
     AdmissionDecision,
@@ -126,11 +127,11 @@ class LimitedSite(NetlabSite):
         # entered that phase (so its first entry is the oldest), overall and, with a
         # per-address cap only, per address with the live count per address. Admission
         # at the cap reads first entries only. Each channel holds the dicts it is filed
-        # in (``LimitedChannel.filed``/``own_filed``): moving it is a delete and an insert.
-        self._idle: dict[int, LimitedChannel] = {}
-        self._head: dict[int, LimitedChannel] = {}
-        self._host_idle: dict[str, dict[int, LimitedChannel]] = {}
-        self._host_head: dict[str, dict[int, LimitedChannel]] = {}
+        # in (``ReadChannel.filed``/``own_filed``): moving it is a delete and an insert.
+        self._idle: dict[int, ReadChannel] = {}
+        self._head: dict[int, ReadChannel] = {}
+        self._host_idle: dict[str, dict[int, ReadChannel]] = {}
+        self._host_head: dict[str, dict[int, ReadChannel]] = {}
         self._host_count: dict[str, int] = {}
         self.evicted = 0
         self.refused = 0
@@ -152,7 +153,7 @@ class LimitedSite(NetlabSite):
     def open_body(self, request: Request, length: int | None) -> BodyStream | None:
         return None if self.body_opener is None else self.body_opener(request, length)
 
-    def channel_phase(self, channel: LimitedChannel) -> None:
+    def channel_phase(self, channel: ReadChannel) -> None:
         key = channel.index_key
         if not key:  # no longer tracked (evicted, cut, detached)
             return
@@ -186,7 +187,7 @@ class LimitedSite(NetlabSite):
                 own[key] = channel
             channel.own_filed = own
 
-    def channel_closed(self, channel: LimitedChannel) -> None:
+    def channel_closed(self, channel: ReadChannel) -> None:
         key = id(channel)
         self._untrack(key)
         if key in self._drain_busy:
@@ -229,7 +230,7 @@ class LimitedSite(NetlabSite):
         return channel
 
     def _first_views(
-        self, idle: dict[int, LimitedChannel] | None, head: dict[int, LimitedChannel] | None
+        self, idle: dict[int, ReadChannel] | None, head: dict[int, ReadChannel] | None
     ) -> list[ConnectionView]:
         """The oldest idle and the oldest head connection of an index (0 to 2 views)."""
         views = []
