@@ -113,6 +113,12 @@ class RequestLogTests(SynchronousTestCase):
         log.log(_request(b"/x"))
         log.flush()  # ValueError on a closed file: dropped, not raised
 
+    def test_every_byte_is_kept_or_escaped_by_the_rule(self) -> None:
+        for b in range(256):
+            plain = 0x21 <= b < 0x7F and b not in (0x22, 0x5C)
+            self.assertEqual(escape_target(b"/a" + bytes([b])),
+                             "/a" + (chr(b) if plain else f"\\x{b:02X}"), b)
+
     def test_escaping_forbids_forged_lines_and_terminal_escapes(self) -> None:
         self.assertEqual(escape_target(b"/plain/path?q=1&r=%20"), "/plain/path?q=1&r=%20")
         self.assertEqual(

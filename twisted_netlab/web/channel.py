@@ -23,6 +23,7 @@ Refusals (405/413/414/431) are written directly, the write side is closed, and w
 client still sends is read and dropped for ``linger_time`` so that the answer is not
 destroyed by a TCP reset (nginx's "lingering close").
 
+The per-request part (phases per read, head limits) is ``channelreads.ReadChannel``.
 Only public/overridable ``HTTPChannel`` methods are overridden (``connectionMade``,
 ``dataReceived``, ``lineReceived``, ``lineLengthExceeded``, ``allHeadersReceived``,
 ``rawDataReceived``, ``allContentReceived``, ``requestDone``, ``pauseProducing``,
@@ -32,8 +33,7 @@ Only public/overridable ``HTTPChannel`` methods are overridden (``connectionMade
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Protocol, cast
+from typing import Any
 
 from twisted.internet.interfaces import IDelayedCall, ITCPTransport
 from twisted.logger import Logger
@@ -42,37 +42,15 @@ from twisted.web.http import HTTPChannel
 from twisted.web.server import Request
 
 from twisted_netlab.web.bodystream import BodyStream
-from twisted_netlab.web.limits import BodyVerdict, LimitsConfig, Phase, body_overflows, judge_body
+from twisted_netlab.web.channelreads import ChannelHost, ReadChannel
+from twisted_netlab.web.limits import BodyVerdict, Phase, body_overflows, judge_body
 from twisted_netlab.web.plainresponse import plain_response
 
+__all__ = ["ChannelHost", "LimitedChannel", "LimitedRequest"]
 
-class ChannelHost(Protocol):
-    """What the channel needs from its site (``connections.LimitedSite``)."""
-
-    limits: LimitsConfig
-    draining: bool
-
-    def seconds(self) -> float: ...
-
-    def body_limit(self, method: bytes, target: bytes) -> int:
-        """Largest body ``method target`` takes (0: none), already capped by max_body."""
-
-    def open_body(self, request: Request, length: int | None) -> BodyStream | None:
-        """A ``BodyStream`` to receive the body as it arrives, or None to spool it.
-
-        The streaming hook: a consumer that wants bytes as they arrive returns one; it
-        may call ``pause_body_reads`` / ``resume_body_reads`` / ``end_body_early`` on
-        ``request.channel``.
-        """
-
-    def channel_phase(self, channel: LimitedChannel) -> None:
-        """``channel`` has just entered ``channel.phase`` (at ``channel.phase_since``).
-
-        The site keeps its evictable connections ordered by this, so that admission at
-        the cap finds the oldest one without looking at every connection.
-        """
-
-    def channel_closed(self, channel: LimitedChannel) -> None: ...
+# Enum members as module constants (see channelreads.py).
+_IDLE, _HEAD, _BODY, _BUSY, _REFUSED = (
+    Phase.IDLE, Phase.HEAD, Phase.BODY, Phase.BUSY, Phase.REFUSED)
 
 
 class LimitedRequest(Request):
@@ -82,10 +60,12 @@ class LimitedRequest(Request):
     started: float | None = None  # when the head was complete: the request log's "ms"
 
     def gotLength(self, length: int | None) -> None:
-        self.started = self.channel.host.seconds()
-        sink = self.channel.host.open_body(self, length)
+        channel = self.channel
+        self.started = channel.clock()
+        # Nothing to stream without a body.
+        sink = None if length == 0 else channel.host.open_body(self, length)
         if sink is None:
-            super().gotLength(length)  # type: ignore[no-untyped-call]
+            Request.gotLength(self, length)
         else:
             self.content = sink
             self.channel.body_stream = sink
@@ -95,113 +75,62 @@ class LimitedRequest(Request):
             super().handleContentChunk(data)  # type: ignore[no-untyped-call]
 
 
-_DELIMITER = len(HTTPChannel.delimiter)
-_FOLDING = (0x20, 0x09)  # a line starting with SP or HTAB continues the previous field
-
-
-class LimitedChannel(HTTPChannel):
+class LimitedChannel(ReadChannel):
     _log = Logger()
-    phase: Phase = Phase.IDLE
-    phase_since: float = 0.0
-    method: bytes = b""
-    target: bytes = b""
-    version: bytes = b""
-    body_stream: BodyStream | None = None
-    _body_dropped = False
-    _deadline: IDelayedCall | None = None
-    _send_timer: IDelayedCall | None = None
-    _want_request_line = True
-    _head_bytes = 0
-    _header_count = 0
-    _body_limit = 0
-    _body_bytes = 0
-    _reads_paused = False
-    # Bytes handed to the parser vs bytes it has passed on: the difference is a partial
-    # line waiting in LineReceiver's buffer (e.g. a pipelined head that arrived in the
-    # same read as the previous request), which must start the head deadline too.
-    _fed = 0
-    _parsed = 0
 
-    # ``host`` and ``limits`` are plain attributes, bound in ``connectionMade``: they
-    # are read several times per header line, and a property (two calls and a cast
-    # each time) was a measurable part of a small response's cost.
-    host: ChannelHost
-    limits: LimitsConfig
-    _seconds: Callable[[], float]
+    __slots__ = (
+        "_body_bytes", "_body_dropped", "_body_limit", "_reads_paused", "_send_timer",
+        "body_stream",
+    )
+    body_stream: BodyStream | None
+    _body_dropped: bool
+    _send_timer: IDelayedCall | None
+    _body_limit: int
+    _body_bytes: int
+    _reads_paused: bool
 
-    def _bind(self) -> None:
-        self.host = cast(ChannelHost, self.site)  # type: ignore[attr-defined]
-        self.limits = self.host.limits
-        self._seconds = self.host.seconds
+    def __init__(self) -> None:
+        super().__init__()
+        self.body_stream = None
+        self._body_dropped = False
+        self._send_timer = None
+        self._body_limit = self._body_bytes = 0
+        self._reads_paused = False
 
     @property
     def tcp(self) -> Any:
         """The transport with its TCP/TLS methods (abort, half-close, flow control)."""
         return self.transport
 
-    # -- phases and timers ------------------------------------------------------------
-
-    def _enter(self, phase: Phase, timeout: float | None) -> None:
-        """Enter ``phase``; its deadline is ``timeout`` from now (None: no deadline).
-
-        One timer per connection, moved with ``reset`` rather than cancelled and made
-        again three times per request. A phase without a deadline (BUSY) leaves the
-        timer running: ``_deadline_passed`` does nothing in that phase, and the next
-        phase with a deadline resets it (or makes a new one if it fired meanwhile).
-        """
-        self.phase = phase
-        self.phase_since = self._seconds()
-        self.host.channel_phase(self)
-        if timeout is None:
-            if phase is not Phase.BUSY:
-                self._cancel_deadline()
-            return
-        self._arm(timeout)
-
-    def _arm(self, timeout: float) -> None:
-        deadline = self._deadline
-        if deadline is not None and deadline.active():
-            deadline.reset(timeout)
-        else:
-            self._deadline = self.callLater(timeout, self._deadline_passed)  # type: ignore[no-untyped-call]
-
-    def _cancel_deadline(self) -> None:
-        if self._deadline is not None and self._deadline.active():
-            self._deadline.cancel()
-        self._deadline = None
-
     def _deadline_passed(self) -> None:
-        self._deadline = None
+        phase = self.phase
+        if phase is _BUSY:
+            return
         peer = self.transport.getPeer() if self.transport else None
-        if self.phase is Phase.IDLE:
+        if phase is _IDLE:
             self._log.debug("closing idle connection {peer}", peer=peer)
             self.close_now(abort=False)
-        elif self.phase is Phase.HEAD:
+        elif phase is _HEAD:
             self._log.info("request head from {peer} not complete in {t} s: 408",
                           peer=peer, t=self.limits.header_timeout)
             self.refuse(408, "the request head did not arrive in time", linger=False)
-        elif self.phase is Phase.BODY:
+        elif phase is _BODY:
             self._log.info("no request body bytes from {peer} for {t} s: 408",
                           peer=peer, t=self.limits.body_timeout)
             self.refuse(408, "the request body stopped arriving", linger=False)
-        elif self.phase is Phase.REFUSED:
+        elif phase is _REFUSED:
             self.close_now(abort=True)
 
-    def _start_request_cycle(self, timeout: float) -> None:
-        self._want_request_line = True
-        self._head_bytes = 0
-        self._header_count = 0
+    def _reset_body(self) -> None:
         self._body_bytes = 0
         self.body_stream = None
         self._body_dropped = False
-        self.MAX_LENGTH = self.limits.max_request_line
-        self._enter(Phase.IDLE, timeout)
 
     # -- closing --------------------------------------------------------------------
 
     def close_now(self, *, abort: bool) -> None:
         """Close at once (eviction, drain, deadlines); ``abort`` drops unsent bytes."""
-        self._cancel_deadline()
+        self._deadline.cancel()
         if self.transport is None:
             return
         if abort:
@@ -215,7 +144,7 @@ class LimitedChannel(HTTPChannel):
         Undo what ``connectionMade`` set up, without closing anything: the deadline,
         the send timer, the site's tracking, and this channel as the transport's producer.
         """
-        self._cancel_deadline()
+        self._deadline.cancel()
         if self._send_timer is not None and self._send_timer.active():
             self._send_timer.cancel()
         self._send_timer = None
@@ -228,13 +157,13 @@ class LimitedChannel(HTTPChannel):
         extra: tuple[tuple[bytes, bytes], ...] = (),
     ) -> None:
         """Answer ``code`` without a resource and close; drop whatever still arrives."""
-        if self.phase is Phase.REFUSED or self.transport is None:
+        if self.phase is _REFUSED or self.transport is None:
             return
         stream, self.body_stream = self.body_stream, None
-        if stream is not None and self.phase is Phase.BODY:
+        if stream is not None and self.phase is _BODY:
             stream.fail(f"{code} {message}")
         self.persistent = False
-        self._enter(Phase.REFUSED, self.limits.linger_time)
+        self._enter(_REFUSED, self.limits.linger_time)
         self.transport.write(plain_response(code, message, extra))
         if linger and ITCPTransport.providedBy(self.transport):
             # FIN after the answer, keep reading (and dropping) until the client closes
@@ -252,67 +181,12 @@ class LimitedChannel(HTTPChannel):
         self.maxHeaders = self.limits.max_header_count + 1
         self.totalHeadersSize = self.limits.max_header_bytes + 1
         super().connectionMade()  # type: ignore[no-untyped-call]
-        self._start_request_cycle(self.limits.header_timeout)
-
-    def dataReceived(self, data: bytes) -> None:
-        phase = self.phase
-        if phase is Phase.REFUSED:
-            return
-        fresh_head = phase is Phase.IDLE and bool(data)
-        if fresh_head:
-            # The head deadline counts from this first byte, but its timer is only
-            # moved if the head is still incomplete when this read is parsed: a
-            # request that arrives whole (the usual case) never needs it.
-            self.phase = Phase.HEAD
-            self.phase_since = self._seconds()
-            self.host.channel_phase(self)
-        self._fed += len(data)
-        HTTPChannel.dataReceived(self, data)
-        phase = self.phase
-        if phase is Phase.HEAD:
-            if fresh_head:
-                self._arm(self.limits.header_timeout)
-        elif phase is Phase.IDLE and self._fed > self._parsed:
-            self._enter(Phase.HEAD, self.limits.header_timeout)
-
-    def lineReceived(self, line: bytes) -> None:
-        size = len(line) + _DELIMITER
-        self._parsed += size
-        if self.phase is Phase.REFUSED:
-            return
-        limits = self.limits
-        head = self._head_bytes = self._head_bytes + size
-        if self._want_request_line:
-            if not line:
-                HTTPChannel.lineReceived(self, line)  # one stray CRLF is allowed
-                return
-            if len(line) > limits.max_request_line:
-                self.refuse(414, "the request line is too long")
-                return
-            parts = line.split(b" ")
-            self.method = parts[0]
-            self.target = parts[1] if len(parts) > 1 else b""
-            self.version = parts[2] if len(parts) > 2 else b""
-            self._want_request_line = False
-            self.MAX_LENGTH = limits.max_header_bytes
-        elif line and line[0] not in _FOLDING:
-            count = self._header_count = self._header_count + 1
-            if count > limits.max_header_count and head <= limits.max_header_bytes:
-                self.refuse(431, "the request has too many header fields")
-                return
-        if head > limits.max_header_bytes:
-            self.refuse(431, "the request headers are too large")
-            return
-        HTTPChannel.lineReceived(self, line)
-
-    def lineLengthExceeded(self, line: bytes) -> None:
-        self._parsed += len(line)
-        if self._want_request_line:
-            self.refuse(414, "the request line is too long")
-        else:
-            self.refuse(431, "the request headers are too large")
+        self._new_request_cycle()
+        self._enter(_IDLE, self.limits.header_timeout)
 
     def allHeadersReceived(self) -> None:
+        if self._unchecked:
+            self._end_unchecked_head()
         if self.length == 0:  # no body (judge_body accepts it whatever the limit)
             HTTPChannel.allHeadersReceived(self)
             return
@@ -330,39 +204,25 @@ class LimitedChannel(HTTPChannel):
             return
         self._body_limit = limit
         super().allHeadersReceived()  # type: ignore[no-untyped-call]
-        if self.length != 0 and self.phase is not Phase.REFUSED:
-            self._enter(Phase.BODY, self.limits.body_timeout)
+        if self.length != 0 and self.phase is not _REFUSED:
+            self._enter(_BODY, self.limits.body_timeout)
 
     def body_received(self, size: int) -> bool:
         """Count ``size`` body bytes; refuse (413) and return False past the cap."""
-        if self.phase is Phase.REFUSED:
+        if self.phase is _REFUSED:
             return False
         self._body_bytes += size
         if body_overflows(self._body_bytes, self._body_limit):
             self.refuse(413, f"the request body is larger than {self._body_limit} bytes")
             return False
-        self._arm(self.limits.body_timeout)
+        self._deadline.arm(self.clock(), self.limits.body_timeout)
         return True
 
     def rawDataReceived(self, data: bytes) -> None:
         self._parsed += len(data)
-        if self.phase is Phase.REFUSED or self._body_dropped:
+        if self.phase is _REFUSED or self._body_dropped:
             return
         super().rawDataReceived(data)
-
-    def allContentReceived(self) -> None:
-        if self.phase is Phase.REFUSED:
-            return
-        self._enter(Phase.BUSY, None)
-        super().allContentReceived()  # type: ignore[no-untyped-call]
-
-    def requestDone(self, request: Any) -> None:
-        if self.host.draining:
-            self.persistent = False
-        if self.persistent:
-            # Before super(): it replays pipelined bytes, which start the next head.
-            self._start_request_cycle(self.limits.keepalive_timeout)
-        super().requestDone(request)  # type: ignore[no-untyped-call]
 
     def pauseProducing(self) -> None:
         super().pauseProducing()  # type: ignore[no-untyped-call]
@@ -393,15 +253,15 @@ class LimitedChannel(HTTPChannel):
         """
         if not self._reads_paused and self.transport is not None:
             self._reads_paused = True
-            if self.phase is Phase.BODY:
-                self._cancel_deadline()
+            if self.phase is _BODY:
+                self._deadline.cancel()
             self.tcp.pauseProducing()
 
     def resume_body_reads(self) -> None:
         if self._reads_paused and self.transport is not None:
             self._reads_paused = False
-            if self.phase is Phase.BODY:
-                self._arm(self.limits.body_timeout)
+            if self.phase is _BODY:
+                self._deadline.arm(self.clock(), self.limits.body_timeout)
             self.tcp.resumeProducing()
 
     def end_body_early(self) -> None:
@@ -410,7 +270,7 @@ class LimitedChannel(HTTPChannel):
         and dropped. The connection closes after the response (``Connection: close``):
         unread body bytes could not be told from a next request.
         """
-        if self.phase is not Phase.BODY or self._body_dropped or not self.requests:
+        if self.phase is not _BODY or self._body_dropped or not self.requests:
             return
         self._body_dropped = True
         self.body_stream = None
@@ -420,7 +280,7 @@ class LimitedChannel(HTTPChannel):
         self.allContentReceived()
 
     def connectionLost(self, reason: Failure) -> None:  # type: ignore[override]
-        self._cancel_deadline()
+        self._deadline.cancel()
         if self._send_timer is not None and self._send_timer.active():
             self._send_timer.cancel()
         self._send_timer = None
@@ -428,4 +288,4 @@ class LimitedChannel(HTTPChannel):
         super().connectionLost(reason)  # type: ignore[no-untyped-call]
         # A streaming body consumer told of the loss may have resumed reads (and so
         # re-armed the body deadline) from inside super(): nothing may stay scheduled.
-        self._cancel_deadline()
+        self._deadline.cancel()
