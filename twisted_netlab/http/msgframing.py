@@ -99,12 +99,6 @@ def response_framing(
     sent unknown Transfer-Encoding"), Transfer-Encoding together with Content-Length
     (a smuggling signature, 6.3 point 3), and conflicting or invalid Content-Length.
     """
-    if version not in _VERSIONS:
-        raise FramingError(f"unsupported HTTP version {version.decode('latin-1')[:8]}")
-    if not 100 <= status <= 599:
-        raise FramingError(f"invalid status code {status}")
-    if status == 101:
-        raise FramingError("unexpected 101 Switching Protocols")
     lengths: list[bytes] = []
     codings: list[bytes] = []
     connection: list[bytes] = []
@@ -116,10 +110,45 @@ def response_framing(
             codings.append(value)
         elif low == b"connection":
             connection.append(value)
+    return framing_of(method, status, version, lengths, codings, connection)
+
+
+# Lengths of the three field names the rule reads: a reader that sees each field as it
+# is parsed lower-cases only names of these lengths (see ``framing_of``).
+FRAMING_NAME_LENGTHS = frozenset({len(b"content-length"), len(b"transfer-encoding"),
+                                  len(b"connection")})
+
+# The common framings, shared: a response head is read per request on the proxy's hot
+# path and ``Framing`` is immutable. Bounded like any table fed by upstream values.
+_MEMO_SIZE = 1024
+_length_memo: dict[tuple[int, bool], Framing] = {}
+_CHUNKED = {True: Framing(BodyKind.CHUNKED, None, True),
+            False: Framing(BodyKind.CHUNKED, None, False)}
+_INTERIM = Framing(BodyKind.INTERIM)
+_CLOSE = Framing(BodyKind.CLOSE, None, False)
+
+
+def framing_of(
+    method: bytes,
+    status: int,
+    version: bytes,
+    lengths: list[bytes],
+    codings: list[bytes],
+    connection: list[bytes],
+) -> Framing:
+    """``response_framing`` from the values of the three fields it reads, already
+    picked out of the head (``Content-Length``, ``Transfer-Encoding``, ``Connection``,
+    each in the order received)."""
+    if version not in _VERSIONS:
+        raise FramingError(f"unsupported HTTP version {version.decode('latin-1')[:8]}")
+    if not 100 <= status <= 599:
+        raise FramingError(f"invalid status code {status}")
+    if status == 101:
+        raise FramingError("unexpected 101 Switching Protocols")
     if status < 200:
-        return Framing(BodyKind.INTERIM)
+        return _INTERIM
     persistent = keep_alive(version, connection)
-    if method == b"HEAD" or status in (204, 304):
+    if method == b"HEAD" or status == 204 or status == 304:
         try:
             announced = parse_content_length(lengths)
         except FramingError:
@@ -132,8 +161,14 @@ def response_framing(
         if tokens != [b"chunked"]:
             shown = b", ".join(tokens).decode("latin-1")[:40]
             raise FramingError(f"unsupported Transfer-Encoding: {shown}")
-        return Framing(BodyKind.CHUNKED, None, persistent)
+        return _CHUNKED[persistent]
     length = parse_content_length(lengths)
     if length is not None:
-        return Framing(BodyKind.LENGTH, length, persistent)
-    return Framing(BodyKind.CLOSE, None, False)
+        key = (length, persistent)
+        framing = _length_memo.get(key)
+        if framing is None:
+            if len(_length_memo) >= _MEMO_SIZE:
+                _length_memo.clear()
+            framing = _length_memo[key] = Framing(BodyKind.LENGTH, length, persistent)
+        return framing
+    return _CLOSE
