@@ -2,7 +2,9 @@
 
     python bench/proxy_hot.py [ours|probe|probe-site|floor] [N] [--prof] [-v]
 
-(``--prof``: cProfile of N requests; SORT=cumulative ROWS=60 change the listing.)
+(``--prof``: cProfile of N requests; SORT=cumulative ROWS=60 change the listing.
+``--once``: N requests untimed, for an instruction count that a busy machine does not
+skew: ``python bench/proxy_hot.py --icount ours`` runs it under valgrind twice.)
 
 ``ours``: the netlab-web site with ``--proxy /p=http://127.0.0.1:9`` (built as
 ``twistd netlab-web`` builds it). The client side is a ``StringTransport`` fed a
@@ -186,7 +188,31 @@ def floor(upstream: Upstream) -> Site:
     return _QuietSite(Floor())
 
 
+def icount(kind: str) -> None:
+    """Instructions per request: cachegrind runs of 1000 and 3000 requests, differenced."""
+    import re
+    import subprocess
+    import tempfile
+
+    counts = []
+    for n in (1000, 3000):
+        with tempfile.NamedTemporaryFile(suffix=".cg") as out:
+            done = subprocess.run(
+                ["valgrind", "--tool=cachegrind", "--cache-sim=no",
+                 f"--cachegrind-out-file={out.name}",
+                 sys.executable, __file__, kind, str(n), "--once"],
+                capture_output=True, text=True, check=True, timeout=900,
+            )
+        found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
+        assert found is not None, done.stderr[-2000:]
+        counts.append(int(found.group(1).replace(",", "")))
+    print(f"{kind}: {(counts[1] - counts[0]) / 2000 / 1000:.1f} k instructions/request")
+
+
 def main() -> None:
+    if "--icount" in sys.argv:
+        icount(next(a for a in sys.argv[1:] if not a.startswith("-")))
+        return
     args = [a for a in sys.argv[1:] if not a.startswith("-")]
     kind = args[0] if args else "ours"
     n = int(args[1]) if len(args) > 1 else 20000
@@ -222,6 +248,11 @@ def main() -> None:
     upstream.answer()
     assert len(transport.value()) == length and status == "200", (status, transport.value())
     transport.clear()
+    if "--once" in sys.argv:
+        # N requests, untimed: for an instruction counter (valgrind), run it with two
+        # N and divide the difference.
+        run(n)
+        return
     if "--prof" in sys.argv:
         profile = cProfile.Profile()
         profile.enable()

@@ -264,7 +264,7 @@ class InternalErrorTests(ProxyTestCase):
         def broken(*args: Any, **kwargs: Any) -> Any:
             raise ValueError("boom")
 
-        self.patch(proxy, "relay_response_headers", broken)
+        self.patch(proxy, "relay_response_pairs", broken)
         base = self.start_proxy([self.mount()])
         response = await self.http.get(base + "/api/x")
         self.assertEqual(response.code, 502)

@@ -313,3 +313,65 @@ def relay_response_headers(
     if not via_seen:
         out.append((b"Via", [via]))
     return out
+
+
+# What the one-pass relay below sets aside while grouping: the hop-by-hop fields and
+# Content-Length (framing is the proxy's own to state).
+_RELAY_DROP: frozenset[bytes] = HOP_BY_HOP | {b"content-length"}
+_CORS_PREFIX = b"access-control-"
+
+
+def relay_response_pairs(
+    pairs: Iterable[Pair],
+    *,
+    via: bytes,
+    rewrite_location: Callable[[str], str] | None = None,
+    cookies: CookieRewrite | None = None,
+    drop_cors: bool = False,
+) -> list[tuple[bytes, list[bytes]]]:
+    """``relay_response_headers`` straight from the fields as received, in one pass.
+
+    Equal to grouping ``pairs`` by lower-cased name (first appearance first), dropping
+    Content-Length and calling ``relay_response_headers`` with the ``Connection``
+    values: the proxy runs this once per response, so the grouping, the hop-by-hop
+    test and the ``Connection`` scan share one walk over the head. Names come out
+    lower-cased (``Headers`` gives them their canonical case).
+    """
+    grouped: dict[bytes, list[bytes]] = {}
+    connection: list[bytes] | None = None
+    for name, value in pairs:
+        low = name.lower()
+        if low in _RELAY_DROP:
+            if low == b"connection":
+                if connection is None:
+                    connection = [value]
+                else:
+                    connection.append(value)
+            continue
+        if drop_cors and low.startswith(_CORS_PREFIX):
+            continue
+        values = grouped.get(low)
+        if values is None:
+            grouped[low] = [value]
+        else:
+            values.append(value)
+    if connection is not None:
+        for name in _named_extra(connection):
+            grouped.pop(name, None)
+    if rewrite_location is not None:
+        for name in (b"location", b"content-location"):
+            values = grouped.get(name)
+            if values is not None:
+                grouped[name] = [
+                    rewrite_location(v.decode("latin-1")).encode("latin-1") for v in values
+                ]
+    if cookies is not None:
+        values = grouped.get(b"set-cookie")
+        if values is not None:
+            grouped[b"set-cookie"] = [rewrite_set_cookie(v, cookies) for v in values]
+    values = grouped.get(b"via")
+    if values is None:
+        grouped[b"via"] = [via]
+    else:
+        values.append(via)
+    return list(grouped.items())

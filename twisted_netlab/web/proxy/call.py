@@ -17,7 +17,7 @@ synchronously).
 The call is the exchange's ``ResponseHandler``. Header decisions are pure functions in
 ``twisted_netlab.http.headers`` (what to forward, what to relay); this module only
 moves their results between the two sides. Where other per-response rules plug in
-(security headers, Content-Type defaults): ``_relay_head``, after ``_apply_headers``.
+(security headers, Content-Type defaults): ``_relay_head``, after ``send_head``.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from twisted.web.iweb import IRequest
 
 from twisted_netlab.http.headers import (
     forward_request_headers,
-    relay_response_headers,
+    relay_response_pairs,
     strip_hop_by_hop,
 )
 from twisted_netlab.http.msgframing import BodyKind, Framing
@@ -343,25 +343,15 @@ def relay_fields(
     resource: CallHost, pairs: Iterable[tuple[bytes, bytes]], version: bytes, secure: bool
 ) -> Relayed:
     """The upstream's header fields as the client gets them: every relay rule applied
-    (``http.headers.relay_response_headers``: hop-by-hop and Connection-named fields,
+    (``http.headers.relay_response_pairs``: hop-by-hop and Connection-named fields,
     Via, Location rewriting, dev cookie rewriting, CORS dropping). Framing is ours to
     state, never the upstream's copy, so Content-Length is left out. A function of its
     arguments only: the cache works it out once per stored header section."""
-    grouped: dict[bytes, list[bytes]] = {}
-    for name, value in pairs:
-        low = name.lower()
-        values = grouped.get(low)
-        if values is None:
-            grouped[low] = [value]
-        else:
-            values.append(value)
-    grouped.pop(b"content-length", None)
     cookies = None
     if resource.cookie_rules is not None:
         cookies = resource.cookie_rules[secure]
-    return relay_response_headers(
-        grouped,
-        grouped.get(b"connection", ()),
+    return relay_response_pairs(
+        pairs,
         via=resource.via_for(version),
         rewrite_location=resource.mount.client_location,
         cookies=cookies,
@@ -376,9 +366,16 @@ def send_head(
     request.setResponseCode(status, reason or None)
     # No Content-Type that nobody chose: twisted.web would add text/html.
     request.defaultContentType = None
-    _apply_headers(request, relayed)
+    # The upstream's fields replace ours (Date, Server); Vary is merged.
+    target = request.responseHeaders
+    set_raw = target.setRawHeaders
+    for name, values in relayed:
+        if name == b"vary":
+            add_vary(request, *values)
+        else:
+            set_raw(name, values)
     if status not in NO_BODY_CODES and framing.length is not None:
-        request.responseHeaders.setRawHeaders(b"content-length", [b"%d" % framing.length])
+        set_raw(b"content-length", [b"%d" % framing.length])
 
 
 def body_source(request: Any, reactor: IReactorTime) -> BodySource | None:
@@ -398,13 +395,3 @@ def body_source(request: Any, reactor: IReactorTime) -> BodySource | None:
 def _peer_host(request: Any) -> str:
     peer = request.getClientAddress()
     return str(getattr(peer, "host", "") or "unknown")
-
-
-def _apply_headers(request: IRequest, relayed: Relayed) -> None:
-    """Set the upstream's headers, replacing ours (Date, Server) and merging Vary."""
-    target = request.responseHeaders
-    for name, values in relayed:
-        if name == b"vary":
-            add_vary(request, *values)
-        else:
-            target.setRawHeaders(name, values)
