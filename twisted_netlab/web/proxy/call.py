@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
@@ -58,6 +59,9 @@ class ProxyCall:
     exchange: Exchange | None = None
     _head_sent = False
     _producing = False
+    # A Content-Length body's bytes still to come while the exchange is not yet
+    # registered as the request's producer (see ``_send_relayed``).
+    _unregistered_left: int | None = None
     _client_gone = False
     _done = False
 
@@ -97,7 +101,7 @@ class ProxyCall:
         headers = forward_request_headers(
             dict(request.requestHeaders.getAllRawHeaders()),
             _peer_host(request),
-            "https" if request.isSecure() else "http",
+            "https" if is_secure(request) else "http",
             self.version.partition(b"/")[2] or b"1.1",
             resource.forward_rules,
         )
@@ -206,6 +210,14 @@ class ProxyCall:
         if not self.attached:
             self._hold(lambda: self.body_received(data))
         elif not self._done:
+            left = self._unregistered_left
+            if left is not None:
+                left -= len(data)
+                if left > 0:  # more to come: under flow control before this write
+                    self._unregistered_left = None
+                    self._register_producer()
+                else:
+                    self._unregistered_left = left
             self.request.write(data)
 
     def response_done(self) -> None:
@@ -262,7 +274,7 @@ class ProxyCall:
     def _relay_head(self, head: ResponseHead) -> None:
         resource = self.resource
         # Only the dev cookie rewriting reads the scheme: no isSecure walk without it.
-        secure = resource.cookie_rules is not None and bool(self.request.isSecure())
+        secure = resource.cookie_rules is not None and is_secure(self.request)
         relayed = relay_fields(resource, head.headers, head.version, secure)
         self._send_relayed(head.status, head.reason, relayed, head.framing)
 
@@ -270,12 +282,26 @@ class ProxyCall:
         self, status: int, reason: bytes, relayed: Relayed, framing: Framing
     ) -> None:
         """Send a head whose fields went through ``relay_fields`` (the cache reuses them)."""
-        request = self.request
-        send_head(request, status, reason, relayed, framing)
+        send_head(self.request, status, reason, relayed, framing)
         self._head_sent = True
-        if framing.kind is not BodyKind.NO_BODY and self.exchange is not None:
+        kind = framing.kind
+        if kind is BodyKind.NO_BODY:
+            return
+        if kind is BodyKind.LENGTH and framing.length is not None:
+            # Registered by ``body_received`` only if the body comes in more than one
+            # piece, before the write of the first: a small body read whole with its
+            # head (most responses) is written once and needs no flow control, and
+            # registering and unregistering it costs more than relaying it.
+            self._unregistered_left = framing.length
+            return
+        self._register_producer()
+
+    def _register_producer(self) -> None:
+        """The client's pace now paces the upstream: a full client socket pauses the
+        exchange, which stops reading the upstream."""
+        if self.exchange is not None and not self._producing:
             self._producing = True
-            request.registerProducer(self.exchange, True)
+            self.request.registerProducer(self.exchange, True)
 
     # -- endings ---------------------------------------------------------------------
 
@@ -390,6 +416,22 @@ def body_source(request: Any, reactor: IReactorTime) -> BodySource | None:
     if isinstance(content, UploadSink):
         return content.body
     return spooled_body(content, reactor)
+
+
+# Whether each client connection is TLS, asked once per connection: ``isSecure``
+# walks an adapter lookup per call, and a connection does not change transport.
+_SECURE: WeakKeyDictionary[Any, bool] = WeakKeyDictionary()
+
+
+def is_secure(request: Any) -> bool:
+    """``request.isSecure()``, remembered for its channel (the client connection)."""
+    channel = request.channel
+    if channel is None:  # the client is gone; twisted.web dropped the channel
+        return bool(request.isSecure())
+    secure = _SECURE.get(channel)
+    if secure is None:
+        secure = _SECURE[channel] = bool(request.isSecure())
+    return secure
 
 
 def _peer_host(request: Any) -> str:
