@@ -83,6 +83,12 @@ def keep_alive(version: bytes, connection: Iterable[bytes]) -> bool:
     with ``keep-alive``."""
     if not connection:
         return version == b"1.1"
+    if len(connection) == 1:  # the usual one plain token (no list to split)
+        only = connection[0].strip(b" \t").lower()
+        if only == b"keep-alive":
+            return True
+        if only == b"close":
+            return False
     tokens = _tokens(connection)
     if b"close" in tokens:
         return False

@@ -218,7 +218,8 @@ class UpstreamConnection(Protocol):
         writer = self._writer
         reusable = reader.reusable and (writer is None or writer.done)
         self._detach()
-        self.resume_reading()
+        if self._paused:
+            self.resume_reading()
         if reusable and self.alive:
             self.pool.release(self)
         else:

@@ -132,7 +132,10 @@ class Exchange:
     def completed(self) -> None:
         if self.state is State.DONE:
             return
-        self._end()
+        self.state = State.DONE
+        if self._watched:
+            self._watched = False
+            self._deadlines.discard(self)
         self.handler.response_done()
 
     def lost(self, error: UpstreamError, retryable: bool) -> None:

@@ -98,15 +98,21 @@ class ProxyCall:
     def start(self) -> None:
         request = self.request
         resource = self.resource
+        # Canonical names (``Headers`` keeps them so): tested below as spelled.
+        raw = dict(request.requestHeaders.getAllRawHeaders())
         headers = forward_request_headers(
-            dict(request.requestHeaders.getAllRawHeaders()),
+            raw,
             _peer_host(request),
             "https" if is_secure(request) else "http",
             self.version.partition(b"/")[2] or b"1.1",
             resource.forward_rules,
         )
         headers = self.upstream_headers(headers)
-        body = body_source(request, resource.reactor)
+        # No framing field, no body (RFC 9112 6.3): nothing to look for in ``content``.
+        if b"Content-Length" in raw or b"Transfer-Encoding" in raw:
+            body = body_source(request, resource.reactor)
+        else:
+            body = None
         upload = request.content
         if isinstance(upload, UploadSink):
             # Streaming: detached until render; the client's Expect goes upstream.
@@ -335,7 +341,8 @@ class ProxyCall:
     def _request_over(self, _: object) -> None:
         """The request was answered; by someone else if this call never attached
         (a layer above the proxy refused it): the upstream request is dropped."""
-        self._stop_continue_timer()
+        if self._continue_timer is not None:
+            self._stop_continue_timer()
         if not self.attached and self.exchange is not None:
             self._done = True
             self.exchange.cancel()
