@@ -73,6 +73,9 @@ class ResponseFramingTests(SynchronousTestCase):
         self.assertFalse(keep_alive(b"1.0", []))
         self.assertTrue(keep_alive(b"1.0", [b"Keep-Alive"]))
         self.assertFalse(keep_alive(b"1.0", [b"keep-alive, close"]))
+        self.assertTrue(keep_alive(b"1.0", [b" keep-alive\t"]))
+        self.assertFalse(keep_alive(b"1.1", [b"close "]))
+        self.assertTrue(keep_alive(b"1.1", [b"x-a"]))
         self.assertFalse(
             framing(200, [(b"Content-Length", b"1"), (b"Connection", b"close")]).keep_alive
         )

@@ -13,7 +13,7 @@ typed error out.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from twisted_netlab.errors import NetlabError
@@ -78,7 +78,7 @@ def parse_content_length(values: list[bytes]) -> int | None:
     return int(value)
 
 
-def keep_alive(version: bytes, connection: Iterable[bytes]) -> bool:
+def keep_alive(version: bytes, connection: Sequence[bytes]) -> bool:
     """Whether the connection persists (RFC 9112 9.3): 1.1 unless ``close``; 1.0 only
     with ``keep-alive``."""
     if not connection:
