@@ -188,6 +188,7 @@ def _tokens(values: Iterable[bytes]) -> set[bytes]:
 _MEMO_SIZE = 1024
 _named_memo: dict[tuple[bytes, ...], frozenset[bytes]] = {}
 _element_memo: dict[tuple[bytes, bytes | None, bytes], bytes] = {}
+_via_memo: dict[tuple[bytes, str], bytes] = {}
 
 
 def _named_extra(values: Sequence[bytes]) -> frozenset[bytes]:
@@ -265,7 +266,11 @@ def forward_request_headers(
         if host:
             out[b"X-Forwarded-Host"] = [host]
         out[b"Forwarded"] = [_element(peer_b, host, scheme_b)]
-    via = via_value(version, rules.pseudonym)
+    via = _via_memo.get((version, rules.pseudonym))
+    if via is None:
+        if len(_via_memo) >= _MEMO_SIZE:
+            _via_memo.clear()
+        via = _via_memo[version, rules.pseudonym] = via_value(version, rules.pseudonym)
     if via_name in out:
         out[via_name].append(via)
     else:
@@ -315,10 +320,31 @@ def relay_response_headers(
     return out
 
 
-# What the one-pass relay below sets aside while grouping: the hop-by-hop fields and
-# Content-Length (framing is the proxy's own to state).
+# What the one-pass relay below does with each field name, remembered per spelling
+# (an upstream sends the same few dozen names on every response): the lower-cased
+# name and its kind. Bounded like the other memo tables.
+_KEEP, _DROP, _CONNECTION, _CORS = 0, 1, 2, 3
+# Set aside while grouping: the hop-by-hop fields and Content-Length (framing is the
+# proxy's own to state).
 _RELAY_DROP: frozenset[bytes] = HOP_BY_HOP | {b"content-length"}
 _CORS_PREFIX = b"access-control-"
+_relay_memo: dict[bytes, tuple[bytes, int]] = {}
+
+
+def _relay_kind(name: bytes) -> tuple[bytes, int]:
+    low = name.lower()
+    if low == b"connection":
+        kind = _CONNECTION
+    elif low in _RELAY_DROP:
+        kind = _DROP
+    elif low.startswith(_CORS_PREFIX):
+        kind = _CORS
+    else:
+        kind = _KEEP
+    if len(_relay_memo) >= _MEMO_SIZE:
+        _relay_memo.clear()
+    entry = _relay_memo[name] = (low, kind)
+    return entry
 
 
 def relay_response_pairs(
@@ -339,17 +365,19 @@ def relay_response_pairs(
     """
     grouped: dict[bytes, list[bytes]] = {}
     connection: list[bytes] | None = None
+    known = _relay_memo.get
     for name, value in pairs:
-        low = name.lower()
-        if low in _RELAY_DROP:
-            if low == b"connection":
+        entry = known(name)
+        low, kind = _relay_kind(name) if entry is None else entry
+        if kind:
+            if kind == _CONNECTION:
                 if connection is None:
                     connection = [value]
                 else:
                     connection.append(value)
-            continue
-        if drop_cors and low.startswith(_CORS_PREFIX):
-            continue
+                continue
+            if kind == _DROP or drop_cors:
+                continue
         values = grouped.get(low)
         if values is None:
             grouped[low] = [value]
