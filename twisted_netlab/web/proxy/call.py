@@ -88,7 +88,7 @@ class ProxyCall:
         self.method: bytes = plain.method if method is None else method
         self.version: bytes = plain.clientproto if version is None else version
         self.attached = True
-        self._held: list[Callable[[], None]] = []
+        self._held: list[Callable[[], None]] | None = None  # made by ``_hold``
 
     @property
     def url(self) -> str:
@@ -141,7 +141,7 @@ class ProxyCall:
         self._stop_continue_timer()
         if self._upload is not None:
             self._upload.complete()
-        held, self._held = self._held, []
+        held, self._held = self._held or [], None
         for event in held:
             event()
         if self._held_pause:
@@ -167,6 +167,8 @@ class ProxyCall:
     def _hold(self, event: Callable[[], None]) -> None:
         """Keep ``event`` until render; the client is still sending (or waiting to send)
         its body, so that body is ended early and render comes at once."""
+        if self._held is None:
+            self._held = []
         self._held.append(event)
         if self.exchange is not None and not self._held_pause:
             self._held_pause = True
