@@ -127,7 +127,6 @@ FRAMING_NAME_LENGTHS = frozenset({len(b"content-length"), len(b"transfer-encodin
 # The common framings, shared: a response head is read per request on the proxy's hot
 # path and ``Framing`` is immutable. Bounded like any table fed by upstream values.
 _MEMO_SIZE = 1024
-_length_memo: dict[tuple[int, bool], Framing] = {}
 _CHUNKED = {True: Framing(BodyKind.CHUNKED, None, True),
             False: Framing(BodyKind.CHUNKED, None, False)}
 _INTERIM = Framing(BodyKind.INTERIM)
@@ -144,7 +143,45 @@ def framing_of(
 ) -> Framing:
     """``response_framing`` from the values of the three fields it reads, already
     picked out of the head (``Content-Length``, ``Transfer-Encoding``, ``Connection``,
-    each in the order received)."""
+    each in the order received).
+
+    A decision is a function of these values only, and an upstream repeats the same
+    few (``200``, ``Content-Length: 1024``, ``Connection: keep-alive``) on every
+    response: accepted ones of that usual shape (at most one short value per field)
+    are remembered; refusals and anything larger are worked out each time."""
+    if len(lengths) > 1 or len(codings) > 1 or len(connection) > 1:
+        return _decide(method, status, version, lengths, codings, connection)
+    # None for an absent field: an empty value is not an absent one.
+    length = lengths[0] if lengths else None
+    coding = codings[0] if codings else None
+    named = connection[0] if connection else None
+    if len(length or b"") + len(coding or b"") + len(named or b"") > _MEMO_VALUES:
+        return _decide(method, status, version, lengths, codings, connection)
+    key = (method == b"HEAD", status, version, length, coding, named)
+    framing = _decision_memo.get(key)
+    if framing is None:
+        framing = _decide(method, status, version, lengths, codings, connection)
+        if len(_decision_memo) >= _MEMO_SIZE:
+            _decision_memo.clear()
+        _decision_memo[key] = framing
+    return framing
+
+
+# Remembered decisions (bounded in count and in the bytes of each key).
+_MEMO_VALUES = 64
+_decision_memo: dict[
+    tuple[bool, int, bytes, bytes | None, bytes | None, bytes | None], Framing
+] = {}
+
+
+def _decide(
+    method: bytes,
+    status: int,
+    version: bytes,
+    lengths: list[bytes],
+    codings: list[bytes],
+    connection: list[bytes],
+) -> Framing:
     if version not in _VERSIONS:
         raise FramingError(f"unsupported HTTP version {version.decode('latin-1')[:8]}")
     if not 100 <= status <= 599:
@@ -170,11 +207,5 @@ def framing_of(
         return _CHUNKED[persistent]
     length = parse_content_length(lengths)
     if length is not None:
-        key = (length, persistent)
-        framing = _length_memo.get(key)
-        if framing is None:
-            if len(_length_memo) >= _MEMO_SIZE:
-                _length_memo.clear()
-            framing = _length_memo[key] = Framing(BodyKind.LENGTH, length, persistent)
-        return framing
+        return Framing(BodyKind.LENGTH, length, persistent)
     return _CLOSE
