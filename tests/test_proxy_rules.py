@@ -23,10 +23,10 @@ from twisted_netlab.http.headers import (
     forward_request_headers,
     parse_trusted,
     relay_response_headers,
-    relay_response_pairs,
     via_value,
 )
 from twisted_netlab.http.proxymount import ProxyMount, ProxyPathError
+from twisted_netlab.http.relay import relay_response_pairs
 from twisted_netlab.upstream.deadlines import Deadlines as _Deadlines
 
 REQUEST_NAMES = [

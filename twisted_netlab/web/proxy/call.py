@@ -22,21 +22,15 @@ moves their results between the two sides. Where other per-response rules plug i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.web.http import NO_BODY_CODES
 from twisted.web.iweb import IRequest
 
-from twisted_netlab.http.headers import (
-    forward_request_headers,
-    relay_response_pairs,
-    strip_hop_by_hop,
-)
+from twisted_netlab.http.headers import forward_request_headers, strip_hop_by_hop
 from twisted_netlab.http.msgframing import BodyKind, Framing
 from twisted_netlab.upstream.bodies import spooled_body
 from twisted_netlab.upstream.errors import IdleTimeout, UpstreamError
@@ -44,9 +38,13 @@ from twisted_netlab.upstream.exchange import Exchange
 from twisted_netlab.upstream.message import BodySource, ResponseHead, UpstreamRequest
 from twisted_netlab.web.proxy.errors import error_body, status_for
 from twisted_netlab.web.proxy.interim import send_interim
+from twisted_netlab.web.proxy.relay import Relayed, is_secure, relay_fields, send_head
 from twisted_netlab.web.proxy.role import CallHost
 from twisted_netlab.web.proxy.upload import UploadSink
-from twisted_netlab.web.vary import add_vary
+
+# ``Relayed``, ``relay_fields`` and ``send_head`` live in ``relay``; the cache imports
+# them from here, as before the split.
+__all__ = ["CONTINUE_WAIT", "ProxyCall", "Relayed", "body_source", "relay_fields", "send_head"]
 
 log = Logger()
 
@@ -371,48 +369,6 @@ class ProxyCall:
             self.request.finish()
 
 
-Relayed = list[tuple[bytes, list[bytes]]]
-
-
-def relay_fields(
-    resource: CallHost, pairs: Iterable[tuple[bytes, bytes]], version: bytes, secure: bool
-) -> Relayed:
-    """The upstream's header fields as the client gets them: every relay rule applied
-    (``http.headers.relay_response_pairs``: hop-by-hop and Connection-named fields,
-    Via, Location rewriting, dev cookie rewriting, CORS dropping). Framing is ours to
-    state, never the upstream's copy, so Content-Length is left out. A function of its
-    arguments only: the cache works it out once per stored header section."""
-    cookies = None
-    if resource.cookie_rules is not None:
-        cookies = resource.cookie_rules[secure]
-    return relay_response_pairs(
-        pairs,
-        via=resource.via_for(version),
-        rewrite_location=resource.mount.client_location,
-        cookies=cookies,
-        drop_cors=resource.drop_cors,
-    )
-
-
-def send_head(
-    request: Any, status: int, reason: bytes, relayed: Relayed, framing: Framing
-) -> None:
-    """Status, relayed fields and our framing on ``request`` (nothing written yet)."""
-    request.setResponseCode(status, reason or None)
-    # No Content-Type that nobody chose: twisted.web would add text/html.
-    request.defaultContentType = None
-    # The upstream's fields replace ours (Date, Server); Vary is merged.
-    target = request.responseHeaders
-    set_raw = target.setRawHeaders
-    for name, values in relayed:
-        if name == b"vary":
-            add_vary(request, *values)
-        else:
-            set_raw(name, values)
-    if status not in NO_BODY_CODES and framing.length is not None:
-        set_raw(b"content-length", [b"%d" % framing.length])
-
-
 def body_source(request: Any, reactor: IReactorTime) -> BodySource | None:
     """The request body as the upstream client takes it: the one plug point for uploads.
 
@@ -425,22 +381,6 @@ def body_source(request: Any, reactor: IReactorTime) -> BodySource | None:
     if isinstance(content, UploadSink):
         return content.body
     return spooled_body(content, reactor)
-
-
-# Whether each client connection is TLS, asked once per connection: ``isSecure``
-# walks an adapter lookup per call, and a connection does not change transport.
-_SECURE: WeakKeyDictionary[Any, bool] = WeakKeyDictionary()
-
-
-def is_secure(request: Any) -> bool:
-    """``request.isSecure()``, remembered for its channel (the client connection)."""
-    channel = request.channel
-    if channel is None:  # the client is gone; twisted.web dropped the channel
-        return bool(request.isSecure())
-    secure = _SECURE.get(channel)
-    if secure is None:
-        secure = _SECURE[channel] = bool(request.isSecure())
-    return secure
 
 
 def _peer_host(request: Any) -> str:
