@@ -9,6 +9,7 @@ from twisted_netlab.http.msgframing import (
     BodyKind,
     Framing,
     FramingError,
+    framing_of,
     keep_alive,
     parse_content_length,
     response_framing,
@@ -73,6 +74,9 @@ class ResponseFramingTests(SynchronousTestCase):
         self.assertFalse(keep_alive(b"1.0", []))
         self.assertTrue(keep_alive(b"1.0", [b"Keep-Alive"]))
         self.assertFalse(keep_alive(b"1.0", [b"keep-alive, close"]))
+        self.assertTrue(keep_alive(b"1.0", [b" keep-alive\t"]))
+        self.assertFalse(keep_alive(b"1.1", [b"close "]))
+        self.assertTrue(keep_alive(b"1.1", [b"x-a"]))
         self.assertFalse(
             framing(200, [(b"Content-Length", b"1"), (b"Connection", b"close")]).keep_alive
         )
@@ -103,6 +107,29 @@ class ResponseFramingTests(SynchronousTestCase):
             with self.assertRaises(FramingError) as ctx:
                 framing(**kwargs)  # type: ignore[arg-type]
             self.assertEqual(ctx.exception.reason, reason)
+
+    def test_remembered_decisions_stay_apart(self) -> None:
+        """``framing_of`` remembers accepted decisions: an absent field, an empty
+        value, another method or another value must each be decided on their own."""
+        for _ in range(2):
+            self.assertEqual(framing_of(b"GET", 200, b"1.1", [], [], []),
+                             Framing(BodyKind.CLOSE, None, False))
+            with self.assertRaises(FramingError):
+                framing_of(b"GET", 200, b"1.1", [b""], [], [])
+            self.assertEqual(framing_of(b"HEAD", 200, b"1.1", [b"5"], [], []),
+                             Framing(BodyKind.NO_BODY, 5, True))
+            self.assertEqual(framing_of(b"GET", 200, b"1.1", [b"5"], [], []),
+                             Framing(BodyKind.LENGTH, 5, True))
+            self.assertEqual(framing_of(b"GET", 200, b"1.1", [b"5"], [], [b"close"]),
+                             Framing(BodyKind.LENGTH, 5, False))
+            self.assertEqual(framing_of(b"GET", 200, b"1.0", [b"5"], [], []),
+                             Framing(BodyKind.LENGTH, 5, False))
+            with self.assertRaises(FramingError):
+                framing_of(b"GET", 200, b"1.1", [b"5"], [b"chunked"], [])
+            self.assertEqual(framing_of(b"GET", 200, b"1.1", [], [b"chunked"], []),
+                             Framing(BodyKind.CHUNKED, None, True))
+            with self.assertRaises(FramingError):
+                framing_of(b"GET", 200, b"1.1", [], [b"gzip"], [])
 
     def test_parse_content_length(self) -> None:
         self.assertIsNone(parse_content_length([]))

@@ -259,12 +259,12 @@ class ConnectTimeoutTests(LoggedTestCase):
 
 class InternalErrorTests(ProxyTestCase):
     async def test_bug_in_header_rules_gives_502_not_a_hang(self) -> None:
-        from twisted_netlab.web.proxy import call as proxy
+        from twisted_netlab.web.proxy import relay
 
         def broken(*args: Any, **kwargs: Any) -> Any:
             raise ValueError("boom")
 
-        self.patch(proxy, "relay_response_headers", broken)
+        self.patch(relay, "relay_response_pairs", broken)
         base = self.start_proxy([self.mount()])
         response = await self.http.get(base + "/api/x")
         self.assertEqual(response.code, 502)

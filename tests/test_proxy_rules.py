@@ -26,6 +26,7 @@ from twisted_netlab.http.headers import (
     via_value,
 )
 from twisted_netlab.http.proxymount import ProxyMount, ProxyPathError
+from twisted_netlab.http.relay import relay_response_pairs
 from twisted_netlab.upstream.deadlines import Deadlines as _Deadlines
 
 REQUEST_NAMES = [
@@ -135,6 +136,46 @@ class RelayEquivalenceTests(SynchronousTestCase):
         )
         got = relay_response_headers(
             raw, connection, via=via_value(b"1.1", "edge"), rewrite_location=location,
+            cookies=cookies, drop_cors=drop_cors,
+        )
+        self.assertEqual(as_headers(flatten(dict(got))), as_headers(expected))
+        self.assertEqual(len({n.lower() for n, _ in got}), len(got))
+
+    @settings(max_examples=300, deadline=None)
+    @given(
+        pairs=st.lists(
+            st.tuples(
+                st.sampled_from(
+                    [*RESPONSE_NAMES, b"content-length", b"CONNECTION", b"via", b"x-a", b"Te"]
+                ),
+                VALUES,
+            ),
+            max_size=12,
+        ),
+        connection=st.lists(
+            st.sampled_from([b"close", b"X-A", b"x-b, keep-alive", b"Via", b"Location"]),
+            max_size=2,
+        ),
+        rewrite=st.booleans(),
+        dev=st.sampled_from([None, False, True]),
+        drop_cors=st.booleans(),
+    )
+    def test_one_pass_same_as_reference(
+        self, pairs: list[tuple[bytes, bytes]], connection: list[bytes], rewrite: bool,
+        dev: bool | None, drop_cors: bool,
+    ) -> None:
+        """The one-pass relay on fields as received (any case, repeated, interleaved,
+        Content-Length among them) equals the reference rule minus Content-Length."""
+        cookies = None if dev is None else CookieRewrite(self.mount.client_path, "/api", dev)
+        location = self.mount.client_location if rewrite else None
+        pairs = pairs + [(b"Connection", v) for v in connection]
+        expected = response_headers(
+            [(n, v) for n, v in pairs if n.lower() != b"content-length"],
+            version=b"1.1", pseudonym="edge", rewrite_location=location,
+            cookies=cookies, drop_cors=drop_cors,
+        )
+        got = relay_response_pairs(
+            pairs, via=via_value(b"1.1", "edge"), rewrite_location=location,
             cookies=cookies, drop_cors=drop_cors,
         )
         self.assertEqual(as_headers(flatten(dict(got))), as_headers(expected))

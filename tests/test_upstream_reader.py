@@ -165,3 +165,70 @@ class ErrorCases(SynchronousTestCase):
         big = b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 300 + b"\r\n\r\n"
         self.assertBad(big, "response head too large")
         self.assertBad(big, "response head too large", method=b"HEAD")
+
+
+class Restart(SynchronousTestCase):
+    """One reader per connection: ``restart`` for each response, whatever came before."""
+
+    OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-N: %d\r\n\r\nok"
+
+    def restart_and_read(self, reader: ResponseReader, wire: bytes, split: bool,
+                         method: bytes = b"GET") -> Recorder:
+        events = Recorder()
+        reader.restart(method, events)
+        for piece in [wire[i : i + 1] for i in range(len(wire))] if split else [wire]:
+            reader.feed(piece)
+        return events
+
+    def test_keep_alive_responses_one_after_another(self) -> None:
+        for split in (False, True):
+            reader, _ = read(self.OK % 0, split=split)
+            for n in range(1, 4):
+                events = self.restart_and_read(reader, self.OK % n, split)
+                [head] = events.heads
+                self.assertEqual(head.headers, [(b"Content-Length", b"2"), (b"X-N", b"%d" % n)])
+                self.assertEqual(head.framing.length, 2)
+                self.assertEqual(bytes(events.data), b"ok")
+                self.assertTrue(reader.reusable)
+
+    def test_after_a_head_answer_the_next_body_is_read(self) -> None:
+        # The HEAD answer is cut by the reader (llhttp would wait for 2 body bytes);
+        # the next response must not be read as that body.
+        for split in (False, True):
+            reader, _ = read(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n", method=b"HEAD")
+            events = self.restart_and_read(reader, self.OK % 7, split)
+            self.assertEqual(events.heads[0].headers[1], (b"X-N", b"7"))
+            self.assertEqual(bytes(events.data), b"ok")
+            self.assertTrue(reader.complete)
+
+    def test_after_204_and_304_the_next_response_is_read(self) -> None:
+        for status in (b"204 No Content", b"304 Not Modified"):
+            reader, _ = read(b"HTTP/1.1 " + status + b"\r\nContent-Length: 9\r\n\r\n")
+            events = self.restart_and_read(reader, self.OK % 1, False)
+            self.assertEqual(bytes(events.data), b"ok")
+            self.assertTrue(reader.reusable)
+
+    def test_a_failed_reader_starts_clean(self) -> None:
+        reader = ResponseReader(b"GET", Recorder())
+        with self.assertRaises(BadResponse):
+            reader.feed(b"HTTP/1.1 200 OK\r\nX Y: 1\r\n\r\n")
+        events = self.restart_and_read(reader, self.OK % 2, False)
+        self.assertEqual(bytes(events.data), b"ok")
+        self.assertTrue(reader.reusable)
+
+    def test_a_stopped_reader_starts_clean(self) -> None:
+        reader, events = read(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
+        reader.stop()
+        events = self.restart_and_read(reader, self.OK % 3, False)
+        self.assertEqual(bytes(events.data), b"ok")
+        self.assertTrue(reader.reusable)
+
+    def test_interim_fields_stay_with_the_interim_head(self) -> None:
+        # An empty reason phrase: nothing in the status says a new head began.
+        wire = (b"HTTP/1.1 103 \r\nLink: </a.css>; rel=preload\r\n\r\n"
+                b"HTTP/1.1 200 \r\nContent-Length: 2\r\n\r\nok")
+        for split in (False, True):
+            _, events = read(wire, split=split)
+            self.assertEqual(events.interims[0].headers, [(b"Link", b"</a.css>; rel=preload")])
+            self.assertEqual(events.heads[0].headers, [(b"Content-Length", b"2")])
+            self.assertEqual(events.heads[0].framing.length, 2)

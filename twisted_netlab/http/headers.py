@@ -188,9 +188,10 @@ def _tokens(values: Iterable[bytes]) -> set[bytes]:
 _MEMO_SIZE = 1024
 _named_memo: dict[tuple[bytes, ...], frozenset[bytes]] = {}
 _element_memo: dict[tuple[bytes, bytes | None, bytes], bytes] = {}
+_via_memo: dict[tuple[bytes, str], bytes] = {}
 
 
-def _named_extra(values: Sequence[bytes]) -> frozenset[bytes]:
+def named_extra(values: Sequence[bytes]) -> frozenset[bytes]:
     """Names listed in ``Connection`` beyond the fixed hop-by-hop set."""
     key = tuple(values)
     named = _named_memo.get(key)
@@ -265,7 +266,11 @@ def forward_request_headers(
         if host:
             out[b"X-Forwarded-Host"] = [host]
         out[b"Forwarded"] = [_element(peer_b, host, scheme_b)]
-    via = via_value(version, rules.pseudonym)
+    via = _via_memo.get((version, rules.pseudonym))
+    if via is None:
+        if len(_via_memo) >= _MEMO_SIZE:
+            _via_memo.clear()
+        via = _via_memo[version, rules.pseudonym] = via_value(version, rules.pseudonym)
     if via_name in out:
         out[via_name].append(via)
     else:
@@ -287,7 +292,7 @@ def relay_response_headers(
     ``connection``: the upstream's ``Connection`` values (Twisted's client keeps them
     out of the response headers); ``via``: our ``Via`` entry, appended to the upstream's.
     """
-    named = _named_extra(connection) if connection else None
+    named = named_extra(connection) if connection else None
     out: list[tuple[bytes, list[bytes]]] = []
     via_seen = False
     for name, values in raw.items():

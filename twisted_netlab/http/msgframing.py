@@ -13,7 +13,7 @@ typed error out.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from twisted_netlab.errors import NetlabError
@@ -78,11 +78,17 @@ def parse_content_length(values: list[bytes]) -> int | None:
     return int(value)
 
 
-def keep_alive(version: bytes, connection: Iterable[bytes]) -> bool:
+def keep_alive(version: bytes, connection: Sequence[bytes]) -> bool:
     """Whether the connection persists (RFC 9112 9.3): 1.1 unless ``close``; 1.0 only
     with ``keep-alive``."""
     if not connection:
         return version == b"1.1"
+    if len(connection) == 1:  # the usual one plain token (no list to split)
+        only = connection[0].strip(b" \t").lower()
+        if only == b"keep-alive":
+            return True
+        if only == b"close":
+            return False
     tokens = _tokens(connection)
     if b"close" in tokens:
         return False
@@ -99,12 +105,6 @@ def response_framing(
     sent unknown Transfer-Encoding"), Transfer-Encoding together with Content-Length
     (a smuggling signature, 6.3 point 3), and conflicting or invalid Content-Length.
     """
-    if version not in _VERSIONS:
-        raise FramingError(f"unsupported HTTP version {version.decode('latin-1')[:8]}")
-    if not 100 <= status <= 599:
-        raise FramingError(f"invalid status code {status}")
-    if status == 101:
-        raise FramingError("unexpected 101 Switching Protocols")
     lengths: list[bytes] = []
     codings: list[bytes] = []
     connection: list[bytes] = []
@@ -116,10 +116,82 @@ def response_framing(
             codings.append(value)
         elif low == b"connection":
             connection.append(value)
+    return framing_of(method, status, version, lengths, codings, connection)
+
+
+# Lengths of the three field names the rule reads: a reader that sees each field as it
+# is parsed lower-cases only names of these lengths (see ``framing_of``).
+FRAMING_NAME_LENGTHS = frozenset({len(b"content-length"), len(b"transfer-encoding"),
+                                  len(b"connection")})
+
+# The common framings, shared: a response head is read per request on the proxy's hot
+# path and ``Framing`` is immutable. Bounded like any table fed by upstream values.
+_MEMO_SIZE = 1024
+_CHUNKED = {True: Framing(BodyKind.CHUNKED, None, True),
+            False: Framing(BodyKind.CHUNKED, None, False)}
+_INTERIM = Framing(BodyKind.INTERIM)
+_CLOSE = Framing(BodyKind.CLOSE, None, False)
+
+
+def framing_of(
+    method: bytes,
+    status: int,
+    version: bytes,
+    lengths: list[bytes],
+    codings: list[bytes],
+    connection: list[bytes],
+) -> Framing:
+    """``response_framing`` from the values of the three fields it reads, already
+    picked out of the head (``Content-Length``, ``Transfer-Encoding``, ``Connection``,
+    each in the order received).
+
+    A decision is a function of these values only, and an upstream repeats the same
+    few (``200``, ``Content-Length: 1024``, ``Connection: keep-alive``) on every
+    response: accepted ones of that usual shape (at most one short value per field)
+    are remembered; refusals and anything larger are worked out each time."""
+    if len(lengths) > 1 or len(codings) > 1 or len(connection) > 1:
+        return _decide(method, status, version, lengths, codings, connection)
+    # None for an absent field: an empty value is not an absent one.
+    length = lengths[0] if lengths else None
+    coding = codings[0] if codings else None
+    named = connection[0] if connection else None
+    if len(length or b"") + len(coding or b"") + len(named or b"") > _MEMO_VALUES:
+        return _decide(method, status, version, lengths, codings, connection)
+    key = (method == b"HEAD", status, version, length, coding, named)
+    framing = _decision_memo.get(key)
+    if framing is None:
+        framing = _decide(method, status, version, lengths, codings, connection)
+        if len(_decision_memo) >= _MEMO_SIZE:
+            _decision_memo.clear()
+        _decision_memo[key] = framing
+    return framing
+
+
+# Remembered decisions (bounded in count and in the bytes of each key).
+_MEMO_VALUES = 64
+_decision_memo: dict[
+    tuple[bool, int, bytes, bytes | None, bytes | None, bytes | None], Framing
+] = {}
+
+
+def _decide(
+    method: bytes,
+    status: int,
+    version: bytes,
+    lengths: list[bytes],
+    codings: list[bytes],
+    connection: list[bytes],
+) -> Framing:
+    if version not in _VERSIONS:
+        raise FramingError(f"unsupported HTTP version {version.decode('latin-1')[:8]}")
+    if not 100 <= status <= 599:
+        raise FramingError(f"invalid status code {status}")
+    if status == 101:
+        raise FramingError("unexpected 101 Switching Protocols")
     if status < 200:
-        return Framing(BodyKind.INTERIM)
+        return _INTERIM
     persistent = keep_alive(version, connection)
-    if method == b"HEAD" or status in (204, 304):
+    if method == b"HEAD" or status == 204 or status == 304:
         try:
             announced = parse_content_length(lengths)
         except FramingError:
@@ -132,8 +204,8 @@ def response_framing(
         if tokens != [b"chunked"]:
             shown = b", ".join(tokens).decode("latin-1")[:40]
             raise FramingError(f"unsupported Transfer-Encoding: {shown}")
-        return Framing(BodyKind.CHUNKED, None, persistent)
+        return _CHUNKED[persistent]
     length = parse_content_length(lengths)
     if length is not None:
         return Framing(BodyKind.LENGTH, length, persistent)
-    return Framing(BodyKind.CLOSE, None, False)
+    return _CLOSE

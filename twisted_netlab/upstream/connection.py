@@ -3,7 +3,8 @@
 A Twisted ``Protocol`` carrying at most one exchange at a time (no pipelining). The
 request head goes out in one write and the body through a ``BodySink`` that frames it
 (Content-Length checked, or chunked) while the body source is registered as a streaming
-producer on this transport. Responses are read by a ``ResponseReader`` per exchange.
+producer on this transport. Responses are read by one ``ResponseReader`` per connection,
+restarted for each exchange.
 When a response completes, the connection goes back to the pool if both sides say it
 may (keep-alive, nothing extra received, request body fully sent), else it is closed.
 """
@@ -123,6 +124,7 @@ class UpstreamConnection(Protocol):
         self.max_head = max_head
         self._writer: _BodyWriter | None = None
         self._paused = False
+        self._spare: ResponseReader | None = None  # this connection's reader, between uses
 
     def connectionMade(self) -> None:
         self.wire = cast(_Transport, self.transport)
@@ -133,7 +135,12 @@ class UpstreamConnection(Protocol):
     def send(self, exchange: ExchangeRole) -> None:
         self.exchange = exchange
         request = exchange.request
-        self.reader = ResponseReader(request.method, exchange, self.max_head)
+        reader = self._spare
+        if reader is None:
+            reader = self._spare = ResponseReader(request.method, exchange, self.max_head)
+        else:
+            reader.restart(request.method, exchange)
+        self.reader = reader
         transport = self.wire
         assert transport is not None
         transport.write(exchange.head_bytes)
@@ -211,7 +218,8 @@ class UpstreamConnection(Protocol):
         writer = self._writer
         reusable = reader.reusable and (writer is None or writer.done)
         self._detach()
-        self.resume_reading()
+        if self._paused:
+            self.resume_reading()
         if reusable and self.alive:
             self.pool.release(self)
         else:

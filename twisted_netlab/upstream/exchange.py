@@ -48,6 +48,13 @@ class Exchange:
     connection: Carrier | None = None
     reused = False
     paused = False
+    # Per-exchange state starts from these class defaults (one exchange per request:
+    # fewer assignments in ``__init__``).
+    _deadline = 0.0
+    _last = 0.0
+    _watched = False
+    _retried = False
+    head_bytes = b""
 
     def __init__(
         self,
@@ -72,11 +79,6 @@ class Exchange:
         self._response_timeout = response_timeout
         self._idle_timeout = idle_timeout
         self._tick = tick
-        self._deadline = 0.0
-        self._last = 0.0
-        self._watched = False
-        self._retried = False
-        self.head_bytes = b""
 
     def start(self) -> None:
         request = self.request
@@ -132,7 +134,10 @@ class Exchange:
     def completed(self) -> None:
         if self.state is State.DONE:
             return
-        self._end()
+        self.state = State.DONE
+        if self._watched:
+            self._watched = False
+            self._deadlines.discard(self)
         self.handler.response_done()
 
     def lost(self, error: UpstreamError, retryable: bool) -> None:

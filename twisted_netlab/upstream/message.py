@@ -63,7 +63,9 @@ class BodySource(Protocol):
     def rewind(self) -> bool: ...
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen (a frozen dataclass pays ``object.__setattr__`` per field): one of each is
+# built per proxied request. Treat them as read-only values all the same.
+@dataclass(slots=True)
 class UpstreamRequest:
     """``target`` is origin-form; ``headers`` must carry Host and no framing headers
     (Content-Length / Transfer-Encoding are the client's to write)."""
@@ -74,7 +76,7 @@ class UpstreamRequest:
     body: BodySource | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ResponseHead:
     """A response head as received (names as the upstream spelled them)."""
 

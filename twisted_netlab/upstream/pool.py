@@ -65,9 +65,6 @@ class _Upstream:
         self.peak = 0  # highest ``active`` in this window
         self.previous_peak = 0  # ... and in the previous one
 
-    def cap(self, floor: int) -> int:
-        return max(floor, self.peak, self.previous_peak)
-
 
 class ConnectionPool:
     def __init__(
@@ -92,13 +89,21 @@ class ConnectionPool:
         self._idle_total = 0
         self._window_end = 0.0
         self._closing = False
+        self._watched = False  # registered with the deadline sweep
         self._lost: dict[UpstreamConnection, Deferred[None]] = {}
+        # The last origin asked for and its record: a proxy mount asks with the same
+        # ``Origin`` object every time, so identity saves hashing the dataclass.
+        self._last: tuple[Origin, _Upstream] | None = None
 
     def _upstream(self, origin: Origin) -> _Upstream:
+        last = self._last
+        if last is not None and last[0] is origin:
+            return last[1]
         upstream = self._upstreams.get(origin)
         if upstream is None:
             upstream = _Upstream(self, origin, self.endpoint_for(origin))
             self._upstreams[origin] = upstream
+        self._last = (origin, upstream)
         return upstream
 
     def usage(self) -> list[tuple[str, int, int]]:
@@ -158,20 +163,23 @@ class ConnectionPool:
         if upstream is None:  # pragma: no cover - every connection is registered
             connection.close()
             return
-        upstream.active -= 1
+        active = upstream.active = upstream.active - 1
+        idle = upstream.idle
         if (
             self._closing
             or not connection.alive
-            or len(upstream.idle) + upstream.active >= upstream.cap(self.floor)
+            or len(idle) + active >= max(self.floor, upstream.peak, upstream.previous_peak)
         ):
             connection.close()
             return
-        connection.idle_since = self.reactor.seconds()
-        upstream.idle.append(connection)
+        now = connection.idle_since = self.reactor.seconds()
+        idle.append(connection)
         self._idle_total += 1
         if self._idle_total == 1:
-            self._window_end = connection.idle_since + self.idle_timeout
-            self.deadlines.add(self, max(0.01, min(1.0, self.idle_timeout / 10)))
+            self._window_end = now + self.idle_timeout
+            if not self._watched:
+                self._watched = True
+                self.deadlines.add(self, max(0.01, min(1.0, self.idle_timeout / 10)))
 
     def discard(self, connection: UpstreamConnection) -> None:
         """An exchange ended and ``connection`` is closing."""
@@ -191,7 +199,7 @@ class ConnectionPool:
             else:
                 self._idle_total -= 1
                 if not self._idle_total:
-                    self.deadlines.discard(self)
+                    self._unwatch()
         if waiter is not None:
             waiter.callback(None)
 
@@ -212,12 +220,16 @@ class ConnectionPool:
                 self._idle_total -= 1
                 connection.close()
         if not self._idle_total:
-            self.deadlines.discard(self)
+            self._unwatch()
+
+    def _unwatch(self) -> None:
+        self._watched = False
+        self.deadlines.discard(self)
 
     def close(self) -> Deferred[None]:
         """Close every idle connection; fires when they are all gone."""
         self._closing = True
-        self.deadlines.discard(self)
+        self._unwatch()
         waits: list[Deferred[None]] = []
         for upstream in self._upstreams.values():
             while upstream.idle:

@@ -12,7 +12,12 @@ response is acceptable and how it ends, and the reader enforces what llhttp cann
 - bytes after the final message (an upstream answering twice, or junk) make the
   connection unusable instead of being read as the next response.
 
-A fresh parser per response keeps no state from a previous exchange.
+One reader serves a connection's whole life (``restart`` for each response): the
+llhttp parser is kept from one response to the next only when the previous message
+ended cleanly (complete, keep-alive by llhttp's reading too, nothing after it, not a
+HEAD answer cut by the reader); anything else gets a fresh parser, so no state leaks
+from an exchange that went wrong. The framing fields are picked out as llhttp reports
+each header, so the rule does not walk the head a second time.
 """
 
 from __future__ import annotations
@@ -21,7 +26,12 @@ from typing import Protocol
 
 import httptools
 
-from twisted_netlab.http.msgframing import BodyKind, FramingError, response_framing
+from twisted_netlab.http.msgframing import (
+    FRAMING_NAME_LENGTHS,
+    BodyKind,
+    FramingError,
+    framing_of,
+)
 from twisted_netlab.upstream.errors import BadResponse
 from twisted_netlab.upstream.message import Pair, ResponseHead
 
@@ -50,9 +60,15 @@ class ResponseReader:
     def __init__(
         self, method: bytes, events: ReaderEvents, max_head: int = DEFAULT_MAX_HEAD
     ) -> None:
+        self.max_head = max_head
+        self._parser: httptools.HttpResponseParser | None = None
+        self._clean = False  # the parser ended a message and may read the next one
+        self.restart(method, events)
+
+    def restart(self, method: bytes, events: ReaderEvents) -> None:
+        """Read the response to the next request on the same connection."""
         self.method = method
         self.events = events
-        self.max_head = max_head
         self.started = False  # a response byte arrived
         self.got_head = False  # the final head was delivered
         self.complete = False
@@ -64,9 +80,14 @@ class ResponseReader:
         self._head_size = 0
         self._status = b""
         self._headers: list[Pair] = []
-        self._split = method == b"HEAD"
+        self._lengths: list[bytes] = []
+        self._codings: list[bytes] = []
+        self._connection: list[bytes] = []
+        split = self._split = method == b"HEAD"
         self._pending = b""  # HEAD mode: bytes of a head not yet complete
-        self._parser = httptools.HttpResponseParser(self)
+        if self._parser is None or split or not self._clean:
+            self._parser = httptools.HttpResponseParser(self)
+        self._clean = False
 
     @property
     def reusable(self) -> bool:
@@ -114,8 +135,9 @@ class ResponseReader:
 
     def _execute(self, data: bytes) -> None:
         try:
-            self._parser.feed_data(data)
+            self._parser.feed_data(data)  # type: ignore[union-attr]
         except httptools.HttpParserCallbackError as exc:
+            self._clean = False
             cause = exc.__context__
             if isinstance(cause, _Stop):
                 return
@@ -125,8 +147,10 @@ class ResponseReader:
                 raise cause from None  # the handler's own bug: not the upstream's fault
             raise BadResponse("invalid response", str(exc)) from exc
         except httptools.HttpParserUpgrade as exc:  # pragma: no cover - 101 refused first
+            self._clean = False
             raise BadResponse("unexpected upgrade") from exc
         except httptools.HttpParserError as exc:
+            self._clean = False
             raise BadResponse(_short(exc), str(exc)) from exc
 
     def eof(self) -> bool:
@@ -143,18 +167,26 @@ class ResponseReader:
     def on_message_begin(self) -> None:
         if self.complete:  # a second message after the final one: junk
             self.extra = True
+            self._clean = False
             raise _Stop()
-        self._status = b""
-        self._headers = []
-        self._head_size = 0
 
     def on_status(self, status: bytes) -> None:
         self._status += status
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if not self.got_head:  # after the head: chunked trailers, dropped
-            self._headers.append((name, value))
-            self._head_size += len(name) + len(value) + 4
+        if self.got_head:  # after the head: chunked trailers, dropped
+            return
+        self._headers.append((name, value))
+        size = len(name)
+        self._head_size += size + len(value) + 4
+        if size in FRAMING_NAME_LENGTHS:
+            low = name.lower()
+            if low == b"content-length":
+                self._lengths.append(value)
+            elif low == b"transfer-encoding":
+                self._codings.append(value)
+            elif low == b"connection":
+                self._connection.append(value)
 
     def on_headers_complete(self) -> None:
         if self.stopped:
@@ -162,12 +194,23 @@ class ResponseReader:
         if self._head_size > self.max_head:
             raise FramingError("response head too large")
         parser = self._parser
+        assert parser is not None
         status = parser.get_status_code()
-        version = parser.get_http_version().encode("ascii")
-        framing = response_framing(self.method, status, version, self._headers)
+        text = parser.get_http_version()
+        version = _VERSION_BYTES.get(text) or text.encode("ascii")
+        framing = framing_of(
+            self.method, status, version, self._lengths, self._codings, self._connection
+        )
         head = ResponseHead(status, self._status, version, self._headers, framing)
         if framing.kind is BodyKind.INTERIM:
+            # The final head starts afresh (the lists now belong to ``head``).
             self._head_bytes = 0
+            self._head_size = 0
+            self._status = b""
+            self._headers = []
+            self._lengths = []
+            self._codings = []
+            self._connection = []
             self.events.interim(head)
             if self.stopped:
                 raise _Stop()
@@ -191,6 +234,13 @@ class ResponseReader:
     def on_message_complete(self) -> None:
         if self.got_head:
             self.complete = True
+            parser = self._parser
+            self._clean = (
+                not self._split and parser is not None and parser.should_keep_alive()
+            )
+
+
+_VERSION_BYTES = {"1.1": b"1.1", "1.0": b"1.0"}
 
 
 def _short(exc: Exception) -> str:

@@ -17,25 +17,20 @@ synchronously).
 The call is the exchange's ``ResponseHandler``. Header decisions are pure functions in
 ``twisted_netlab.http.headers`` (what to forward, what to relay); this module only
 moves their results between the two sides. Where other per-response rules plug in
-(security headers, Content-Type defaults): ``_relay_head``, after ``_apply_headers``.
+(security headers, Content-Type defaults): ``_relay_head``, after ``send_head``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.web.http import NO_BODY_CODES
 from twisted.web.iweb import IRequest
 
-from twisted_netlab.http.headers import (
-    forward_request_headers,
-    relay_response_headers,
-    strip_hop_by_hop,
-)
+from twisted_netlab.http.headers import forward_request_headers, strip_hop_by_hop
 from twisted_netlab.http.msgframing import BodyKind, Framing
 from twisted_netlab.upstream.bodies import spooled_body
 from twisted_netlab.upstream.errors import IdleTimeout, UpstreamError
@@ -43,9 +38,13 @@ from twisted_netlab.upstream.exchange import Exchange
 from twisted_netlab.upstream.message import BodySource, ResponseHead, UpstreamRequest
 from twisted_netlab.web.proxy.errors import error_body, status_for
 from twisted_netlab.web.proxy.interim import send_interim
+from twisted_netlab.web.proxy.relay import Relayed, is_secure, relay_fields, send_head
 from twisted_netlab.web.proxy.role import CallHost
 from twisted_netlab.web.proxy.upload import UploadSink
-from twisted_netlab.web.vary import add_vary
+
+# ``Relayed``, ``relay_fields`` and ``send_head`` live in ``relay``; the cache imports
+# them from here, as before the split.
+__all__ = ["CONTINUE_WAIT", "ProxyCall", "Relayed", "body_source", "relay_fields", "send_head"]
 
 log = Logger()
 
@@ -58,6 +57,9 @@ class ProxyCall:
     exchange: Exchange | None = None
     _head_sent = False
     _producing = False
+    # A Content-Length body's bytes still to come while the exchange is not yet
+    # registered as the request's producer (see ``_send_relayed``).
+    _unregistered_left: int | None = None
     _client_gone = False
     _done = False
 
@@ -84,7 +86,7 @@ class ProxyCall:
         self.method: bytes = plain.method if method is None else method
         self.version: bytes = plain.clientproto if version is None else version
         self.attached = True
-        self._held: list[Callable[[], None]] = []
+        self._held: list[Callable[[], None]] | None = None  # made by ``_hold``
 
     @property
     def url(self) -> str:
@@ -94,15 +96,21 @@ class ProxyCall:
     def start(self) -> None:
         request = self.request
         resource = self.resource
+        # Canonical names (``Headers`` keeps them so): tested below as spelled.
+        raw = dict(request.requestHeaders.getAllRawHeaders())
         headers = forward_request_headers(
-            dict(request.requestHeaders.getAllRawHeaders()),
+            raw,
             _peer_host(request),
-            "https" if request.isSecure() else "http",
+            "https" if is_secure(request) else "http",
             self.version.partition(b"/")[2] or b"1.1",
             resource.forward_rules,
         )
         headers = self.upstream_headers(headers)
-        body = body_source(request, resource.reactor)
+        # No framing field, no body (RFC 9112 6.3): nothing to look for in ``content``.
+        if b"Content-Length" in raw or b"Transfer-Encoding" in raw:
+            body = body_source(request, resource.reactor)
+        else:
+            body = None
         upload = request.content
         if isinstance(upload, UploadSink):
             # Streaming: detached until render; the client's Expect goes upstream.
@@ -131,7 +139,7 @@ class ProxyCall:
         self._stop_continue_timer()
         if self._upload is not None:
             self._upload.complete()
-        held, self._held = self._held, []
+        held, self._held = self._held or [], None
         for event in held:
             event()
         if self._held_pause:
@@ -157,6 +165,8 @@ class ProxyCall:
     def _hold(self, event: Callable[[], None]) -> None:
         """Keep ``event`` until render; the client is still sending (or waiting to send)
         its body, so that body is ended early and render comes at once."""
+        if self._held is None:
+            self._held = []
         self._held.append(event)
         if self.exchange is not None and not self._held_pause:
             self._held_pause = True
@@ -206,6 +216,14 @@ class ProxyCall:
         if not self.attached:
             self._hold(lambda: self.body_received(data))
         elif not self._done:
+            left = self._unregistered_left
+            if left is not None:
+                left -= len(data)
+                if left > 0:  # more to come: under flow control before this write
+                    self._unregistered_left = None
+                    self._register_producer()
+                else:
+                    self._unregistered_left = left
             self.request.write(data)
 
     def response_done(self) -> None:
@@ -262,7 +280,7 @@ class ProxyCall:
     def _relay_head(self, head: ResponseHead) -> None:
         resource = self.resource
         # Only the dev cookie rewriting reads the scheme: no isSecure walk without it.
-        secure = resource.cookie_rules is not None and bool(self.request.isSecure())
+        secure = resource.cookie_rules is not None and is_secure(self.request)
         relayed = relay_fields(resource, head.headers, head.version, secure)
         self._send_relayed(head.status, head.reason, relayed, head.framing)
 
@@ -270,12 +288,26 @@ class ProxyCall:
         self, status: int, reason: bytes, relayed: Relayed, framing: Framing
     ) -> None:
         """Send a head whose fields went through ``relay_fields`` (the cache reuses them)."""
-        request = self.request
-        send_head(request, status, reason, relayed, framing)
+        send_head(self.request, status, reason, relayed, framing)
         self._head_sent = True
-        if framing.kind is not BodyKind.NO_BODY and self.exchange is not None:
+        kind = framing.kind
+        if kind is BodyKind.NO_BODY:
+            return
+        if kind is BodyKind.LENGTH and framing.length is not None:
+            # Registered by ``body_received`` only if the body comes in more than one
+            # piece, before the write of the first: a small body read whole with its
+            # head (most responses) is written once and needs no flow control, and
+            # registering and unregistering it costs more than relaying it.
+            self._unregistered_left = framing.length
+            return
+        self._register_producer()
+
+    def _register_producer(self) -> None:
+        """The client's pace now paces the upstream: a full client socket pauses the
+        exchange, which stops reading the upstream."""
+        if self.exchange is not None and not self._producing:
             self._producing = True
-            request.registerProducer(self.exchange, True)
+            self.request.registerProducer(self.exchange, True)
 
     # -- endings ---------------------------------------------------------------------
 
@@ -309,7 +341,8 @@ class ProxyCall:
     def _request_over(self, _: object) -> None:
         """The request was answered; by someone else if this call never attached
         (a layer above the proxy refused it): the upstream request is dropped."""
-        self._stop_continue_timer()
+        if self._continue_timer is not None:
+            self._stop_continue_timer()
         if not self.attached and self.exchange is not None:
             self._done = True
             self.exchange.cancel()
@@ -336,51 +369,6 @@ class ProxyCall:
             self.request.finish()
 
 
-Relayed = list[tuple[bytes, list[bytes]]]
-
-
-def relay_fields(
-    resource: CallHost, pairs: Iterable[tuple[bytes, bytes]], version: bytes, secure: bool
-) -> Relayed:
-    """The upstream's header fields as the client gets them: every relay rule applied
-    (``http.headers.relay_response_headers``: hop-by-hop and Connection-named fields,
-    Via, Location rewriting, dev cookie rewriting, CORS dropping). Framing is ours to
-    state, never the upstream's copy, so Content-Length is left out. A function of its
-    arguments only: the cache works it out once per stored header section."""
-    grouped: dict[bytes, list[bytes]] = {}
-    for name, value in pairs:
-        low = name.lower()
-        values = grouped.get(low)
-        if values is None:
-            grouped[low] = [value]
-        else:
-            values.append(value)
-    grouped.pop(b"content-length", None)
-    cookies = None
-    if resource.cookie_rules is not None:
-        cookies = resource.cookie_rules[secure]
-    return relay_response_headers(
-        grouped,
-        grouped.get(b"connection", ()),
-        via=resource.via_for(version),
-        rewrite_location=resource.mount.client_location,
-        cookies=cookies,
-        drop_cors=resource.drop_cors,
-    )
-
-
-def send_head(
-    request: Any, status: int, reason: bytes, relayed: Relayed, framing: Framing
-) -> None:
-    """Status, relayed fields and our framing on ``request`` (nothing written yet)."""
-    request.setResponseCode(status, reason or None)
-    # No Content-Type that nobody chose: twisted.web would add text/html.
-    request.defaultContentType = None
-    _apply_headers(request, relayed)
-    if status not in NO_BODY_CODES and framing.length is not None:
-        request.responseHeaders.setRawHeaders(b"content-length", [b"%d" % framing.length])
-
-
 def body_source(request: Any, reactor: IReactorTime) -> BodySource | None:
     """The request body as the upstream client takes it: the one plug point for uploads.
 
@@ -398,13 +386,3 @@ def body_source(request: Any, reactor: IReactorTime) -> BodySource | None:
 def _peer_host(request: Any) -> str:
     peer = request.getClientAddress()
     return str(getattr(peer, "host", "") or "unknown")
-
-
-def _apply_headers(request: IRequest, relayed: Relayed) -> None:
-    """Set the upstream's headers, replacing ours (Date, Server) and merging Vary."""
-    target = request.responseHeaders
-    for name, values in relayed:
-        if name == b"vary":
-            add_vary(request, *values)
-        else:
-            target.setRawHeaders(name, values)
