@@ -101,13 +101,25 @@ class MountRoot(Resource):
             channel = request.channel
             request.notifyFinish().addBoth(lambda _: channel.loseConnection())
             return refuse(request, exc.status, str(exc))
-        segments = list(request.prepath or []) + list(request.postpath or [])
-        mount = pick_mount(self.mounts, segments)
-        if mount is not None:
-            prefix, resource = mount
-            request.prepath = list(prefix)
-            request.postpath = segments[len(prefix) :]
-            return render_from(resource, request)
+        # As the root leaf, Twisted left everything in ``postpath`` (a wrapper that
+        # traversed may have moved some to ``prepath``: put it back in front).
+        prepath = request.prepath
+        segments = request.postpath or []
+        if prepath:
+            segments = list(prepath) + list(segments)
+        if self.mounts:
+            mount = pick_mount(self.mounts, segments)
+            if mount is not None:
+                prefix, resource = mount
+                request.prepath = list(prefix)
+                request.postpath = segments[len(prefix) :]
+                return render_from(resource, request)
         request.prepath = []
         request.postpath = segments
-        return render_from(self.default, request)
+        default = self.default
+        if default.isLeaf:
+            # What ``getChildForRequest`` would return (a leaf is never traversed),
+            # without the call: this is every static request.
+            result: bytes | int = default.render(request)
+            return result
+        return render_from(default, request)
