@@ -11,6 +11,7 @@ strong ETag and length), evaluate preconditions against that representation
 Content-Range always counts the bytes actually sent, compressed or not. A request for
 several ranges of a compressed representation is served from identity instead
 (multipart/byteranges under a Content-Encoding would encode the part headers too).
+The choice of representation and the parsing of Range live in ``static_select``.
 """
 
 from __future__ import annotations
@@ -26,14 +27,11 @@ from twisted.web.server import NOT_DONE_YET, Request
 
 from twisted_netlab.http.caching import expires_header
 from twisted_netlab.http.conditional import Decision, Outcome, evaluate, not_modified_since
-from twisted_netlab.http.encoding import choose_encoding
 from twisted_netlab.http.ranges import (
     ByteRange,
     RangeKind,
-    RangeResult,
     make_boundary,
     multipart_layout,
-    parse_range,
     unsatisfied_content_range,
 )
 from twisted_netlab.http.validators import http_date
@@ -46,15 +44,15 @@ from twisted_netlab.web.filefacts import (
     compressed_body,
     read_body,
 )
-from twisted_netlab.web.fsinfo import ByteLRU, Resolver, same_version, stat_key
+from twisted_netlab.web.fsinfo import ByteLRU, Resolver, stat_key
 from twisted_netlab.web.limits import FD_EXHAUSTED
 from twisted_netlab.web.producers import PartsProducer
+from twisted_netlab.web.static_select import RepresentationChooser
 from twisted_netlab.web.vary import add_vary
 
 __all__ = ["EXPLAIN", "FileResponder"]
 
 EXPLAIN = b"X-Netlab-Explain"
-_MAX_MEMO = 32
 H_ACCEPT_ENCODING = canonical(b"accept-encoding")
 H_RANGE = canonical(b"range")
 H_IF_MATCH = canonical(b"if-match")
@@ -82,8 +80,7 @@ class _Restart(Exception):
     """The file changed between revalidation and reading: look it up again."""
 
 
-
-class FileResponder:
+class FileResponder(RepresentationChooser):
     """The response half of ``StaticResource`` (which sets these attributes)."""
 
     config: StaticConfig
@@ -217,47 +214,6 @@ class FileResponder:
             label = "SPA fallback to /index.html; " if spa else ""
             self._explain(request, f"200 {label}{reason}; {rep.coding} representation")
         return self._send_full(request, facts, rep)
-
-    def _negotiate(self, facts: FileFacts, codings: list[str], accept: bytes) -> Representation:
-        memo = facts.negotiation_memo
-        coding = memo.get(accept)
-        if coding is None:
-            coding = choose_encoding(accept.decode("latin-1"), codings) or "identity"
-            if len(memo) >= _MAX_MEMO:
-                memo.clear()
-            memo[accept] = coding
-        if coding == "identity":
-            return facts.identity
-        sidecar = facts.sidecars.get(coding)
-        if sidecar is not None:
-            if same_version(sidecar.path, sidecar.key):
-                return sidecar
-            facts.sidecars_checked = 0.0  # rescan on the next request
-            return facts.identity
-        rep = facts.compressed_representation(coding, self.cache)
-        return rep if rep is not None else facts.identity
-
-    def _parse_range(self, rep: Representation, range_header: bytes) -> RangeResult:
-        """parse_range, memoised per representation (a version has a fixed size)."""
-        memo = rep.range_memo
-        result = memo.get(range_header)
-        if result is None:
-            result = parse_range(
-                range_header.decode("latin-1"), rep.size, max_ranges=self.config.max_ranges
-            )
-            if len(memo) >= _MAX_MEMO:
-                memo.clear()
-            memo[range_header] = result
-        return result
-
-    def _range_representation(
-        self, facts: FileFacts, rep: Representation, range_header: bytes
-    ) -> Representation:
-        """Several ranges of a compressed body are served from identity instead."""
-        result = self._parse_range(rep, range_header)
-        if result.kind is RangeKind.SATISFIABLE and len(result.ranges) > 1:
-            return facts.identity
-        return rep
 
     def _set_headers(
         self, request: Request, facts: FileFacts, headers: Sequence[tuple[bytes, bytes]], negotiable: bool
@@ -403,8 +359,6 @@ class FileResponder:
         self._explain(request, f"{status} {explain if explain is not None else detail}")
         result: bytes | int = pages.errorPage(status, brief, detail).render(request)  # type: ignore[assignment]
         return result
-
-
 
 
 def _text(value: bytes | None) -> str | None:
