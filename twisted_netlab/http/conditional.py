@@ -18,6 +18,11 @@ An If-None-Match with no valid tag matches nothing (the full response is sent).
 
 ``reason`` is meant for an opt-in explain header: it names the rule that decided and
 only ever echoes validated entity tags and re-formatted dates, never raw client text.
+
+Parsing is memoised (``parsed_date``, and the entity-tag lists): a client revalidating
+sends the same few validator strings again and again, and parsing an HTTP-date costs
+more than answering the request. The memos are bounded in entries and in the length of
+what they keep, and hold only what the pure parsers return for that string.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 from twisted_netlab.http.validators import (
     ETag,
@@ -35,9 +41,61 @@ from twisted_netlab.http.validators import (
     weak_match,
 )
 
-__all__ = ["Decision", "Outcome", "evaluate"]
+__all__ = ["Decision", "Outcome", "evaluate", "not_modified_since", "parsed_date"]
 
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
+_MEMO_ENTRIES = 256  # distinct validator strings remembered (then forgotten at once)
+_MEMO_LENGTH = 128  # longer values are parsed every time, never kept
+_MISSING = object()
+_dates: dict[str, float | None] = {}
+_tag_lists: dict[str, list[ETag] | Literal["*"]] = {}
+
+
+def parsed_date(value: str) -> float | None:
+    """``parse_http_date(value)``, memoised (the same If-Modified-Since comes back from
+    every client that fetched the same version)."""
+    hit = _dates.get(value, _MISSING)
+    if hit is not _MISSING:
+        return hit  # type: ignore[return-value]
+    date = parse_http_date(value)
+    if len(value) <= _MEMO_LENGTH:
+        if len(_dates) >= _MEMO_ENTRIES:
+            _dates.clear()
+        _dates[value] = date
+    return date
+
+
+def _parsed_tags(value: str) -> list[ETag] | Literal["*"]:
+    """``parse_etag_list(value)``, memoised like ``parsed_date`` (the list is shared:
+    read it, never change it)."""
+    hit = _tag_lists.get(value)
+    if hit is not None:
+        return hit
+    tags = parse_etag_list(value)
+    if len(value) <= _MEMO_LENGTH:
+        if len(_tag_lists) >= _MEMO_ENTRIES:
+            _tag_lists.clear()
+        _tag_lists[value] = tags
+    return tags
+
+
+def not_modified_since(
+    if_modified_since: str, last_modified: float, now: float | None
+) -> float | None:
+    """Step 4 alone: the If-Modified-Since date when it makes a GET/HEAD "not
+    modified", else None (no valid date, a date after ``now``, or modified since).
+
+    The static fast path calls this for a request whose only precondition is
+    If-Modified-Since; ``evaluate`` calls it for the same step, so both decide alike.
+    """
+    value = _present(if_modified_since)
+    if value is None:
+        return None
+    date = parsed_date(value)
+    # A date later than ``now`` cannot come from us: treat it as invalid, ignore it.
+    if date is None or (now is not None and date > now):
+        return None
+    return date if _seconds(last_modified) <= _seconds(date) else None
 
 
 class Outcome(enum.Enum):
@@ -112,7 +170,7 @@ def evaluate(
 
     # Step 1: If-Match.
     if if_match is not None:
-        parsed = parse_etag_list(if_match)
+        parsed = _parsed_tags(if_match)
         if parsed == "*":
             if not exists:
                 return Decision(
@@ -131,7 +189,7 @@ def evaluate(
                 )
     # Step 2: If-Unmodified-Since, only without If-Match.
     elif if_unmodified_since is not None and last_modified is not None and exists:
-        date = parse_http_date(if_unmodified_since)
+        date = parsed_date(if_unmodified_since)
         if date is not None and _seconds(last_modified) > _seconds(date):
             return Decision(
                 Outcome.PRECONDITION_FAILED,
@@ -141,7 +199,7 @@ def evaluate(
 
     # Step 3: If-None-Match.
     if if_none_match is not None:
-        parsed = parse_etag_list(if_none_match)
+        parsed = _parsed_tags(if_none_match)
         matched: str | None = None
         if parsed == "*":
             if exists:
@@ -164,13 +222,8 @@ def evaluate(
         and last_modified is not None
         and exists
     ):
-        date = parse_http_date(if_modified_since)
-        # A date later than ``now`` cannot come from us: treat it as invalid, ignore it.
-        if (
-            date is not None
-            and not (now is not None and date > now)
-            and _seconds(last_modified) <= _seconds(date)
-        ):
+        date = not_modified_since(if_modified_since, last_modified, now)
+        if date is not None:
             return Decision(
                 Outcome.NOT_MODIFIED,
                 f"If-Modified-Since: not modified since {http_date(date)}",
@@ -190,7 +243,7 @@ def _evaluate_if_range(
     if_range: str, etag: ETag | None, last_modified: float | None, now: float | None
 ) -> Decision:
     if if_range.startswith(('"', "W/")):
-        parsed = parse_etag_list(if_range)
+        parsed = _parsed_tags(if_range)
         if parsed == "*" or len(parsed) != 1:
             return Decision(Outcome.PROCEED, "If-Range is not one entity tag: full 200", False)
         tag = parsed[0]
@@ -205,7 +258,7 @@ def _evaluate_if_range(
             f"If-Range {tag} does not match {etag if etag is not None else 'no ETag'}: full 200",
             False,
         )
-    date = parse_http_date(if_range)
+    date = parsed_date(if_range)
     if date is None:
         return Decision(Outcome.PROCEED, "If-Range is neither an ETag nor a date: full 200", False)
     if last_modified is None:

@@ -102,8 +102,9 @@ class Representation:
     # path decides a revalidation with one list comparison (no indexing, no parsing).
     etag_values: list[bytes] = field(default_factory=list)
     last_modified_values: list[bytes] = field(default_factory=list)
-    # Content-Length of the whole representation, ready for the fast 200 write.
-    length_headers: list[RawHeader] = field(default_factory=list)
+    # ``headers`` plus the Content-Length of the whole representation: a full 200
+    # (GET or HEAD, from memory or streamed) is set with this one list.
+    full_headers: list[RawHeader] = field(default_factory=list)
     range_memo: dict[bytes, RangeResult] = field(default_factory=dict)  # by Range value
 
 
@@ -206,7 +207,7 @@ class FileFacts:
             last_modified_header=last_modified,
             etag_values=[etag_header],
             last_modified_values=[last_modified],
-            length_headers=[(_CONTENT_LENGTH, b"%d" % size)],
+            full_headers=[*headers, (_CONTENT_LENGTH, b"%d" % size)],
         )
 
     def compressed_representation(self, coding: str, cache: ByteLRU) -> Representation | None:

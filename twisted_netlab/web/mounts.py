@@ -23,7 +23,7 @@ from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource, Resource, getChildForRequest
 from twisted.web.server import Request
 
-from twisted_netlab.http.host import BadHostError, check_host_fields
+from twisted_netlab.http.host import BadHostError, check_host_fields, is_valid_host
 from twisted_netlab.http.segments import path_segments
 from twisted_netlab.web.refusal import refuse
 
@@ -94,20 +94,36 @@ class MountRoot(Resource):
             channel = request.channel  # Request drops it when finished
             request.notifyFinish().addBoth(lambda _: channel.loseConnection())
             return b"absolute-form targets and CONNECT are not served here\n"
+        hosts = request.requestHeaders.getRawHeaders(b"host")
         try:
-            check_host_fields(request.requestHeaders.getRawHeaders(b"host"), request.clientproto)
+            # One valid Host line (every request but a faulty one) is decided by the
+            # memoised validity test alone; check_host_fields words the refusal.
+            if hosts is None or len(hosts) != 1 or not is_valid_host(hosts[0]):
+                check_host_fields(hosts, request.clientproto)
         except BadHostError as exc:
             request.setHeader(b"connection", b"close")
             channel = request.channel
             request.notifyFinish().addBoth(lambda _: channel.loseConnection())
             return refuse(request, exc.status, str(exc))
-        segments = list(request.prepath or []) + list(request.postpath or [])
-        mount = pick_mount(self.mounts, segments)
-        if mount is not None:
-            prefix, resource = mount
-            request.prepath = list(prefix)
-            request.postpath = segments[len(prefix) :]
-            return render_from(resource, request)
+        # As the root leaf, Twisted left everything in ``postpath`` (a wrapper that
+        # traversed may have moved some to ``prepath``: put it back in front).
+        prepath = request.prepath
+        segments = request.postpath or []
+        if prepath:
+            segments = list(prepath) + list(segments)
+        if self.mounts:
+            mount = pick_mount(self.mounts, segments)
+            if mount is not None:
+                prefix, resource = mount
+                request.prepath = list(prefix)
+                request.postpath = segments[len(prefix) :]
+                return render_from(resource, request)
         request.prepath = []
         request.postpath = segments
-        return render_from(self.default, request)
+        default = self.default
+        if default.isLeaf:
+            # What ``getChildForRequest`` would return (a leaf is never traversed),
+            # without the call: this is every static request.
+            result: bytes | int = default.render(request)
+            return result
+        return render_from(default, request)

@@ -11,6 +11,7 @@ strong ETag and length), evaluate preconditions against that representation
 Content-Range always counts the bytes actually sent, compressed or not. A request for
 several ranges of a compressed representation is served from identity instead
 (multipart/byteranges under a Content-Encoding would encode the part headers too).
+The choice of representation and the parsing of Range live in ``static_select``.
 """
 
 from __future__ import annotations
@@ -25,34 +26,33 @@ from twisted.web import pages
 from twisted.web.server import NOT_DONE_YET, Request
 
 from twisted_netlab.http.caching import expires_header
-from twisted_netlab.http.conditional import Decision, Outcome, evaluate
-from twisted_netlab.http.encoding import choose_encoding
+from twisted_netlab.http.conditional import Decision, Outcome, evaluate, not_modified_since
 from twisted_netlab.http.ranges import (
     ByteRange,
     RangeKind,
-    RangeResult,
     make_boundary,
     multipart_layout,
-    parse_range,
     unsatisfied_content_range,
 )
+from twisted_netlab.http.validators import http_date
 from twisted_netlab.web.config import StaticConfig
 from twisted_netlab.web.fastheaders import canonical, raw_headers, set_headers
 from twisted_netlab.web.filefacts import (
+    SIDECAR_RECHECK_SECONDS,
     FileFacts,
     Representation,
     compressed_body,
     read_body,
 )
-from twisted_netlab.web.fsinfo import ByteLRU, Resolver, same_version, stat_key
+from twisted_netlab.web.fsinfo import ByteLRU, Resolver, stat_key
 from twisted_netlab.web.limits import FD_EXHAUSTED
 from twisted_netlab.web.producers import PartsProducer
+from twisted_netlab.web.static_select import RepresentationChooser
 from twisted_netlab.web.vary import add_vary
 
 __all__ = ["EXPLAIN", "FileResponder"]
 
 EXPLAIN = b"X-Netlab-Explain"
-_MAX_MEMO = 32
 H_ACCEPT_ENCODING = canonical(b"accept-encoding")
 H_RANGE = canonical(b"range")
 H_IF_MATCH = canonical(b"if-match")
@@ -71,14 +71,16 @@ _RANGE_ON_HEAD = Decision(Outcome.PROCEED, "Range ignored on HEAD", False)
 # Markers for the two fast 304 paths; the --explain text is made only when asked for.
 _INM_MATCHED = "If-None-Match matched our ETag"
 _IMS_EQUAL = "If-Modified-Since equals our Last-Modified"
+_IMS_BEFORE = "If-Modified-Since: not modified"  # --explain spells out the date
+_IMS_PASSED = "preconditions passed; no Range"  # as evaluate() words it
+_NO_PRECONDITIONS = "no preconditions: full 200"
 
 
 class _Restart(Exception):
     """The file changed between revalidation and reading: look it up again."""
 
 
-
-class FileResponder:
+class FileResponder(RepresentationChooser):
     """The response half of ``StaticResource`` (which sets these attributes)."""
 
     config: StaticConfig
@@ -89,15 +91,18 @@ class FileResponder:
 
     def _respond(self, request: Request, facts: FileFacts, spa: bool = False) -> bytes | int:
         rep = facts.identity
-        codings = facts.available(self.resolver, time.monotonic())
+        now = time.monotonic()
+        codings = (
+            facts.codings  # FileFacts.available's own test, inlined: every request
+            if now - facts.sidecars_checked <= SIDECAR_RECHECK_SECONDS
+            else facts.available(self.resolver, now)
+        )
         negotiable = len(codings) > 1
         raw = raw_headers(request.requestHeaders)
         if negotiable:
             accept = raw.get(H_ACCEPT_ENCODING)
             if accept:
                 rep = self._negotiate(facts, codings, accept[-1])
-        reason = "no preconditions: full 200"
-        honor_range = False
         range_header: bytes | None = None
         if not _CONDITIONAL.isdisjoint(raw.keys()):
             get = raw.get
@@ -117,10 +122,26 @@ class FileResponder:
                 if inm_values is not None:
                     if inm_values == rep.etag_values:
                         return self._not_modified(request, facts, rep, negotiable, _INM_MATCHED)
-                elif get(H_IF_MODIFIED_SINCE) == rep.last_modified_values and (
-                    facts.mtime_past or self._mtime_passed(facts)
-                ):
-                    return self._not_modified(request, facts, rep, negotiable, _IMS_EQUAL)
+                else:
+                    ims_values = get(H_IF_MODIFIED_SINCE)
+                    if ims_values is not None:
+                        if ims_values == rep.last_modified_values and (
+                            facts.mtime_past or self._mtime_passed(facts)
+                        ):
+                            return self._not_modified(request, facts, rep, negotiable, _IMS_EQUAL)
+                        if H_RANGE not in raw:
+                            # If-Modified-Since is the only precondition (If-Range
+                            # means nothing without a Range): step 4 alone, with the
+                            # date parsed once per distinct value (a memo).
+                            date = not_modified_since(
+                                ims_values[-1].decode("latin-1"), facts.mtime, self._now()
+                            )
+                            if date is not None:
+                                reason = _IMS_BEFORE if not self.config.explain else (
+                                    f"If-Modified-Since: not modified since {http_date(date)}"
+                                )
+                                return self._not_modified(request, facts, rep, negotiable, reason)
+                            return self._send_200(request, facts, rep, negotiable, spa, _IMS_PASSED)
             # The last value of each field (inlined: this runs on every revalidation).
             values = get(H_RANGE)
             range_header = values[-1] if values else None
@@ -163,71 +184,44 @@ class FileResponder:
             if decision.outcome is Outcome.PRECONDITION_FAILED:
                 self._set_headers(request, facts, rep.not_modified_headers, negotiable)
                 return self._error(request, 412, "Precondition Failed", decision.reason, explain=decision.reason)
-            reason = decision.reason
-            honor_range = decision.honor_range
+            if decision.honor_range:
+                assert range_header is not None
+                result = self._parse_range(rep, range_header)
+                if result.kind is RangeKind.UNSATISFIABLE:
+                    self._set_headers(request, facts, rep.headers, negotiable)
+                    request.setHeader(b"Content-Range", unsatisfied_content_range(rep.size).encode("ascii"))
+                    return self._error(request, 416, "Range Not Satisfiable", result.reason, explain=result.reason)
+                if result.kind is RangeKind.SATISFIABLE:
+                    self._set_headers(request, facts, rep.headers, negotiable)
+                    self._explain(request, f"206 {result.reason} of {rep.coding} ({rep.size} bytes)")
+                    return self._send_ranges(request, facts, rep, result.ranges)
+                return self._send_200(request, facts, rep, negotiable, spa, result.reason)
+            return self._send_200(request, facts, rep, negotiable, spa, decision.reason)
+        return self._send_200(request, facts, rep, negotiable, spa, _NO_PRECONDITIONS)
 
-        self._set_headers(request, facts, rep.headers, negotiable)
-        if honor_range:
-            assert range_header is not None
-            result = self._parse_range(rep, range_header)
-            if result.kind is RangeKind.UNSATISFIABLE:
-                request.setHeader(b"Content-Range", unsatisfied_content_range(rep.size).encode("ascii"))
-                return self._error(request, 416, "Range Not Satisfiable", result.reason, explain=result.reason)
-            if result.kind is RangeKind.SATISFIABLE:
-                self._explain(request, f"206 {result.reason} of {rep.coding} ({rep.size} bytes)")
-                return self._send_ranges(request, facts, rep, result.ranges)
-            reason = result.reason
+    def _send_200(
+        self,
+        request: Request,
+        facts: FileFacts,
+        rep: Representation,
+        negotiable: bool,
+        spa: bool,
+        reason: str,
+    ) -> bytes | int:
+        """The whole representation: its header list (Content-Length included), the body."""
+        self._set_headers(request, facts, rep.full_headers, negotiable)
         if self.config.explain:
             label = "SPA fallback to /index.html; " if spa else ""
             self._explain(request, f"200 {label}{reason}; {rep.coding} representation")
         return self._send_full(request, facts, rep)
 
-    def _negotiate(self, facts: FileFacts, codings: list[str], accept: bytes) -> Representation:
-        memo = facts.negotiation_memo
-        coding = memo.get(accept)
-        if coding is None:
-            coding = choose_encoding(accept.decode("latin-1"), codings) or "identity"
-            if len(memo) >= _MAX_MEMO:
-                memo.clear()
-            memo[accept] = coding
-        if coding == "identity":
-            return facts.identity
-        sidecar = facts.sidecars.get(coding)
-        if sidecar is not None:
-            if same_version(sidecar.path, sidecar.key):
-                return sidecar
-            facts.sidecars_checked = 0.0  # rescan on the next request
-            return facts.identity
-        rep = facts.compressed_representation(coding, self.cache)
-        return rep if rep is not None else facts.identity
-
-    def _parse_range(self, rep: Representation, range_header: bytes) -> RangeResult:
-        """parse_range, memoised per representation (a version has a fixed size)."""
-        memo = rep.range_memo
-        result = memo.get(range_header)
-        if result is None:
-            result = parse_range(
-                range_header.decode("latin-1"), rep.size, max_ranges=self.config.max_ranges
-            )
-            if len(memo) >= _MAX_MEMO:
-                memo.clear()
-            memo[range_header] = result
-        return result
-
-    def _range_representation(
-        self, facts: FileFacts, rep: Representation, range_header: bytes
-    ) -> Representation:
-        """Several ranges of a compressed body are served from identity instead."""
-        result = self._parse_range(rep, range_header)
-        if result.kind is RangeKind.SATISFIABLE and len(result.ranges) > 1:
-            return facts.identity
-        return rep
-
     def _set_headers(
         self, request: Request, facts: FileFacts, headers: Sequence[tuple[bytes, bytes]], negotiable: bool
     ) -> None:
         response = request.responseHeaders
-        set_headers(response, headers)
+        set_raw = response.setRawHeaders  # fastheaders.set_headers, inlined
+        for name, value in headers:
+            set_raw(name, [value])
         if negotiable:
             if response.hasHeader(b"vary"):
                 add_vary(request, "Accept-Encoding")
@@ -270,14 +264,13 @@ class FileResponder:
                 del self.table[key]
 
     def _send_full(self, request: Request, facts: FileFacts, rep: Representation) -> bytes | int:
+        """The body of a 200 whose headers (Content-Length too) are set."""
         if request.method == b"HEAD":
-            request.setHeader(b"Content-Length", b"%d" % rep.size)
-            return b""
+            return b""  # twisted.web leaves our Content-Length alone for an empty HEAD body
         if rep.in_memory:
             # Written here rather than returned: twisted.web would set Content-Length
             # through the generic header API on every request; ours is precomputed.
             body = self._body(facts, rep)
-            set_headers(request.responseHeaders, rep.length_headers)
             request.write(body)
             request.finish()
             return NOT_DONE_YET
@@ -366,8 +359,6 @@ class FileResponder:
         self._explain(request, f"{status} {explain if explain is not None else detail}")
         result: bytes | int = pages.errorPage(status, brief, detail).render(request)  # type: ignore[assignment]
         return result
-
-
 
 
 def _text(value: bytes | None) -> str | None:
