@@ -27,12 +27,13 @@ The per-request part (phases per read, head limits) is ``channelreads.ReadChanne
 Only public/overridable ``HTTPChannel`` methods are overridden (``connectionMade``,
 ``dataReceived``, ``lineReceived``, ``lineLengthExceeded``, ``allHeadersReceived``,
 ``rawDataReceived``, ``allContentReceived``, ``requestDone``, ``pauseProducing``,
-``resumeProducing``, ``connectionLost``) plus ``Request.gotLength`` and
-``Request.handleContentChunk``.
+``resumeProducing``, ``connectionLost``) plus ``Request.gotLength``,
+``Request.handleContentChunk``, ``Request.finish`` and ``Request.connectionLost``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from twisted.internet.interfaces import IDelayedCall, ITCPTransport
@@ -53,11 +54,55 @@ _IDLE, _HEAD, _BODY, _BUSY, _REFUSED = (
     Phase.IDLE, Phase.HEAD, Phase.BODY, Phase.BUSY, Phase.REFUSED)
 
 
+# Told how a request ended: ``None`` once it is finished, the reason if its connection
+# was lost first (``LimitedRequest.watch_end``).
+EndWatcher = Callable[[Failure | None], None]
+
+
 class LimitedRequest(Request):
     """A Request whose body goes where the site says, counted against the cap."""
 
     channel: LimitedChannel
     started: float | None = None  # when the head was complete: the request log's "ms"
+    end_watchers: list[EndWatcher] | None = None  # made by the first ``watch_end``
+    _log = Logger()
+
+    def watch_end(self, watcher: EndWatcher) -> None:
+        """``notifyFinish`` without a Deferred: ``watcher(None)`` when the response is
+        finished, ``watcher(reason)`` if the connection is lost before.
+
+        Called at the points where ``notifyFinish``'s Deferreds fire (after them), once.
+        The proxy watches every request it relays, and a Deferred with its callbacks
+        costs about as much as the relay's header rules (bench/README.rst, proxy_hot).
+        """
+        watchers = self.end_watchers
+        if watchers is None:
+            self.end_watchers = [watcher]
+        else:
+            watchers.append(watcher)
+
+    def _tell_end(self, reason: Failure | None) -> None:
+        watchers, self.end_watchers = self.end_watchers, None
+        for watcher in watchers or ():
+            try:
+                watcher(reason)
+            except Exception:
+                # As a Deferred would: one watcher's bug must not stop the others, nor
+                # the channel's loop over its requests when the connection is lost.
+                self._log.failure("request end watcher {watcher} failed", watcher=watcher)
+
+    def finish(self) -> None:
+        super().finish()  # type: ignore[no-untyped-call]
+        # Twisted fires notifyFinish's Deferreds in the cleanup that ``finish`` runs
+        # when the request is not (deprecated) queued; never twice (a second ``finish``
+        # warns and returns, and ``_tell_end`` empties the list).
+        if self.end_watchers is not None and self.finished and not self.queued:
+            self._tell_end(None)
+
+    def connectionLost(self, reason: Failure) -> None:
+        super().connectionLost(reason)  # type: ignore[no-untyped-call]
+        if self.end_watchers is not None:
+            self._tell_end(reason)
 
     def gotLength(self, length: int | None) -> None:
         channel = self.channel

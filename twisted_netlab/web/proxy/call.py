@@ -36,6 +36,7 @@ from twisted_netlab.upstream.bodies import spooled_body
 from twisted_netlab.upstream.errors import IdleTimeout, UpstreamError
 from twisted_netlab.upstream.exchange import Exchange
 from twisted_netlab.upstream.message import BodySource, ResponseHead, UpstreamRequest
+from twisted_netlab.web.channel import LimitedRequest
 from twisted_netlab.web.proxy.errors import error_body, status_for
 from twisted_netlab.web.proxy.interim import send_interim
 from twisted_netlab.web.proxy.relay import Relayed, is_secure, relay_fields, send_head
@@ -122,7 +123,10 @@ class ProxyCall:
                 self._continue_timer = resource.reactor.callLater(
                     CONTINUE_WAIT, self._continue_anyway
                 )
-        request.notifyFinish().addCallbacks(self._request_over, self._client_lost)
+        if isinstance(request, LimitedRequest):
+            request.watch_end(self._request_ended)  # no Deferred per request
+        else:  # HTTP/2's requests, a test's DummyRequest
+            request.notifyFinish().addCallbacks(self._request_over, self._client_lost)
         upstream_request = UpstreamRequest(self.method, self.target, headers, body)
         self.exchange = resource.client.request(resource.origin, upstream_request, self)
 
@@ -331,6 +335,13 @@ class ProxyCall:
         request.responseHeaders.setRawHeaders(b"content-length", [b"%d" % len(body)])
         request.write(body)
         self._finish()
+
+    def _request_ended(self, reason: Failure | None) -> None:
+        """``LimitedRequest.watch_end``'s answer: ``notifyFinish``'s two outcomes."""
+        if reason is None:
+            self._request_over(None)
+        else:
+            self._client_lost(reason)
 
     def _client_lost(self, failure: Failure) -> None:
         self._client_gone = True
