@@ -71,6 +71,7 @@ _RANGE_ON_HEAD = Decision(Outcome.PROCEED, "Range ignored on HEAD", False)
 # Markers for the two fast 304 paths; the --explain text is made only when asked for.
 _INM_MATCHED = "If-None-Match matched our ETag"
 _IMS_EQUAL = "If-Modified-Since equals our Last-Modified"
+_INM_LISTED = "If-None-Match matched"  # --explain names the tag matched
 _IMS_BEFORE = "If-Modified-Since: not modified"  # --explain spells out the date
 _IMS_PASSED = "preconditions passed; no Range"  # as evaluate() words it
 _NO_PRECONDITIONS = "no preconditions: full 200"
@@ -122,6 +123,18 @@ class FileResponder(RepresentationChooser):
                 if inm_values is not None:
                     if inm_values == rep.etag_values:
                         return self._not_modified(request, facts, rep, negotiable, _INM_MATCHED)
+                    # Any other value (our tag weak, in a list, "*", a stale tag): step
+                    # 3's comparison, memoised per value. A match is a 304 whatever the
+                    # Range; no match skips If-Modified-Since (step 4), so without a
+                    # Range it is the full 200. An empty value: the full evaluation.
+                    matched = self._none_match(rep, inm_values[-1])
+                    if matched:
+                        reason = _INM_LISTED if not self.config.explain else (
+                            f"If-None-Match matched {matched}"
+                        )
+                        return self._not_modified(request, facts, rep, negotiable, reason)
+                    if matched is not None and H_RANGE not in raw:
+                        return self._send_200(request, facts, rep, negotiable, spa, _IMS_PASSED)
                 else:
                     ims_values = get(H_IF_MODIFIED_SINCE)
                     if ims_values is not None:

@@ -9,6 +9,7 @@ depend only on the header value and the file version, so each ``FileFacts`` /
 
 from __future__ import annotations
 
+from twisted_netlab.http.conditional import none_match
 from twisted_netlab.http.encoding import choose_encoding
 from twisted_netlab.http.ranges import RangeKind, RangeResult, parse_range
 from twisted_netlab.web.config import StaticConfig
@@ -18,6 +19,7 @@ from twisted_netlab.web.fsinfo import ByteLRU, same_version
 __all__ = ["RepresentationChooser"]
 
 _MAX_MEMO = 32
+_MAX_KEY = 128  # longer validator values are compared every time, never kept
 
 
 class RepresentationChooser:
@@ -57,6 +59,23 @@ class RepresentationChooser:
                 memo.clear()
             memo[range_header] = result
         return result
+
+    def _none_match(self, rep: Representation, value: bytes) -> str | None:
+        """conditional.none_match against ``rep``, memoised per representation: the
+        tag matched, "" when the value matches none, None when it is empty (then the
+        field counts as absent and only the full evaluation knows what applies)."""
+        memo = rep.inm_memo
+        matched = memo.get(value)
+        if matched is None:
+            text = value.decode("latin-1")
+            if not text.strip():
+                return None
+            matched = none_match(text, rep.etag) or ""
+            if len(value) <= _MAX_KEY:
+                if len(memo) >= _MAX_MEMO:
+                    memo.clear()
+                memo[value] = matched
+        return matched
 
     def _range_representation(
         self, facts: FileFacts, rep: Representation, range_header: bytes
