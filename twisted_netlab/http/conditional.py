@@ -41,7 +41,7 @@ from twisted_netlab.http.validators import (
     weak_match,
 )
 
-__all__ = ["Decision", "Outcome", "evaluate", "not_modified_since", "parsed_date"]
+__all__ = ["Decision", "Outcome", "evaluate", "none_match", "not_modified_since", "parsed_date"]
 
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
 _MEMO_ENTRIES = 256  # distinct validator strings remembered (then forgotten at once)
@@ -96,6 +96,27 @@ def not_modified_since(
     if date is None or (now is not None and date > now):
         return None
     return date if _seconds(last_modified) <= _seconds(date) else None
+
+
+def none_match(if_none_match: str, etag: ETag | None, exists: bool = True) -> str | None:
+    """Step 3's comparison alone: what an If-None-Match value matched (``*`` or the
+    tag, as text), else None. A value empty after stripping matches nothing here; the
+    caller must treat it as absent (``evaluate`` does, and then applies step 4).
+
+    The static fast path memoises this per representation; ``evaluate`` calls it for
+    the same step, so both decide alike.
+    """
+    value = _present(if_none_match)
+    if value is None:
+        return None
+    parsed = _parsed_tags(value)
+    if parsed == "*":
+        return "*" if exists else None
+    if etag is not None and exists:
+        hit = next((t for t in parsed if weak_match(t, etag)), None)
+        if hit is not None:
+            return str(hit)
+    return None
 
 
 class Outcome(enum.Enum):
@@ -199,15 +220,7 @@ def evaluate(
 
     # Step 3: If-None-Match.
     if if_none_match is not None:
-        parsed = _parsed_tags(if_none_match)
-        matched: str | None = None
-        if parsed == "*":
-            if exists:
-                matched = "*"
-        elif etag is not None and exists:
-            hit = next((t for t in parsed if weak_match(t, etag)), None)
-            if hit is not None:
-                matched = str(hit)
+        matched = none_match(if_none_match, etag, exists)
         if matched is not None:
             if method in _SAFE_METHODS:
                 return Decision(Outcome.NOT_MODIFIED, f"If-None-Match matched {matched}")

@@ -106,6 +106,10 @@ class Representation:
     # (GET or HEAD, from memory or streamed) is set with this one list.
     full_headers: list[RawHeader] = field(default_factory=list)
     range_memo: dict[bytes, RangeResult] = field(default_factory=dict)  # by Range value
+    # By (first, last) byte: the header list of a 206 of that one range.
+    range_headers_memo: dict[tuple[int, int], list[RawHeader]] = field(default_factory=dict)
+    # By If-None-Match value: the tag it matched ("*" or ours), "" when it matches none.
+    inm_memo: dict[bytes, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

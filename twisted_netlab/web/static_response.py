@@ -30,6 +30,7 @@ from twisted_netlab.http.conditional import Decision, Outcome, evaluate, not_mod
 from twisted_netlab.http.ranges import (
     ByteRange,
     RangeKind,
+    RangeResult,
     make_boundary,
     multipart_layout,
     unsatisfied_content_range,
@@ -64,13 +65,13 @@ H_IF_RANGE = canonical(b"if-range")
 _CONDITIONAL = frozenset(
     {H_RANGE, H_IF_MATCH, H_IF_NONE_MATCH, H_IF_MODIFIED_SINCE, H_IF_UNMODIFIED_SINCE}
 )
-_CONTENT_RANGE = canonical(b"content-range")
 _VARY_AE = [(canonical(b"vary"), b"Accept-Encoding")]
 _RANGE_ONLY_GET = Decision(Outcome.PROCEED, "Range honoured (no If-Range)", True)
 _RANGE_ON_HEAD = Decision(Outcome.PROCEED, "Range ignored on HEAD", False)
 # Markers for the two fast 304 paths; the --explain text is made only when asked for.
 _INM_MATCHED = "If-None-Match matched our ETag"
 _IMS_EQUAL = "If-Modified-Since equals our Last-Modified"
+_INM_LISTED = "If-None-Match matched"  # --explain names the tag matched
 _IMS_BEFORE = "If-Modified-Since: not modified"  # --explain spells out the date
 _IMS_PASSED = "preconditions passed; no Range"  # as evaluate() words it
 _NO_PRECONDITIONS = "no preconditions: full 200"
@@ -122,6 +123,18 @@ class FileResponder(RepresentationChooser):
                 if inm_values is not None:
                     if inm_values == rep.etag_values:
                         return self._not_modified(request, facts, rep, negotiable, _INM_MATCHED)
+                    # Any other value (our tag weak, in a list, "*", a stale tag): step
+                    # 3's comparison, memoised per value. A match is a 304 whatever the
+                    # Range; no match skips If-Modified-Since (step 4), so without a
+                    # Range it is the full 200. An empty value: the full evaluation.
+                    matched = self._none_match(rep, inm_values[-1])
+                    if matched:
+                        reason = _INM_LISTED if not self.config.explain else (
+                            f"If-None-Match matched {matched}"
+                        )
+                        return self._not_modified(request, facts, rep, negotiable, reason)
+                    if matched is not None and H_RANGE not in raw:
+                        return self._send_200(request, facts, rep, negotiable, spa, _IMS_PASSED)
                 else:
                     ims_values = get(H_IF_MODIFIED_SINCE)
                     if ims_values is not None:
@@ -142,6 +155,12 @@ class FileResponder(RepresentationChooser):
                                 )
                                 return self._not_modified(request, facts, rep, negotiable, reason)
                             return self._send_200(request, facts, rep, negotiable, spa, _IMS_PASSED)
+                    elif H_IF_RANGE not in raw:
+                        # Range alone (so ``rep`` is identity): honoured on GET (RFC
+                        # 9110 14.2), ignored on HEAD; nothing to evaluate.
+                        if request.method == b"GET":
+                            return self._ranged(request, facts, rep, negotiable, spa, raw[H_RANGE][-1])
+                        return self._send_200(request, facts, rep, negotiable, spa, _RANGE_ON_HEAD.reason)
             # The last value of each field (inlined: this runs on every revalidation).
             values = get(H_RANGE)
             range_header = values[-1] if values else None
@@ -186,18 +205,26 @@ class FileResponder(RepresentationChooser):
                 return self._error(request, 412, "Precondition Failed", decision.reason, explain=decision.reason)
             if decision.honor_range:
                 assert range_header is not None
-                result = self._parse_range(rep, range_header)
-                if result.kind is RangeKind.UNSATISFIABLE:
-                    self._set_headers(request, facts, rep.headers, negotiable)
-                    request.setHeader(b"Content-Range", unsatisfied_content_range(rep.size).encode("ascii"))
-                    return self._error(request, 416, "Range Not Satisfiable", result.reason, explain=result.reason)
-                if result.kind is RangeKind.SATISFIABLE:
-                    self._set_headers(request, facts, rep.headers, negotiable)
-                    self._explain(request, f"206 {result.reason} of {rep.coding} ({rep.size} bytes)")
-                    return self._send_ranges(request, facts, rep, result.ranges)
-                return self._send_200(request, facts, rep, negotiable, spa, result.reason)
+                return self._ranged(request, facts, rep, negotiable, spa, range_header)
             return self._send_200(request, facts, rep, negotiable, spa, decision.reason)
         return self._send_200(request, facts, rep, negotiable, spa, _NO_PRECONDITIONS)
+
+    def _ranged(self, request: Request, facts: FileFacts, rep: Representation, negotiable: bool,
+                spa: bool, range_header: bytes) -> bytes | int:
+        """A Range to honour on a GET: 206 (one range or several), 416, or the full
+        200 when the field is not a byte-range set we apply."""
+        result = self._parse_range(rep, range_header)
+        if result.kind is RangeKind.SATISFIABLE:
+            if len(result.ranges) == 1:
+                return self._send_one_range(request, facts, rep, negotiable, result)
+            self._set_headers(request, facts, rep.headers, negotiable)
+            self._explain(request, f"206 {result.reason} of {rep.coding} ({rep.size} bytes)")
+            return self._send_ranges(request, facts, rep, result.ranges)
+        if result.kind is RangeKind.UNSATISFIABLE:
+            self._set_headers(request, facts, rep.headers, negotiable)
+            request.setHeader(b"Content-Range", unsatisfied_content_range(rep.size).encode("ascii"))
+            return self._error(request, 416, "Range Not Satisfiable", result.reason, explain=result.reason)
+        return self._send_200(request, facts, rep, negotiable, spa, result.reason)
 
     def _send_200(
         self,
@@ -276,21 +303,28 @@ class FileResponder(RepresentationChooser):
             return NOT_DONE_YET
         return self._stream(request, facts, rep, [(0, rep.size)], rep.size)
 
+    def _send_one_range(self, request: Request, facts: FileFacts, rep: Representation,
+                        negotiable: bool, result: RangeResult) -> bytes | int:
+        """A 206 of one range: the representation's headers with its Content-Range and
+        Content-Length, one list kept per range (``_range_headers``), the slice
+        written from memory or streamed."""
+        only = result.ranges[0]
+        request.setResponseCode(206)
+        self._set_headers(request, facts, self._range_headers(rep, only), negotiable)
+        if self.config.explain:
+            self._explain(request, f"206 {result.reason} of {rep.coding} ({rep.size} bytes)")
+        if request.method == b"HEAD":
+            return b""  # twisted.web leaves our Content-Length alone for an empty HEAD body
+        if rep.in_memory:
+            request.write(self._body(facts, rep)[only.start : only.end + 1])
+            request.finish()
+            return NOT_DONE_YET
+        return self._stream(request, facts, rep, [(only.start, only.length)], only.length)
+
     def _send_ranges(
         self, request: Request, facts: FileFacts, rep: Representation, ranges: Sequence[ByteRange]
     ) -> bytes | int:
         request.setResponseCode(206)
-        if len(ranges) == 1:
-            only = ranges[0]
-            # ranges.content_range(), formatted straight to bytes on this hot path.
-            value = b"bytes %d-%d/%d" % (only.start, only.end, rep.size)
-            set_headers(request.responseHeaders, [(_CONTENT_RANGE, value)])
-            if request.method == b"HEAD":
-                request.setHeader(b"Content-Length", b"%d" % only.length)
-                return b""
-            if rep.in_memory:
-                return self._body(facts, rep)[only.start : only.end + 1]
-            return self._stream(request, facts, rep, [(only.start, only.length)], only.length)
         layout = multipart_layout(ranges, rep.size, facts.content_type.decode("latin-1"), make_boundary())
         request.setHeader(b"Content-Type", layout.content_type.encode("ascii"))
         parts: list[bytes | tuple[int, int]] = []

@@ -9,15 +9,20 @@ depend only on the header value and the file version, so each ``FileFacts`` /
 
 from __future__ import annotations
 
+from twisted_netlab.http.conditional import none_match
 from twisted_netlab.http.encoding import choose_encoding
-from twisted_netlab.http.ranges import RangeKind, RangeResult, parse_range
+from twisted_netlab.http.ranges import ByteRange, RangeKind, RangeResult, parse_range
 from twisted_netlab.web.config import StaticConfig
-from twisted_netlab.web.filefacts import FileFacts, Representation
+from twisted_netlab.web.fastheaders import canonical
+from twisted_netlab.web.filefacts import FileFacts, RawHeader, Representation
 from twisted_netlab.web.fsinfo import ByteLRU, same_version
 
 __all__ = ["RepresentationChooser"]
 
 _MAX_MEMO = 32
+_MAX_KEY = 128  # longer validator values are compared every time, never kept
+_CONTENT_RANGE = canonical(b"content-range")
+_CONTENT_LENGTH = canonical(b"content-length")
 
 
 class RepresentationChooser:
@@ -57,6 +62,40 @@ class RepresentationChooser:
                 memo.clear()
             memo[range_header] = result
         return result
+
+    def _range_headers(self, rep: Representation, only: ByteRange) -> list[RawHeader]:
+        """The header list of a 206 of ``only``: ``rep.headers``, its Content-Range
+        (``ranges.content_range()``, as bytes) and Content-Length; kept per range."""
+        memo = rep.range_headers_memo
+        key = (only.start, only.end)
+        headers = memo.get(key)
+        if headers is None:
+            headers = [
+                *rep.headers,
+                (_CONTENT_RANGE, b"bytes %d-%d/%d" % (only.start, only.end, rep.size)),
+                (_CONTENT_LENGTH, b"%d" % only.length),
+            ]
+            if len(memo) >= _MAX_MEMO:
+                memo.clear()
+            memo[key] = headers
+        return headers
+
+    def _none_match(self, rep: Representation, value: bytes) -> str | None:
+        """conditional.none_match against ``rep``, memoised per representation: the
+        tag matched, "" when the value matches none, None when it is empty (then the
+        field counts as absent and only the full evaluation knows what applies)."""
+        memo = rep.inm_memo
+        matched = memo.get(value)
+        if matched is None:
+            text = value.decode("latin-1")
+            if not text.strip():
+                return None
+            matched = none_match(text, rep.etag) or ""
+            if len(value) <= _MAX_KEY:
+                if len(memo) >= _MAX_MEMO:
+                    memo.clear()
+                memo[value] = matched
+        return matched
 
     def _range_representation(
         self, facts: FileFacts, rep: Representation, range_header: bytes
