@@ -32,6 +32,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+from twisted_netlab.http.memo import BoundedMemo
 from twisted_netlab.http.validators import (
     ETag,
     http_date,
@@ -47,8 +48,8 @@ _SAFE_METHODS = frozenset({"GET", "HEAD"})
 _MEMO_ENTRIES = 256  # distinct validator strings remembered (then forgotten at once)
 _MEMO_LENGTH = 128  # longer values are parsed every time, never kept
 _MISSING = object()
-_dates: dict[str, float | None] = {}
-_tag_lists: dict[str, list[ETag] | Literal["*"]] = {}
+_dates: BoundedMemo[str, float | None] = BoundedMemo(_MEMO_ENTRIES)
+_tag_lists: BoundedMemo[str, list[ETag] | Literal["*"]] = BoundedMemo(_MEMO_ENTRIES)
 
 
 def parsed_date(value: str) -> float | None:
@@ -59,9 +60,7 @@ def parsed_date(value: str) -> float | None:
         return hit  # type: ignore[return-value]
     date = parse_http_date(value)
     if len(value) <= _MEMO_LENGTH:
-        if len(_dates) >= _MEMO_ENTRIES:
-            _dates.clear()
-        _dates[value] = date
+        _dates.remember(value, date)
     return date
 
 
@@ -73,9 +72,7 @@ def _parsed_tags(value: str) -> list[ETag] | Literal["*"]:
         return hit
     tags = parse_etag_list(value)
     if len(value) <= _MEMO_LENGTH:
-        if len(_tag_lists) >= _MEMO_ENTRIES:
-            _tag_lists.clear()
-        _tag_lists[value] = tags
+        _tag_lists.remember(value, tags)
     return tags
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from twisted_netlab.errors import ProxyConfigError
 from twisted_netlab.http.host import is_valid_host
+from twisted_netlab.http.memo import BoundedMemo
 from twisted_netlab.http.tokens import HOP_BY_HOP, TOKEN_BYTES, split_list_bytes
 
 Pair = tuple[bytes, bytes]
@@ -186,9 +187,9 @@ def _tokens(values: Iterable[bytes]) -> set[bytes]:
 # keep-alive`` from an upstream, the Forwarded element of a client); cleared when full
 # so a stream of distinct values cannot grow them.
 _MEMO_SIZE = 1024
-_named_memo: dict[tuple[bytes, ...], frozenset[bytes]] = {}
-_element_memo: dict[tuple[bytes, bytes | None, bytes], bytes] = {}
-_via_memo: dict[tuple[bytes, str], bytes] = {}
+_named_memo: BoundedMemo[tuple[bytes, ...], frozenset[bytes]] = BoundedMemo(_MEMO_SIZE)
+_element_memo: BoundedMemo[tuple[bytes, bytes | None, bytes], bytes] = BoundedMemo(_MEMO_SIZE)
+_via_memo: BoundedMemo[tuple[bytes, str], bytes] = BoundedMemo(_MEMO_SIZE)
 
 
 def named_extra(values: Sequence[bytes]) -> frozenset[bytes]:
@@ -196,9 +197,7 @@ def named_extra(values: Sequence[bytes]) -> frozenset[bytes]:
     key = tuple(values)
     named = _named_memo.get(key)
     if named is None:
-        if len(_named_memo) >= _MEMO_SIZE:
-            _named_memo.clear()
-        named = _named_memo[key] = frozenset(_tokens(values) - HOP_BY_HOP)
+        named = _named_memo.remember(key, frozenset(_tokens(values) - HOP_BY_HOP))
     return named
 
 
@@ -206,9 +205,7 @@ def _element(peer: bytes, host: bytes | None, scheme: bytes) -> bytes:
     key = (peer, host, scheme)
     element = _element_memo.get(key)
     if element is None:
-        if len(_element_memo) >= _MEMO_SIZE:
-            _element_memo.clear()
-        element = _element_memo[key] = _forwarded_element(peer, host, scheme)
+        element = _element_memo.remember(key, _forwarded_element(peer, host, scheme))
     return element
 
 
@@ -268,9 +265,7 @@ def forward_request_headers(
         out[b"Forwarded"] = [_element(peer_b, host, scheme_b)]
     via = _via_memo.get((version, rules.pseudonym))
     if via is None:
-        if len(_via_memo) >= _MEMO_SIZE:
-            _via_memo.clear()
-        via = _via_memo[version, rules.pseudonym] = via_value(version, rules.pseudonym)
+        via = _via_memo.remember((version, rules.pseudonym), via_value(version, rules.pseudonym))
     if via_name in out:
         out[via_name].append(via)
     else:

@@ -24,6 +24,7 @@ import re
 from collections.abc import Sequence
 
 from twisted_netlab.errors import HTTPRuleError
+from twisted_netlab.http.memo import BoundedMemo
 
 __all__ = ["BadHostError", "check_host_fields", "is_valid_host", "split_host"]
 
@@ -80,16 +81,14 @@ def split_host(value: bytes | str) -> tuple[str, int | None] | None:
 # Asked on every request with the same few values: remember the answers (cleared when
 # full, so a stream of distinct values cannot grow it).
 _MEMO_SIZE = 1024
-_valid_memo: dict[bytes | str, bool] = {}
+_valid_memo: BoundedMemo[bytes | str, bool] = BoundedMemo(_MEMO_SIZE)
 
 
 def is_valid_host(value: bytes | str) -> bool:
     """Whether ``value`` is a ``host[:port]`` by the rules above."""
     known = _valid_memo.get(value)
     if known is None:
-        if len(_valid_memo) >= _MEMO_SIZE:
-            _valid_memo.clear()
-        known = _valid_memo[value] = split_host(value) is not None
+        known = _valid_memo.remember(value, split_host(value) is not None)
     return known
 
 

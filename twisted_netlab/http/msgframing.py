@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from twisted_netlab.errors import NetlabError
+from twisted_netlab.http.memo import BoundedMemo
 
 Pair = tuple[bytes, bytes]
 
@@ -161,17 +162,15 @@ def framing_of(
     framing = _decision_memo.get(key)
     if framing is None:
         framing = _decide(method, status, version, lengths, codings, connection)
-        if len(_decision_memo) >= _MEMO_SIZE:
-            _decision_memo.clear()
-        _decision_memo[key] = framing
+        _decision_memo.remember(key, framing)
     return framing
 
 
 # Remembered decisions (bounded in count and in the bytes of each key).
 _MEMO_VALUES = 64
-_decision_memo: dict[
+_decision_memo: BoundedMemo[
     tuple[bool, int, bytes, bytes | None, bytes | None, bytes | None], Framing
-] = {}
+] = BoundedMemo(_MEMO_SIZE)
 
 
 def _decide(

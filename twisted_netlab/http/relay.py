@@ -18,6 +18,7 @@ from twisted_netlab.http.headers import (
     named_extra,
     rewrite_set_cookie,
 )
+from twisted_netlab.http.memo import BoundedMemo
 from twisted_netlab.http.tokens import HOP_BY_HOP
 
 __all__ = ["relay_response_pairs"]
@@ -32,7 +33,7 @@ _KEEP, _DROP, _CONNECTION, _CORS = 0, 1, 2, 3
 # proxy's own to state).
 _RELAY_DROP: frozenset[bytes] = HOP_BY_HOP | {b"content-length"}
 _CORS_PREFIX = b"access-control-"
-_relay_memo: dict[bytes, tuple[bytes, int]] = {}
+_relay_memo: BoundedMemo[bytes, tuple[bytes, int]] = BoundedMemo(_MEMO_SIZE)
 
 
 def _relay_kind(name: bytes) -> tuple[bytes, int]:
@@ -45,10 +46,7 @@ def _relay_kind(name: bytes) -> tuple[bytes, int]:
         kind = _CORS
     else:
         kind = _KEEP
-    if len(_relay_memo) >= _MEMO_SIZE:
-        _relay_memo.clear()
-    entry = _relay_memo[name] = (low, kind)
-    return entry
+    return _relay_memo.remember(name, (low, kind))
 
 
 def relay_response_pairs(

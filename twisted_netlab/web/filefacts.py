@@ -13,10 +13,12 @@ import gzip
 import os
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from typing import Any
 
 from twisted_netlab.http.caching import CachePolicy, cache_control
 from twisted_netlab.http.encoding import SIDECARS, is_compressible
 from twisted_netlab.http.mediatypes import guess_type
+from twisted_netlab.http.memo import BoundedMemo
 from twisted_netlab.http.ranges import RangeResult
 from twisted_netlab.http.validators import ETag, http_date, make_etag
 from twisted_netlab.web.fastheaders import canonical
@@ -44,6 +46,12 @@ PREFERENCE = ("br", "zstd", "gzip", "identity")
 SIDECAR_RECHECK_SECONDS = 1.0
 
 RawHeader = tuple[bytes, bytes]  # a (name, value) pair as written to the wire
+MEMO_ENTRIES = 32  # distinct values remembered per file version (then forgotten at once)
+
+
+def _memo() -> BoundedMemo[Any, Any]:
+    return BoundedMemo(MEMO_ENTRIES)
+
 
 # Canonical names: the hot path stores them without re-encoding (see fastheaders).
 _CONTENT_TYPE = canonical(b"content-type")
@@ -105,11 +113,14 @@ class Representation:
     # ``headers`` plus the Content-Length of the whole representation: a full 200
     # (GET or HEAD, from memory or streamed) is set with this one list.
     full_headers: list[RawHeader] = field(default_factory=list)
-    range_memo: dict[bytes, RangeResult] = field(default_factory=dict)  # by Range value
+    # Per-version answers to the request fields clients repeat (``static_select``).
+    range_memo: BoundedMemo[bytes, RangeResult] = field(default_factory=_memo)  # by Range value
     # By (first, last) byte: the header list of a 206 of that one range.
-    range_headers_memo: dict[tuple[int, int], list[RawHeader]] = field(default_factory=dict)
+    range_headers_memo: BoundedMemo[tuple[int, int], list[RawHeader]] = field(
+        default_factory=_memo
+    )
     # By If-None-Match value: the tag it matched ("*" or ours), "" when it matches none.
-    inm_memo: dict[bytes, str] = field(default_factory=dict)
+    inm_memo: BoundedMemo[bytes, str] = field(default_factory=_memo)
 
 
 @dataclass(slots=True)
@@ -126,7 +137,7 @@ class FileFacts:
     sidecars: dict[str, Representation] = field(default_factory=dict)
     sidecars_checked: float = 0.0
     compressed: dict[str, Representation] = field(default_factory=dict)
-    negotiation_memo: dict[bytes, str] = field(default_factory=dict)
+    negotiation_memo: BoundedMemo[bytes, str] = field(default_factory=_memo)  # by Accept-Encoding
     codings: list[str] = field(default_factory=lambda: ["identity"])
     # The unresolved path a request names: stat'ing it (symlinks followed) each time
     # notices a retargeted symlink or a replaced directory, not just a changed file.

@@ -19,7 +19,6 @@ from twisted_netlab.web.fsinfo import ByteLRU, same_version
 
 __all__ = ["RepresentationChooser"]
 
-_MAX_MEMO = 32
 _MAX_KEY = 128  # longer validator values are compared every time, never kept
 _CONTENT_RANGE = canonical(b"content-range")
 _CONTENT_LENGTH = canonical(b"content-length")
@@ -35,10 +34,9 @@ class RepresentationChooser:
         memo = facts.negotiation_memo
         coding = memo.get(accept)
         if coding is None:
-            coding = choose_encoding(accept.decode("latin-1"), codings) or "identity"
-            if len(memo) >= _MAX_MEMO:
-                memo.clear()
-            memo[accept] = coding
+            coding = memo.remember(
+                accept, choose_encoding(accept.decode("latin-1"), codings) or "identity"
+            )
         if coding == "identity":
             return facts.identity
         sidecar = facts.sidecars.get(coding)
@@ -55,12 +53,9 @@ class RepresentationChooser:
         memo = rep.range_memo
         result = memo.get(range_header)
         if result is None:
-            result = parse_range(
+            result = memo.remember(range_header, parse_range(
                 range_header.decode("latin-1"), rep.size, max_ranges=self.config.max_ranges
-            )
-            if len(memo) >= _MAX_MEMO:
-                memo.clear()
-            memo[range_header] = result
+            ))
         return result
 
     def _range_headers(self, rep: Representation, only: ByteRange) -> list[RawHeader]:
@@ -70,14 +65,11 @@ class RepresentationChooser:
         key = (only.start, only.end)
         headers = memo.get(key)
         if headers is None:
-            headers = [
+            headers = memo.remember(key, [
                 *rep.headers,
                 (_CONTENT_RANGE, b"bytes %d-%d/%d" % (only.start, only.end, rep.size)),
                 (_CONTENT_LENGTH, b"%d" % only.length),
-            ]
-            if len(memo) >= _MAX_MEMO:
-                memo.clear()
-            memo[key] = headers
+            ])
         return headers
 
     def _none_match(self, rep: Representation, value: bytes) -> str | None:
@@ -92,9 +84,7 @@ class RepresentationChooser:
                 return None
             matched = none_match(text, rep.etag) or ""
             if len(value) <= _MAX_KEY:
-                if len(memo) >= _MAX_MEMO:
-                    memo.clear()
-                memo[value] = matched
+                memo.remember(value, matched)
         return matched
 
     def _range_representation(

@@ -24,6 +24,7 @@ from twisted_netlab.http.cache.cache_status import CacheStatus
 from twisted_netlab.http.cache.entry import Stored
 from twisted_netlab.http.cache.fields import encode_pairs
 from twisted_netlab.http.cache.serve import EXPLAIN_HEADER, status_fields
+from twisted_netlab.http.memo import BoundedMemo
 from twisted_netlab.http.msgframing import Framing
 from twisted_netlab.web.proxy.call import Relayed, relay_fields, send_head
 from twisted_netlab.web.proxy.role import CallHost
@@ -44,19 +45,19 @@ class HeadMemo:
     """Relayed stored fields per (fields, mount, TLS) and status lines per status."""
 
     def __init__(self, limit: int = _LIMIT) -> None:
-        self._limit = limit
-        self._relayed: dict[tuple[Pairs, Any, bool], Relayed] = {}
-        self._status: dict[tuple[CacheStatus, str, bool], tuple[StatusLine, ...]] = {}
+        self._relayed: BoundedMemo[tuple[Pairs, Any, bool], Relayed] = BoundedMemo(limit)
+        self._status: BoundedMemo[tuple[CacheStatus, str, bool], tuple[StatusLine, ...]] = (
+            BoundedMemo(limit)
+        )
 
     def relayed(self, resource: CallHost, fields: Pairs, secure: bool) -> Relayed:
         """``relay_fields`` of ``fields`` for ``resource``; the caller must not change it."""
         key = (fields, resource, secure)
         relayed = self._relayed.get(key)
         if relayed is None:
-            relayed = relay_fields(resource, encode_pairs(fields), _STORED_VERSION, secure)
-            if len(self._relayed) >= self._limit:
-                self._relayed.clear()
-            self._relayed[key] = relayed
+            relayed = self._relayed.remember(
+                key, relay_fields(resource, encode_pairs(fields), _STORED_VERSION, secure)
+            )
         return relayed
 
     def status_lines(
@@ -76,9 +77,7 @@ class HeadMemo:
                     status, cache_name=cache_name, explain_header=explain
                 )
             )
-            if len(self._status) >= self._limit:
-                self._status.clear()
-            self._status[key] = lines
+            self._status.remember(key, lines)
         return lines
 
 
@@ -123,9 +122,8 @@ class HitPlans:
     """The plans per slot, and when each slot last had a looked-up hit; both bounded."""
 
     def __init__(self, limit: int = _LIMIT) -> None:
-        self._limit = limit
-        self._plans: dict[Slot, HitPlan] = {}
-        self._seen: dict[Slot, float] = {}
+        self._plans: BoundedMemo[Slot, HitPlan] = BoundedMemo(limit)
+        self._seen: BoundedMemo[Slot, float] = BoundedMemo(limit)
 
     def get(self, slot: Slot) -> HitPlan | None:
         return self._plans.get(slot)
@@ -138,15 +136,11 @@ class HitPlans:
             return True
         seen = self._seen
         last = seen.get(slot)
-        if len(seen) >= self._limit:
-            seen.clear()
-        seen[slot] = now
+        seen.remember(slot, now)
         return last is not None and now - last < _HOT
 
     def put(self, slot: Slot, plan: HitPlan) -> None:
-        if len(self._plans) >= self._limit:
-            self._plans.clear()
-        self._plans[slot] = plan
+        self._plans.remember(slot, plan)
 
     def __len__(self) -> int:
         return len(self._plans)
