@@ -30,3 +30,25 @@ class BoundedMemoTests(SynchronousTestCase):
 
     def test_limit_must_be_positive(self) -> None:
         self.assertRaises(ValueError, BoundedMemo, 0)
+
+
+class LongValuesNotKeptTests(SynchronousTestCase):
+    """Peer-controlled values longer than a real one are judged, never remembered."""
+
+    def test_long_host_judged_not_kept(self) -> None:
+        from twisted_netlab.http import host
+
+        value = b"a" * 400 + b".example"
+        self.assertFalse(host.is_valid_host(value))
+        self.assertNotIn(value, host._valid_memo)
+        self.assertTrue(host.is_valid_host(b"example.org:8080"))
+        self.assertIn(b"example.org:8080", host._valid_memo)
+
+    def test_long_connection_value_judged_not_kept(self) -> None:
+        from twisted_netlab.http import headers
+
+        values = [b"x-" + b"a" * 400]
+        self.assertEqual(headers.named_extra(values), frozenset({b"x-" + b"a" * 400}))
+        self.assertNotIn(tuple(values), headers._named_memo)
+        self.assertEqual(headers.named_extra([b"keep-alive, x-trace"]), frozenset({b"x-trace"}))
+        self.assertIn((b"keep-alive, x-trace",), headers._named_memo)

@@ -190,6 +190,9 @@ _MEMO_SIZE = 1024
 _named_memo: BoundedMemo[tuple[bytes, ...], frozenset[bytes]] = BoundedMemo(_MEMO_SIZE)
 _element_memo: BoundedMemo[tuple[bytes, bytes | None, bytes], bytes] = BoundedMemo(_MEMO_SIZE)
 _via_memo: BoundedMemo[tuple[bytes, str], bytes] = BoundedMemo(_MEMO_SIZE)
+# Keys made of a peer's field values are kept only up to this many bytes: the usual
+# values are short, and long ones (up to the head limit) would make the table large.
+_MEMO_VALUE_MAX = 300
 
 
 def named_extra(values: Sequence[bytes]) -> frozenset[bytes]:
@@ -197,7 +200,9 @@ def named_extra(values: Sequence[bytes]) -> frozenset[bytes]:
     key = tuple(values)
     named = _named_memo.get(key)
     if named is None:
-        named = _named_memo.remember(key, frozenset(_tokens(values) - HOP_BY_HOP))
+        named = frozenset(_tokens(values) - HOP_BY_HOP)
+        if sum(map(len, key)) <= _MEMO_VALUE_MAX:
+            _named_memo.remember(key, named)
     return named
 
 
@@ -205,7 +210,9 @@ def _element(peer: bytes, host: bytes | None, scheme: bytes) -> bytes:
     key = (peer, host, scheme)
     element = _element_memo.get(key)
     if element is None:
-        element = _element_memo.remember(key, _forwarded_element(peer, host, scheme))
+        element = _forwarded_element(peer, host, scheme)
+        if len(host or b"") <= _MEMO_VALUE_MAX:
+            _element_memo.remember(key, element)
     return element
 
 

@@ -82,13 +82,18 @@ def split_host(value: bytes | str) -> tuple[str, int | None] | None:
 # full, so a stream of distinct values cannot grow it).
 _MEMO_SIZE = 1024
 _valid_memo: BoundedMemo[bytes | str, bool] = BoundedMemo(_MEMO_SIZE)
+# Longer values are judged every time, never kept: a name is at most 253 characters
+# plus a port, and a client cycling long Host values must not fill the table with them.
+_MEMO_VALUE_MAX = 300
 
 
 def is_valid_host(value: bytes | str) -> bool:
     """Whether ``value`` is a ``host[:port]`` by the rules above."""
     known = _valid_memo.get(value)
     if known is None:
-        known = _valid_memo.remember(value, split_host(value) is not None)
+        known = split_host(value) is not None
+        if len(value) <= _MEMO_VALUE_MAX:
+            _valid_memo.remember(value, known)
     return known
 
 
