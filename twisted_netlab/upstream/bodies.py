@@ -13,9 +13,10 @@ from __future__ import annotations
 import io
 from typing import IO
 
-from twisted.internet.interfaces import IDelayedCall, IPushProducer, IReactorTime
+from twisted.internet.interfaces import IPushProducer, IReactorTime
 from zope.interface import implementer
 
+from twisted_netlab.pump import BurstPump
 from twisted_netlab.upstream.message import BodySink
 
 READ_SIZE = 64 * 1024
@@ -48,67 +49,42 @@ class BytesBody:
         return True
 
 
-@implementer(IPushProducer)
-class FileBody:
+class FileBody(BurstPump):
     """``length`` bytes from a seekable file, read as the upstream socket drains."""
 
     def __init__(self, file: IO[bytes], length: int, reactor: IReactorTime) -> None:
+        super().__init__(reactor, _READS_PER_TURN)
         self.file = file
         self.length: int | None = length
-        self._reactor = reactor
         self._start = file.tell()
         self._sink: BodySink | None = None
         self._left = length
-        self._paused = False
-        self._stopped = False
-        self._call: IDelayedCall | None = None
 
     def start(self, sink: BodySink) -> None:
         self._sink = sink
         self._pump()
 
-    def _schedule(self) -> None:
-        if self._call is None and not self._paused and not self._stopped:
-            self._call = self._reactor.callLater(0, self._pump)
-
-    def _pump(self) -> None:
-        self._call = None
+    def _step(self) -> bool:
         sink = self._sink
         if sink is None:
-            return
-        for _ in range(_READS_PER_TURN):
-            if self._paused or self._stopped:
-                return
-            if self._left <= 0:
-                self._stopped = True
-                sink.finish()
-                return
-            try:
-                data = self.file.read(min(READ_SIZE, self._left))
-            except (OSError, ValueError) as exc:  # ValueError: the file was closed
-                self._stopped = True
-                sink.fail(f"cannot read the spooled body: {exc}")
-                return
-            if not data:
-                self._stopped = True
-                sink.fail("spooled body shorter than its length")
-                return
-            self._left -= len(data)
-            sink.write(data)
-        self._schedule()
-
-    def pauseProducing(self) -> None:
-        self._paused = True
-
-    def resumeProducing(self) -> None:
-        self._paused = False
-        self._schedule()
-
-    def stopProducing(self) -> None:
-        self._stopped = True
-        if self._call is not None:
-            self._call.cancel()
-            self._call = None
+            return False
+        if self._left <= 0:
+            self._stopped = True
+            sink.finish()
+            return False
+        try:
+            data = self.file.read(min(READ_SIZE, self._left))
+        except (OSError, ValueError) as exc:  # ValueError: the file was closed
+            self._stopped = True
+            sink.fail(f"cannot read the spooled body: {exc}")
+            return False
+        if not data:
+            self._stopped = True
+            sink.fail("spooled body shorter than its length")
+            return False
+        self._left -= len(data)
+        sink.write(data)
+        return True
 
     def rewind(self) -> bool:
         self.stopProducing()

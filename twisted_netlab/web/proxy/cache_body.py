@@ -16,8 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from twisted.internet.interfaces import IDelayedCall, IPushProducer, IReactorTime
-from zope.interface import implementer
+from twisted.internet.interfaces import IReactorTime
 
 from twisted_netlab.cache.store import BodyReader
 from twisted_netlab.http.cache.fields import field_values, without_fields
@@ -30,6 +29,7 @@ from twisted_netlab.http.ranges import (
     parse_range,
     unsatisfied_content_range,
 )
+from twisted_netlab.pump import BurstPump
 
 __all__ = ["Piece", "Selection", "StoredBody", "range_stream", "select_ranges"]
 
@@ -102,8 +102,7 @@ def range_stream(chunks: Iterator[bytes], pieces: Sequence[Piece]) -> Iterator[b
                 raise ValueError("stored body shorter than its length")
 
 
-@implementer(IPushProducer)
-class StoredBody:
+class StoredBody(BurstPump):
     """Write a stored body to ``request`` and finish it; ``done`` hears how it ended."""
 
     def __init__(
@@ -114,40 +113,29 @@ class StoredBody:
         pieces: Sequence[Piece] | None,
         done: Callable[[bool], object],
     ) -> None:
+        super().__init__(reactor, _BURST)
         self._request = request
         self._reader = reader
-        self._reactor = reactor
         self._done = done
         chunks = reader.chunks(CHUNK)
         self._source = chunks if pieces is None else range_stream(chunks, pieces)
-        self._paused = False
-        self._stopped = False
-        self._call: IDelayedCall | None = None
 
     def start(self) -> None:
         self._request.registerProducer(self, True)
         self._pump()
 
-    def _schedule(self) -> None:
-        if self._call is None and not self._paused and not self._stopped:
-            self._call = self._reactor.callLater(0, self._pump)
-
-    def _pump(self) -> None:
-        self._call = None
-        for _ in range(_BURST):
-            if self._paused or self._stopped:
-                return
-            try:
-                chunk = next(self._source, None)
-            except (OSError, ValueError):
-                # The file vanished or came up short: the client must see truncation.
-                self._end(False)
-                return
-            if chunk is None:
-                self._end(True)
-                return
-            self._request.write(chunk)
-        self._schedule()
+    def _step(self) -> bool:
+        try:
+            chunk = next(self._source, None)
+        except (OSError, ValueError):
+            # The file vanished or came up short: the client must see truncation.
+            self._end(False)
+            return False
+        if chunk is None:
+            self._end(True)
+            return False
+        self._request.write(chunk)
+        return True
 
     def _end(self, complete: bool) -> None:
         self._stopped = True
@@ -155,18 +143,8 @@ class StoredBody:
         self._request.unregisterProducer()
         self._done(complete)
 
-    def pauseProducing(self) -> None:
-        self._paused = True
-
-    def resumeProducing(self) -> None:
-        self._paused = False
-        self._schedule()
-
     def stopProducing(self) -> None:
         if self._stopped:
             return
-        self._stopped = True
-        if self._call is not None:
-            self._call.cancel()
-            self._call = None
+        super().stopProducing()
         self._reader.close()
