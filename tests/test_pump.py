@@ -32,8 +32,7 @@ class BurstPumpTests(SynchronousTestCase):
         pump._pump()
         self.assertEqual(len(pump.done), 3)
         self.assertEqual(len(clock.getDelayedCalls()), 1)
-        clock.advance(0)
-        self.assertEqual(len(pump.done), 6)
+        # Clock.advance(0) also runs the turns scheduled while it runs.
         clock.advance(0)
         self.assertEqual(pump.done, list(range(7)))
         self.assertEqual(clock.getDelayedCalls(), [])
