@@ -193,7 +193,10 @@ def instrument(
         if site is not None:
             if id(site) not in roots_done:
                 roots_done.add(id(site))
-                site.resource = InstrumentedRoot(site.resource, metrics, health, public_ops)
+                root = InstrumentedRoot(site.resource, metrics, health, public_ops)
+                site.resource = root
+                if hasattr(site, "replay_watcher"):  # replays are counted too
+                    site.replay_watcher = root
                 for pool in getattr(site, "upstream_pools", ()):
                     metrics.watch_pool(pool)
                 for cache in getattr(site, "proxy_caches", ()):

@@ -22,9 +22,12 @@ from twisted.web import http
 from twisted.web.resource import IResource
 from twisted.web.server import Request, Site
 
-from twisted_netlab.web.requestlog import RequestLog
+from twisted_netlab.http.replay import field_value
+from twisted_netlab.web.requestlog import RequestLog, client_host
 
-__all__ = ["NetlabSite", "TimedRequest", "combined_log_line", "open_access_log"]
+__all__ = [
+    "NetlabSite", "TimedRequest", "combined_line", "combined_log_line", "open_access_log",
+]
 
 
 class TimedRequest(Request):
@@ -67,14 +70,35 @@ class NetlabSite(Site):
             self.request_log.log(request)
         if self._access_log is None:
             return
+        line = combined_log_line(self._combined_stamp(), request)
+        self._access_log.write(line.encode("utf-8", "replace") + b"\n")
+        self._access_log.flush()
+
+    def log_replayed(
+        self, channel: Any, method: bytes, target: bytes, code: int, sent: int,
+        head: bytes, started: float,
+    ) -> None:
+        """The log lines of a request answered by a replay (``web/replaychannel.py``),
+        the same as the full path writes for it; ``head`` is the request's head."""
+        if self.request_log is not None:
+            self.request_log.line(client_host(channel), method, target, code, sent, started)
+        if self._access_log is None:
+            return
+        version = head[: head.find(b"\r\n")].rpartition(b" ")[2]
+        line = combined_line(
+            self._combined_stamp(), client_host(channel), method, target, version, code,
+            sent, field_value(head, b"referer"), field_value(head, b"user-agent"),
+        )
+        self._access_log.write(line.encode("utf-8", "replace") + b"\n")
+        self._access_log.flush()
+
+    def _combined_stamp(self) -> str:
         # The combined timestamp, formatted once per second rather than per request.
         second = int(time.time())
         if second != self._log_second:
             self._log_second = second
             self._log_stamp = http.datetimeToLogString(second)
-        line = combined_log_line(self._log_stamp, request)
-        self._access_log.write(line.encode("utf-8", "replace") + b"\n")
-        self._access_log.flush()
+        return self._log_stamp
 
     def stopFactory(self) -> None:
         """The last port closed: write out what the request log still holds."""
@@ -97,14 +121,24 @@ def combined_log_line(timestamp: str, request: http.Request) -> str:
     Twisted's own formatter quotes the client address, which log analysers reject.
     """
     client = request.getClientAddress()
-    host = getattr(client, "host", None) or "-"
-    length = request.sentLength or "-"
+    return combined_line(
+        timestamp, getattr(client, "host", None) or "-", request.method, request.uri,
+        request.clientproto, request.code, request.sentLength,
+        request.getHeader(b"referer"), request.getHeader(b"user-agent"),
+    )
+
+
+def combined_line(
+    timestamp: str, host: str, method: bytes, uri: bytes, version: bytes, code: int,
+    sent: int, referer: bytes | None, agent: bytes | None,
+) -> str:
+    """The combined-format line from its fields (a replayed request has no ``Request``)."""
     return (
         f"{host} - - {timestamp} "
-        f'"{_escape(request.method)} {_escape(request.uri)} {_escape(request.clientproto)}" '
-        f"{request.code} {length} "
-        f'"{_escape(request.getHeader(b"referer") or b"-")}" '
-        f'"{_escape(request.getHeader(b"user-agent") or b"-")}"'
+        f'"{_escape(method)} {_escape(uri)} {_escape(version)}" '
+        f"{code} {sent or '-'} "
+        f'"{_escape(referer or b"-")}" '
+        f'"{_escape(agent or b"-")}"'
     )
 
 

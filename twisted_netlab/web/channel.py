@@ -43,9 +43,10 @@ from twisted.web.http import HTTPChannel
 from twisted.web.server import Request
 
 from twisted_netlab.web.bodystream import BodyStream
-from twisted_netlab.web.channelreads import ChannelHost, ReadChannel
+from twisted_netlab.web.channelreads import ChannelHost
 from twisted_netlab.web.limits import BodyVerdict, Phase, body_overflows, judge_body
 from twisted_netlab.web.plainresponse import plain_response
+from twisted_netlab.web.replaychannel import ReplayChannel
 
 __all__ = ["ChannelHost", "LimitedChannel", "LimitedRequest"]
 
@@ -65,6 +66,8 @@ class LimitedRequest(Request):
     channel: LimitedChannel
     started: float | None = None  # when the head was complete: the request log's "ms"
     end_watchers: list[EndWatcher] | None = None  # made by the first ``watch_end``
+    # A resource's offer to let this response be replayed (``web/replay.py``).
+    replay_offer: Callable[[], bool] | None = None
     _log = Logger()
 
     def watch_end(self, watcher: EndWatcher) -> None:
@@ -120,7 +123,7 @@ class LimitedRequest(Request):
             super().handleContentChunk(data)  # type: ignore[no-untyped-call]
 
 
-class LimitedChannel(ReadChannel):
+class LimitedChannel(ReplayChannel):
     _log = Logger()
 
     __slots__ = (
@@ -330,7 +333,7 @@ class LimitedChannel(ReadChannel):
             self._send_timer.cancel()
         self._send_timer = None
         self.host.channel_closed(self)
-        super().connectionLost(reason)  # type: ignore[no-untyped-call]
+        super().connectionLost(reason)
         # A streaming body consumer told of the loss may have resumed reads (and so
         # re-armed the body deadline) from inside super(): nothing may stay scheduled.
         self._deadline.cancel()

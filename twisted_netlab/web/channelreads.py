@@ -29,9 +29,11 @@ from twisted.internet.interfaces import IDelayedCall
 from twisted.web.http import HTTPChannel
 from twisted.web.server import Request
 
+from twisted_netlab.http.replay import ReplayPlan, ReplayTable
 from twisted_netlab.web.bodystream import BodyStream
 from twisted_netlab.web.deadline import LazyDeadline
 from twisted_netlab.web.limits import LimitsConfig, Phase
+from twisted_netlab.web.replay import ReplayWatcher
 
 __all__ = ["ChannelHost", "ReadChannel"]
 
@@ -70,6 +72,15 @@ class ChannelHost(Protocol):
         """
 
     def channel_closed(self, channel: ReadChannel) -> None: ...
+
+    # Replays (``web/replaychannel.py``).
+    replay_watcher: ReplayWatcher | None
+
+    def replay_table(self, secure: bool) -> ReplayTable | None:
+        """The plans for this kind of connection (TLS or not); None: no replays."""
+
+    def replayed(self, channel: ReadChannel, plan: ReplayPlan, head: bytes, started: float) -> None:
+        """``head`` was answered by ``plan``: log and count it as a full request."""
 
 
 _DELIMITER = len(HTTPChannel.delimiter)

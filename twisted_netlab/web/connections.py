@@ -29,6 +29,7 @@ from twisted.python.failure import Failure
 from twisted.web.resource import IResource
 from twisted.web.server import Request
 
+from twisted_netlab.http.replay import ReplayPlan, ReplayTable
 from twisted_netlab.web.accesslog import NetlabSite
 from twisted_netlab.web.bodystream import BodyStream
 from twisted_netlab.web.channel import LimitedChannel, LimitedRequest
@@ -45,6 +46,7 @@ from twisted_netlab.web.limits import (
 )
 from twisted_netlab.web.negotiation import NegotiatingProtocol
 from twisted_netlab.web.plainresponse import plain_response
+from twisted_netlab.web.replay import ReplayWatcher
 
 _ACCEPT = AdmissionDecision(Admission.ACCEPT)
 
@@ -141,6 +143,10 @@ class LimitedSite(NetlabSite):
         self._drain_counts = {"drained": 0, "cut": 0, "idle": 0}
         self.upstream_pools: list[Any] = []  # the proxy's pools, for /metrics (build_site)
         self.proxy_caches: list[Any] = []  # the shared proxy cache, for /metrics (build_site)
+        # Replays (web/replaychannel.py): a table per connection kind, since a response
+        # may differ over TLS; the watcher (metrics) counts replays and may stop them.
+        self.replays: dict[bool, ReplayTable] = {False: ReplayTable(), True: ReplayTable()}
+        self.replay_watcher: ReplayWatcher | None = None
 
     # -- ChannelHost ------------------------------------------------------------------
 
@@ -152,6 +158,18 @@ class LimitedSite(NetlabSite):
 
     def open_body(self, request: Request, length: int | None) -> BodyStream | None:
         return None if self.body_opener is None else self.body_opener(request, length)
+
+    def replay_table(self, secure: bool) -> ReplayTable | None:
+        return self.replays.get(secure)
+
+    def replayed(self, channel: ReadChannel, plan: ReplayPlan, head: bytes, started: float) -> None:
+        if self.request_log is not None or self._access_log is not None:
+            self.log_replayed(
+                channel, plan.method, plan.target, plan.code, plan.sent, head, started
+            )
+        watcher = self.replay_watcher
+        if watcher is not None:
+            watcher.replayed(plan.path, plan.code, plan.sent)
 
     def channel_phase(self, channel: ReadChannel) -> None:
         key = channel.index_key

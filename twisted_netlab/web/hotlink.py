@@ -21,12 +21,13 @@ from twisted.web.iweb import IRequest
 from twisted.web.pages import forbidden
 from twisted.web.resource import IResource, Resource
 
-from twisted_netlab.http.hotlink import HotlinkPolicy
+from twisted_netlab.http.hotlink import HotlinkPolicy, Mode
 from twisted_netlab.http.paths import BadPathError, HiddenPathError, judged_path, split_request_path
 from twisted_netlab.web.config import HotlinkConfig, Replacement
 from twisted_netlab.web.config_files import MAX_REPLACEMENT_BYTES, load_replacement, read_key_file
 from twisted_netlab.web.mounts import render_from
 from twisted_netlab.web.refusal import refuse
+from twisted_netlab.web.replay import forbid_replay
 from twisted_netlab.web.vary import add_vary
 
 __all__ = [
@@ -84,6 +85,8 @@ class HotlinkResource(Resource):
         path = judged_path(rpath, protected, spa=self.spa, accepts_html=b"text/html" in accept)
         if not protected(path):
             return render_from(self.inner, request)
+        if self.policy.keys is not None and self.policy.mode is not Mode.REFERER:
+            forbid_replay(request)  # a signature's verdict depends on the clock (expiry)
         args: dict[bytes, list[bytes]] = request.args or {}
         params = {
             k.decode("utf-8", "replace"): [v.decode("utf-8", "replace") for v in vs]

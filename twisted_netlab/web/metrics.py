@@ -139,6 +139,15 @@ class InstrumentedRoot(Resource):
         self._health = health
         self._ops = OpsRoot(metrics, health) if public_ops else None
 
+    # -- replay watcher (web/replay.py): a replayed request is counted as one served
+
+    def may_replay(self) -> bool:
+        """Not while closing: every response then carries ``Connection: close``."""
+        return not self._health.closing
+
+    def replayed(self, path: bytes, code: int, sent: int) -> None:
+        self._metrics.request_finished(self._metrics.request_started(path), code, sent)
+
     def render(self, request: IRequest) -> bytes | int:
         req = cast(Request, request)
         path: bytes = req.path

@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TextIO
+from typing import Any, TextIO
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.web.http import Request
 
-__all__ = ["RequestLog", "escape_target", "status_text"]
+__all__ = ["RequestLog", "client_host", "escape_target", "status_text"]
 
 FLUSH_BYTES = 64 * 1024
 # The bytes a target may hold as they are (printable ASCII but ``"`` and ``\``).
@@ -52,6 +52,18 @@ def status_text(code: int, colour: bool) -> str:
     text = str(code)
     tint = _COLOURS.get(code // 100) if colour else None
     return f"\x1b[{tint}m{text}\x1b[0m" if tint else text
+
+
+def client_host(channel: Any) -> str:
+    """The client's address for an HTTP/1.1 ``channel``, cached on it as
+    ``_client_host`` caches it (for a request answered without a ``Request``)."""
+    host: str | None = getattr(channel, _HOST_ATTRIBUTE, None)
+    if host is None:
+        transport = channel.transport
+        peer = transport.getPeer() if transport is not None else None
+        host = str(getattr(peer, "host", None) or "-")
+        setattr(channel, _HOST_ATTRIBUTE, host)
+    return host
 
 
 def _client_host(request: Request) -> str:
@@ -98,26 +110,32 @@ class RequestLog:
 
     def log(self, request: Request) -> None:
         """Queue the line for ``request`` (called by the site when it has finished)."""
+        self.line(
+            _client_host(request), request.method, request.uri, request.code,
+            request.sentLength, getattr(request, "started", None),
+        )
+
+    def line(
+        self, client: str, method_raw: bytes, uri: bytes, code: int, sent: int,
+        started: float | None,
+    ) -> None:
+        """Queue the line for a request answered without a ``Request`` (a replay,
+        ``web/replaychannel.py``) or with one (``log``)."""
         now = self._seconds()
         second = int(now)
         if second != self._second:
             self._second = second
             self._stamp = time.strftime("%Y-%m-%d %H:%M:%S", self._local_time(second))
-        code = request.code
         status = self._statuses.get(code)
         if status is None:
             status = self._statuses[code] = status_text(code, self._colour)
-        method = self._methods.get(request.method)
+        method = self._methods.get(method_raw)
         if method is None:
-            method = escape_target(request.method)
+            method = escape_target(method_raw)
             if len(self._methods) < _MAX_METHODS:
-                self._methods[request.method] = method
-        started = getattr(request, "started", None)
+                self._methods[method_raw] = method
         took = f"{(now - started) * 1000:.1f}ms" if started is not None else "-"
-        line = (
-            f"{self._stamp} {_client_host(request)} {method} {escape_target(request.uri)} "
-            f"{status} {request.sentLength}B {took}\n"
-        )
+        line = f"{self._stamp} {client} {method} {escape_target(uri)} {status} {sent}B {took}\n"
         self._lines.append(line)
         self._pending += len(line)
         if self._pending >= FLUSH_BYTES:

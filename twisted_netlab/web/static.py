@@ -42,6 +42,7 @@ from twisted_netlab.web.fsinfo import (
 from twisted_netlab.web.limits import FD_EXHAUSTED
 from twisted_netlab.web.listing import collect_entries, render_html, render_json
 from twisted_netlab.web.refusal import refuse
+from twisted_netlab.web.replay import withdraw_replay
 from twisted_netlab.web.static_response import EXPLAIN, FileResponder, _Restart
 from twisted_netlab.web.vary import add_vary
 
@@ -268,6 +269,7 @@ _RESPONSE_HEADERS = (
 
 def _reset(request: Request) -> None:
     """Forget a half-prepared response before trying again (nothing was written)."""
+    withdraw_replay(request)
     request.setResponseCode(200)
     for name in _RESPONSE_HEADERS:
         request.responseHeaders.removeHeader(name)

@@ -48,6 +48,7 @@ from twisted_netlab.web.filefacts import (
 from twisted_netlab.web.fsinfo import ByteLRU, Resolver, stat_key
 from twisted_netlab.web.limits import FD_EXHAUSTED
 from twisted_netlab.web.producers import PartsProducer
+from twisted_netlab.web.replay import FORBIDDEN, offer_replay, withdraw_replay
 from twisted_netlab.web.static_select import RepresentationChooser
 from twisted_netlab.web.vary import add_vary
 
@@ -122,12 +123,16 @@ class FileResponder(RepresentationChooser):
                 inm_values = get(H_IF_NONE_MATCH)
                 if inm_values is not None:
                     if inm_values == rep.etag_values:
+                        if not spa:
+                            self._offer(request, facts)
                         return self._not_modified(request, facts, rep, negotiable, _INM_MATCHED)
                     # Any other value (our tag weak, in a list, "*", a stale tag): step
                     # 3's comparison, memoised per value. A match is a 304 whatever the
                     # Range; no match skips If-Modified-Since (step 4), so without a
                     # Range it is the full 200. An empty value: the full evaluation.
                     matched = self._none_match(rep, inm_values[-1])
+                    if matched is not None and not spa and (matched or H_RANGE not in raw):
+                        self._offer(request, facts)  # step 3 alone decides: the clock plays no part
                     if matched:
                         reason = _INM_LISTED if not self.config.explain else (
                             f"If-None-Match matched {matched}"
@@ -141,6 +146,8 @@ class FileResponder(RepresentationChooser):
                         if ims_values == rep.last_modified_values and (
                             facts.mtime_past or self._mtime_passed(facts)
                         ):
+                            if not spa:
+                                self._offer(request, facts)
                             return self._not_modified(request, facts, rep, negotiable, _IMS_EQUAL)
                         if H_RANGE not in raw:
                             # If-Modified-Since is the only precondition (If-Range
@@ -158,6 +165,8 @@ class FileResponder(RepresentationChooser):
                     elif H_IF_RANGE not in raw:
                         # Range alone (so ``rep`` is identity): honoured on GET (RFC
                         # 9110 14.2), ignored on HEAD; nothing to evaluate.
+                        if not spa:
+                            self._offer(request, facts)
                         if request.method == b"GET":
                             return self._ranged(request, facts, rep, negotiable, spa, raw[H_RANGE][-1])
                         return self._send_200(request, facts, rep, negotiable, spa, _RANGE_ON_HEAD.reason)
@@ -207,6 +216,8 @@ class FileResponder(RepresentationChooser):
                 assert range_header is not None
                 return self._ranged(request, facts, rep, negotiable, spa, range_header)
             return self._send_200(request, facts, rep, negotiable, spa, decision.reason)
+        if not spa:
+            self._offer(request, facts)
         return self._send_200(request, facts, rep, negotiable, spa, _NO_PRECONDITIONS)
 
     def _ranged(self, request: Request, facts: FileFacts, rep: Representation, negotiable: bool,
@@ -217,6 +228,7 @@ class FileResponder(RepresentationChooser):
         if result.kind is RangeKind.SATISFIABLE:
             if len(result.ranges) == 1:
                 return self._send_one_range(request, facts, rep, negotiable, result)
+            withdraw_replay(request)  # each multipart response has a boundary of its own
             self._set_headers(request, facts, rep.headers, negotiable)
             self._explain(request, f"206 {result.reason} of {rep.coding} ({rep.size} bytes)")
             return self._send_ranges(request, facts, rep, result.ranges)
@@ -367,6 +379,33 @@ class FileResponder(RepresentationChooser):
         return NOT_DONE_YET
 
     # -- small helpers ---------------------------------------------------------------
+
+    def _offer(self, request: Request, facts: FileFacts) -> None:
+        """This response depends on the head and on the file's version only: offer it
+        for replay (``web/replay.py``) while the version is the one it was made from.
+
+        The check is the full path's own: the one ``os.stat`` of ``_serve`` (same
+        mtime, size and inode), and the sidecar set ``_respond`` would use (the same
+        list, checked no longer ago than ``SIDECAR_RECHECK_SECONDS``): a sidecar that
+        appears can change the answer to any head (``Vary``, the representation).
+        """
+        if getattr(request, "replay_offer", FORBIDDEN) is not None:
+            return  # not replayable, already offered, or forbidden by a wrapper
+        lookup_path, key, codings = facts.lookup_path, facts.key, facts.codings
+
+        def check() -> bool:
+            if (
+                facts.codings is not codings
+                or time.monotonic() - facts.sidecars_checked > SIDECAR_RECHECK_SECONDS
+            ):
+                return False
+            try:
+                st = os.stat(lookup_path)
+            except OSError:
+                return False
+            return (st.st_mtime_ns, st.st_size, st.st_ino) == key
+
+        offer_replay(request, check)
 
     def _mtime_passed(self, facts: FileFacts) -> bool:
         """Whether the clock has reached the file's mtime (remembered once true)."""

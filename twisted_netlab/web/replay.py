@@ -1,0 +1,77 @@
+"""Offering a response for replay: what a resource says, and the current date.
+
+A resource whose answer is a function of the request head and of a version it can
+check cheaply (a static file: its stat key) calls ``offer_replay(request, check)``
+before writing; the channel (``web/replaychannel.py``) then records what is written
+and answers the same head again from the recording while ``check()`` holds. A wrapper
+whose decision depends on more than the head (the clock: a signed link's expiry; the
+server's state: a lame duck's ``Connection: close``) calls ``forbid_replay(request)``,
+which no later offer undoes; a resource retrying after a failure withdraws its offer
+(``withdraw_replay``). The rules of what is recorded are ``http/replay.py``.
+
+The functions accept any request: one that cannot be replayed (HTTP/2, a plain
+twisted.web ``Request`` in a test) has no ``replay_offer`` and is left alone.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from twisted.web.http import datetimeToString
+from twisted.web.iweb import IRequest
+
+__all__ = [
+    "FORBIDDEN",
+    "ReplayWatcher",
+    "current_date",
+    "forbid_replay",
+    "offer_replay",
+    "withdraw_replay",
+]
+
+FORBIDDEN: Callable[[], bool] = lambda: False  # noqa: E731 - a marker no offer replaces
+
+
+def offer_replay(request: IRequest, check: Callable[[], bool]) -> None:
+    """This response may be replayed for the same head while ``check()`` is true."""
+    if getattr(request, "replay_offer", FORBIDDEN) is None:
+        request.replay_offer = check  # type: ignore[attr-defined]
+
+
+def withdraw_replay(request: IRequest) -> None:
+    """Take back an offer (the response is being made again, perhaps differently)."""
+    if getattr(request, "replay_offer", FORBIDDEN) is not FORBIDDEN:
+        request.replay_offer = None  # type: ignore[attr-defined]
+
+
+def forbid_replay(request: IRequest) -> None:
+    """This response depends on more than the head: never replay it."""
+    if hasattr(request, "replay_offer"):
+        request.replay_offer = FORBIDDEN
+
+
+class ReplayWatcher(Protocol):
+    """What the site tells, and asks, of something that sees every request (metrics)."""
+
+    def may_replay(self) -> bool:
+        """False while replays must not be made (the watcher changes responses now)."""
+
+    def replayed(self, path: bytes, code: int, sent: int) -> None:
+        """A request for ``path`` was answered by a replay (``code``, ``sent`` bytes)."""
+
+
+_date_second = -1
+_date_value = b""
+
+
+def current_date() -> bytes:
+    """The ``Date`` value twisted.web would write now, formatted once per second."""
+    global _date_second, _date_value
+    now = time.time()
+    second = int(now)
+    if second != _date_second:
+        _date_value = datetimeToString(now)
+        _date_second = second
+    return _date_value

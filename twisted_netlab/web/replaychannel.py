@@ -1,0 +1,196 @@
+"""The channel half of replays: record an offered response, answer its head again.
+
+A keep-alive client of a static site sends the same head for the same file again and
+again (a browser's revalidations, a download tool, a load balancer's checks, wrk).
+When a read of an idle connection is exactly a head for which a plan is kept
+(``http/replay.py``) and the plan's check holds, the channel writes the plan's bytes
+with the current date and stays idle: no ``Request``, no traversal, no header objects.
+That is about a third of the CPU of the same answer made by twisted.web's full path
+(bench/README.rst). Everything else is parsed by twisted.web as before.
+
+Recording: an idle connection's read that is not a known head is remembered as the
+candidate key. If the request it carries is offered for replay (``web/replay.py``) by
+the time its headers are written, and the head is one the rules allow, the channel
+writes the head itself (formatted exactly as ``HTTPChannel.writeHeaders`` formats it)
+and keeps what is written until the request is done. The plan is kept only if the
+offer still stands then, the connection stays open, and the response has explicit
+framing.
+
+A replay is counted like the request it stands for: the request log, the access log and
+the metrics watcher see it (``LimitedSite.replayed``); the keep-alive deadline starts
+again and the connection is filed as the newest idle one, as after any response.
+
+Only public/overridable ``HTTPChannel`` methods are overridden: ``dataReceived``,
+``writeHeaders``, ``write``, ``writeSequence``, ``requestDone``, ``connectionLost``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.python.failure import Failure
+from twisted.web.http import HTTPChannel
+from twisted.web.http_headers import Headers
+
+from twisted_netlab.http.replay import (
+    MAX_PLAN_BYTES,
+    ReplayTable,
+    make_plan,
+    replayable_head,
+)
+from twisted_netlab.web.channelreads import ReadChannel
+from twisted_netlab.web.limits import Phase
+from twisted_netlab.web.replay import FORBIDDEN, current_date
+
+__all__ = ["ReplayChannel"]
+
+_IDLE = Phase.IDLE
+
+
+class _Recording:
+    """What has been written for the request being recorded."""
+
+    __slots__ = ("body", "head", "key", "request", "size", "spoiled")
+
+    def __init__(self, key: bytes, request: Any, head: bytes) -> None:
+        self.key = key
+        self.request = request
+        self.head = head
+        self.body: list[bytes] = []
+        self.size = len(head)
+        self.spoiled = False
+
+    def add(self, data: bytes) -> None:
+        if self.spoiled:
+            return
+        self.size += len(data)
+        if self.size > MAX_PLAN_BYTES:
+            self.spoiled = True
+            self.body = []
+        else:
+            self.body.append(data)
+
+
+class ReplayChannel(ReadChannel):
+    """A ``ReadChannel`` that replays offered responses (see the module text)."""
+
+    __slots__ = ("_rec", "_rec_key", "replays")
+    # The site's table for this connection's kind (plain or TLS), or None: no replays.
+    replays: ReplayTable | None
+    _rec_key: bytes | None  # an idle read that was not a known head: a candidate key
+    _rec: _Recording | None
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.replays = None
+        self._rec_key = None
+        self._rec = None
+
+    def _bind(self) -> None:
+        super()._bind()
+        self.replays = self.host.replay_table(self.isSecure())  # type: ignore[no-untyped-call]
+
+    def dataReceived(self, data: bytes) -> None:
+        replays = self.replays
+        if (
+            replays is not None
+            and self.phase is _IDLE
+            and self._fed == self._parsed  # nothing of a next head is waiting
+            and not self._reading
+        ):
+            plan = replays.get(data)
+            if plan is None:
+                self._rec_key = data
+            else:
+                host = self.host
+                watcher = host.replay_watcher
+                if host.draining or (watcher is not None and not watcher.may_replay()):
+                    pass  # the full path (it closes or marks the connection)
+                elif plan.check():
+                    size = len(data)
+                    self._fed += size
+                    self._parsed += size
+                    started = self.clock()
+                    transport: Any = self.transport
+                    transport.write(plan.response(current_date()))
+                    host.replayed(self, plan, data, started)
+                    self._end_of_read()  # the keep-alive wait starts again, filed anew
+                    return
+                else:  # the version changed: the full path answers, and records anew
+                    replays.forget(data)
+                    self._rec_key = data
+        ReadChannel.dataReceived(self, data)
+
+    # -- recording --------------------------------------------------------------------
+
+    def writeHeaders(self, version: bytes, code: bytes, reason: bytes, headers: Any) -> None:
+        key = self._rec_key
+        if key is not None:
+            self._rec_key = None
+            requests = self.requests
+            request = requests[0] if requests else None
+            offer = getattr(request, "replay_offer", None)
+            if (
+                offer is not None
+                and offer is not FORBIDDEN
+                and isinstance(headers, Headers)
+                and replayable_head(key)
+            ):
+                # HTTPChannel.writeHeaders' own format, kept as bytes for the plan.
+                sequence = [version, b" ", code, b" ", reason, b"\r\n"]
+                for name, values in headers.getAllRawHeaders():
+                    for value in values:
+                        sequence.extend((name, b": ", value, b"\r\n"))
+                sequence.append(b"\r\n")
+                head = b"".join(sequence)
+                self._rec = _Recording(key, request, head)
+                transport: Any = self.transport
+                transport.write(head)
+                return
+        HTTPChannel.writeHeaders(self, version, code, reason, headers)
+
+    def write(self, data: bytes) -> None:
+        rec = self._rec
+        if rec is not None:
+            rec.add(data)
+        transport: Any = self.transport
+        transport.write(data)
+
+    def writeSequence(self, iovec: list[bytes]) -> None:
+        rec = self._rec
+        if rec is not None:  # chunked: no explicit framing, nothing to replay
+            rec.spoiled = True
+        transport: Any = self.transport
+        transport.writeSequence(iovec)
+
+    def requestDone(self, request: Any) -> None:
+        rec = self._rec
+        self._rec_key = None
+        if rec is not None:
+            self._rec = None
+            self._keep(rec, request)
+        super().requestDone(request)
+
+    def _keep(self, rec: _Recording, request: Any) -> None:
+        offer = getattr(request, "replay_offer", None)
+        replays = self.replays
+        if (
+            rec.request is not request
+            or rec.spoiled
+            or offer is None
+            or offer is FORBIDDEN
+            or replays is None
+            or not self.persistent
+            or self.host.draining
+        ):
+            return
+        plan = make_plan(
+            rec.key, rec.head, b"".join(rec.body), request.code, request.sentLength, offer
+        )
+        if plan is not None:
+            replays.store(rec.key, plan)
+
+    def connectionLost(self, reason: Failure) -> None:  # type: ignore[override]
+        self._rec = None
+        self._rec_key = None
+        super().connectionLost(reason)  # type: ignore[no-untyped-call]
