@@ -38,6 +38,9 @@ def offer_replay(request: IRequest, check: Callable[[], bool]) -> None:
     """This response may be replayed for the same head while ``check()`` is true."""
     if getattr(request, "replay_offer", FORBIDDEN) is None:
         request.replay_offer = check  # type: ignore[attr-defined]
+        offered = getattr(getattr(request, "channel", None), "replay_offered", None)
+        if offered is not None:
+            offered(request)
 
 
 def withdraw_replay(request: IRequest) -> None:

@@ -20,8 +20,9 @@ A replay is counted like the request it stands for: the request log, the access 
 the metrics watcher see it (``LimitedSite.replayed``); the keep-alive deadline starts
 again and the connection is filed as the newest idle one, as after any response.
 
-Only public/overridable ``HTTPChannel`` methods are overridden: ``dataReceived``,
-``writeHeaders``, ``write``, ``writeSequence``, ``requestDone``, ``connectionLost``.
+Only public/overridable ``HTTPChannel`` methods are overridden: ``dataReceived`` and
+``connectionLost``, and while an offered request is recorded ``writeHeaders``,
+``write``, ``writeSequence`` and ``requestDone`` (on the instance, for that request).
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from __future__ import annotations
 from typing import Any
 
 from twisted.python.failure import Failure
-from twisted.web.http import HTTPChannel
 from twisted.web.http_headers import Headers
 
 from twisted_netlab.http.replay import (
@@ -74,16 +74,20 @@ class _Recording:
 class ReplayChannel(ReadChannel):
     """A ``ReadChannel`` that replays offered responses (see the module text)."""
 
-    __slots__ = ("_rec", "_rec_key", "replays")
+    __slots__ = ("_rec", "_rec_key", "_rec_request", "replays")
     # The site's table for this connection's kind (plain or TLS), or None: no replays.
     replays: ReplayTable | None
-    _rec_key: bytes | None  # an idle read that was not a known head: a candidate key
+    # While an idle read that was not a known head is parsed: that read, the candidate
+    # key (a request it carries, answered within the read, may be offered for replay).
+    _rec_key: bytes | None
+    _rec_request: Any  # the offered request, until its headers are written
     _rec: _Recording | None
 
     def __init__(self) -> None:
         super().__init__()
         self.replays = None
         self._rec_key = None
+        self._rec_request = None
         self._rec = None
 
     def _bind(self) -> None:
@@ -99,9 +103,7 @@ class ReplayChannel(ReadChannel):
             and not self._reading
         ):
             plan = replays.get(data)
-            if plan is None:
-                self._rec_key = data
-            else:
+            if plan is not None:
                 host = self.host
                 watcher = host.replay_watcher
                 if host.draining or (watcher is not None and not watcher.may_replay()):
@@ -118,58 +120,85 @@ class ReplayChannel(ReadChannel):
                     return
                 else:  # the version changed: the full path answers, and records anew
                     replays.forget(data)
-                    self._rec_key = data
+            # A request answered within this read may be offered (``replay_offered``).
+            self._rec_key = data
+            try:
+                ReadChannel.dataReceived(self, data)
+            finally:
+                self._rec_key = None
+            return
         ReadChannel.dataReceived(self, data)
 
     # -- recording --------------------------------------------------------------------
+    # Only an offered request pays for it: ``replay_offered`` puts the recording
+    # versions of ``writeHeaders`` (then ``write``, ``writeSequence``, ``requestDone``)
+    # on the instance, and they take themselves off again (as ``ReadChannel`` does
+    # with ``lineReceived``); every other request calls HTTPChannel's own.
 
-    def writeHeaders(self, version: bytes, code: bytes, reason: bytes, headers: Any) -> None:
+    def replay_offered(self, request: Any) -> None:
+        """``request`` was offered for replay (``web/replay.offer_replay``)."""
+        if self._rec_key is not None and self._rec_request is None and self._rec is None:
+            self._rec_request = request
+            self.writeHeaders = self._record_headers  # type: ignore[method-assign]
+
+    def _record_headers(self, version: bytes, code: bytes, reason: bytes, headers: Any) -> None:
+        del self.writeHeaders
+        request, self._rec_request = self._rec_request, None
         key = self._rec_key
-        if key is not None:
-            self._rec_key = None
-            requests = self.requests
-            request = requests[0] if requests else None
-            offer = getattr(request, "replay_offer", None)
-            if (
-                offer is not None
-                and offer is not FORBIDDEN
-                and isinstance(headers, Headers)
-                and replayable_head(key)
-            ):
-                # HTTPChannel.writeHeaders' own format, kept as bytes for the plan.
-                sequence = [version, b" ", code, b" ", reason, b"\r\n"]
-                for name, values in headers.getAllRawHeaders():
-                    for value in values:
-                        sequence.extend((name, b": ", value, b"\r\n"))
-                sequence.append(b"\r\n")
-                head = b"".join(sequence)
-                self._rec = _Recording(key, request, head)
-                transport: Any = self.transport
-                transport.write(head)
-                return
-        HTTPChannel.writeHeaders(self, version, code, reason, headers)
+        requests = self.requests
+        offer = getattr(request, "replay_offer", None)
+        if (
+            key is not None
+            and requests
+            and requests[0] is request
+            and offer is not None
+            and offer is not FORBIDDEN
+            and isinstance(headers, Headers)
+            and replayable_head(key)
+        ):
+            # HTTPChannel.writeHeaders' own format, kept as bytes for the plan.
+            sequence = [version, b" ", code, b" ", reason, b"\r\n"]
+            for name, values in headers.getAllRawHeaders():
+                for value in values:
+                    sequence.extend((name, b": ", value, b"\r\n"))
+            sequence.append(b"\r\n")
+            head = b"".join(sequence)
+            self._rec = _Recording(key, request, head)
+            self.write = self._record_write  # type: ignore[method-assign]
+            self.writeSequence = self._record_sequence  # type: ignore[method-assign]
+            self.requestDone = self._recorded_done  # type: ignore[method-assign]
+            transport: Any = self.transport
+            transport.write(head)
+            return
+        self.writeHeaders(version, code, reason, headers)  # type: ignore[no-untyped-call]
 
-    def write(self, data: bytes) -> None:
+    def _record_write(self, data: bytes) -> None:
         rec = self._rec
         if rec is not None:
             rec.add(data)
         transport: Any = self.transport
         transport.write(data)
 
-    def writeSequence(self, iovec: list[bytes]) -> None:
+    def _record_sequence(self, iovec: list[bytes]) -> None:
         rec = self._rec
         if rec is not None:  # chunked: no explicit framing, nothing to replay
             rec.spoiled = True
         transport: Any = self.transport
         transport.writeSequence(iovec)
 
-    def requestDone(self, request: Any) -> None:
-        rec = self._rec
-        self._rec_key = None
+    def _recorded_done(self, request: Any) -> None:
+        rec = self._stop_recording()
         if rec is not None:
-            self._rec = None
             self._keep(rec, request)
-        super().requestDone(request)
+        self.requestDone(request)
+
+    def _stop_recording(self) -> _Recording | None:
+        rec, self._rec = self._rec, None
+        self._rec_request = None
+        own = self.__dict__
+        for name in ("writeHeaders", "write", "writeSequence", "requestDone"):
+            own.pop(name, None)
+        return rec
 
     def _keep(self, rec: _Recording, request: Any) -> None:
         offer = getattr(request, "replay_offer", None)
@@ -191,6 +220,6 @@ class ReplayChannel(ReadChannel):
             replays.store(rec.key, plan)
 
     def connectionLost(self, reason: Failure) -> None:  # type: ignore[override]
-        self._rec = None
+        self._stop_recording()
         self._rec_key = None
         super().connectionLost(reason)  # type: ignore[no-untyped-call]
