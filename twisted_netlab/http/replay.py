@@ -98,8 +98,8 @@ class ReplayPlan:
     are for the logs and metrics, which a replayed request feeds as a full one does.
     """
 
-    __slots__ = ("_date", "_end", "_start", "check", "code", "method", "path", "sent",
-                 "size", "target", "whole")
+    __slots__ = ("_date", "_end", "_start", "check", "code", "log_text", "method", "path",
+                 "sent", "size", "target", "whole")
 
     def __init__(
         self, whole: bytes, date_span: tuple[int, int] | None, code: int, sent: int,
@@ -115,6 +115,7 @@ class ReplayPlan:
         self.target = target
         self.path = target.partition(b"?")[0]
         self.size = len(whole)
+        self.log_text: str | None = None  # the request log's part for it, made once
 
     def response(self, date: bytes) -> bytes:
         """The bytes to write, dated ``date`` (an IMF-fixdate).

@@ -22,7 +22,7 @@ from twisted.web import http
 from twisted.web.resource import IResource
 from twisted.web.server import Request, Site
 
-from twisted_netlab.http.replay import field_value
+from twisted_netlab.http.replay import ReplayPlan, field_value
 from twisted_netlab.web.requestlog import RequestLog, client_host
 
 __all__ = [
@@ -74,14 +74,16 @@ class NetlabSite(Site):
         self._access_log.write(line.encode("utf-8", "replace") + b"\n")
         self._access_log.flush()
 
-    def log_replayed(
-        self, channel: Any, method: bytes, target: bytes, code: int, sent: int,
-        head: bytes, started: float,
-    ) -> None:
+    def log_replayed(self, channel: Any, plan: ReplayPlan, head: bytes, started: float) -> None:
         """The log lines of a request answered by a replay (``web/replaychannel.py``),
         the same as the full path writes for it; ``head`` is the request's head."""
-        if self.request_log is not None:
-            self.request_log.line(client_host(channel), method, target, code, sent, started)
+        method, target, code, sent = plan.method, plan.target, plan.code, plan.sent
+        request_log = self.request_log
+        if request_log is not None:
+            text = plan.log_text
+            if text is None:
+                text = plan.log_text = request_log.middle(method, target, code, sent)
+            request_log.line_with(client_host(channel), text, started)
         if self._access_log is None:
             return
         version = head[: head.find(b"\r\n")].rpartition(b" ")[2]

@@ -164,9 +164,7 @@ class LimitedSite(NetlabSite):
 
     def replayed(self, channel: ReadChannel, plan: ReplayPlan, head: bytes, started: float) -> None:
         if self.request_log is not None or self._access_log is not None:
-            self.log_replayed(
-                channel, plan.method, plan.target, plan.code, plan.sent, head, started
-            )
+            self.log_replayed(channel, plan, head, started)
         watcher = self.replay_watcher
         if watcher is not None:
             watcher.replayed(plan.path, plan.code, plan.sent)

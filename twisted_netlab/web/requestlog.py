@@ -119,13 +119,12 @@ class RequestLog:
         self, client: str, method_raw: bytes, uri: bytes, code: int, sent: int,
         started: float | None,
     ) -> None:
-        """Queue the line for a request answered without a ``Request`` (a replay,
-        ``web/replaychannel.py``) or with one (``log``)."""
-        now = self._seconds()
-        second = int(now)
-        if second != self._second:
-            self._second = second
-            self._stamp = time.strftime("%Y-%m-%d %H:%M:%S", self._local_time(second))
+        """Queue the line for a request (``log``), from its fields."""
+        self.line_with(client, self.middle(method_raw, uri, code, sent), started)
+
+    def middle(self, method_raw: bytes, uri: bytes, code: int, sent: int) -> str:
+        """The part of a line between the client and the time taken (`` GET /a 200 5B ``):
+        a replayed request (``web/replaychannel.py``) keeps it with its plan."""
         status = self._statuses.get(code)
         if status is None:
             status = self._statuses[code] = status_text(code, self._colour)
@@ -134,8 +133,17 @@ class RequestLog:
             method = escape_target(method_raw)
             if len(self._methods) < _MAX_METHODS:
                 self._methods[method_raw] = method
+        return f" {method} {escape_target(uri)} {status} {sent}B "
+
+    def line_with(self, client: str, middle: str, started: float | None) -> None:
+        """Queue the line made of ``client``, ``middle`` (see ``middle``) and the time."""
+        now = self._seconds()
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self._stamp = time.strftime("%Y-%m-%d %H:%M:%S", self._local_time(second))
         took = f"{(now - started) * 1000:.1f}ms" if started is not None else "-"
-        line = f"{self._stamp} {client} {method} {escape_target(uri)} {status} {sent}B {took}\n"
+        line = f"{self._stamp} {client}{middle}{took}\n"
         self._lines.append(line)
         self._pending += len(line)
         if self._pending >= FLUSH_BYTES:
