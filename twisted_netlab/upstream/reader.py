@@ -26,6 +26,7 @@ from typing import Protocol
 
 import httptools
 
+from twisted_netlab.http.memo import BoundedMemo
 from twisted_netlab.http.msgframing import (
     FRAMING_NAME_LENGTHS,
     BodyKind,
@@ -33,6 +34,7 @@ from twisted_netlab.http.msgframing import (
     framing_of,
 )
 from twisted_netlab.upstream.errors import BadResponse
+from twisted_netlab.upstream.headmemo import MAX_HEAD, HeadPlan, head_memo, memo_key, plan_for
 from twisted_netlab.upstream.message import Pair, ResponseHead
 
 DEFAULT_MAX_HEAD = 64 * 1024
@@ -55,7 +57,11 @@ class ResponseReader:
 
     After ``feed`` returns, ``complete`` says the final message ended; ``reusable``
     that the connection may carry another request.
+
+    ``memo``: heads parsed before (``headmemo``), shared by every reader; None: none.
     """
+
+    memo: BoundedMemo[bytes, HeadPlan] | None = head_memo
 
     def __init__(
         self, method: bytes, events: ReaderEvents, max_head: int = DEFAULT_MAX_HEAD
@@ -85,6 +91,9 @@ class ResponseReader:
         self._connection: list[bytes] = []
         split = self._split = method == b"HEAD"
         self._pending = b""  # HEAD mode: bytes of a head not yet complete
+        # The memo key and date of a head that arrived whole at the start of this
+        # response, until llhttp has parsed it (then it is kept, ``on_headers_complete``).
+        self._candidate: tuple[bytes, bytes | None] | None = None
         if self._parser is None or split or not self._clean:
             self._parser = httptools.HttpResponseParser(self)
         self._clean = False
@@ -109,6 +118,8 @@ class ResponseReader:
             self.started = True
             if not b"HTTP/".startswith(data[:5]):
                 raise BadResponse("invalid status line", f"response starts {data[:20]!r}")
+            if not self._split and self.memo is not None and self._from_memo(data):
+                return
         if self._split:
             self._feed_split(data)
             return
@@ -117,6 +128,44 @@ class ResponseReader:
         self._execute(data)
         if not self.got_head and not self.complete and self._head_bytes > self.max_head:
             raise BadResponse("response head too large")
+
+    def _from_memo(self, data: bytes) -> bool:
+        """The first bytes of the response: True when they are a whole message whose
+        head was parsed before (``headmemo``), now delivered as llhttp would have."""
+        end = data.find(b"\r\n\r\n")
+        size = end + 4
+        if end < 0 or size > MAX_HEAD or size > self.max_head:
+            return False
+        key, date = memo_key(self.method, data[:size])
+        memo = self.memo
+        plan = memo.get(key) if memo is not None else None
+        if plan is None:
+            self._candidate = (key, date)
+            return False
+        framing = plan.framing
+        rest = len(data) - size
+        kind = framing.kind
+        if not (
+            (kind is BodyKind.LENGTH and rest == framing.length)
+            or (kind is BodyKind.NO_BODY and rest == 0)
+        ):
+            return False  # the body is not all here (or more is): llhttp reads it
+        head = plan.head(date)
+        if head is None:
+            return False
+        self.got_head = True
+        self.kind = kind
+        self.keep_alive = framing.keep_alive
+        self.events.head(head)
+        if self.stopped:
+            return True  # the caller lost interest: never complete, never reused
+        if rest:
+            self.events.body(data[size:])
+            if self.stopped:
+                return True
+        self.complete = True
+        self._clean = True  # llhttp did not see this message: still at a boundary
+        return True
 
     def _feed_split(self, data: bytes) -> None:
         buf = self._pending + data
@@ -211,6 +260,7 @@ class ResponseReader:
             self._lengths = []
             self._codings = []
             self._connection = []
+            self._candidate = None  # the bytes at the start were this interim head
             self.events.interim(head)
             if self.stopped:
                 raise _Stop()
@@ -218,6 +268,12 @@ class ResponseReader:
         self.got_head = True
         self.kind = framing.kind
         self.keep_alive = framing.keep_alive
+        candidate = self._candidate
+        if candidate is not None and self.memo is not None:
+            self._candidate = None
+            plan = plan_for(head, candidate[1])
+            if plan is not None:
+                self.memo.remember(candidate[0], plan)
         self.events.head(head)
         if framing.kind is BodyKind.NO_BODY and self._split:
             # llhttp ends 204/304 itself; for HEAD it would wait for a body.
