@@ -17,7 +17,9 @@ from twisted.web.http_headers import Headers
 
 from tests.config_support import static_config
 from tests.raw_support import raw_exchange
-from twisted_netlab.web.site import MountRoot, NetlabSite
+from twisted_netlab.web.connections import LimitedSite, body_rule_for
+from twisted_netlab.web.limits import LimitsConfig
+from twisted_netlab.web.site import MountRoot
 from twisted_netlab.web.static import StaticResource, build_static_resource
 
 
@@ -60,7 +62,13 @@ class StaticTestCase(TestCase):
         if self.port is not None:
             self.port.stopListening()
         resource = build_static_resource(static_config(self.root, **options), reactor)
-        self.port = reactor.listenTCP(0, NetlabSite(MountRoot(resource)), interface="127.0.0.1")
+        # The site netlab-web runs (limited channel, replays): a pooled client's repeated
+        # request may be answered by a replay; every answer checked here is recorded.
+        limits = LimitsConfig()
+        rule = body_rule_for([], [], limits)
+        site = LimitedSite(MountRoot(resource), limits, rule, reactor=reactor)
+        self.site = site
+        self.port = reactor.listenTCP(0, site, interface="127.0.0.1")
         self.addCleanup(self.port.stopListening)
         assert isinstance(resource, StaticResource)
         return resource

@@ -106,7 +106,11 @@ class ReplayChannel(ReadChannel):
             if plan is not None:
                 host = self.host
                 watcher = host.replay_watcher
-                if host.draining or (watcher is not None and not watcher.may_replay()):
+                if (
+                    host.draining
+                    or not self.persistent
+                    or (watcher is not None and not watcher.may_replay())
+                ):
                     pass  # the full path (it closes or marks the connection)
                 elif plan.check():
                     size = len(data)
