@@ -286,3 +286,37 @@ class SignedLinkTests(SynchronousTestCase):
         clock.advance(10 + 30 + 1)  # past the expiry and the default clock skew
         answer = conn.send(get(url))
         self.assertTrue(answer.startswith(b"HTTP/1.1 403 "), answer[:60])
+
+
+class ReplayMetricsTests(SynchronousTestCase):
+    """``scale.instrument`` counts replayed requests, and stops replays in a lame duck."""
+
+    def test_replays_are_counted_and_stopped_while_closing(self) -> None:
+        from prometheus_client import CollectorRegistry
+        from twisted.application.internet import StreamServerEndpointService
+        from twisted.application.service import MultiService
+
+        from twisted_netlab.metrics import HealthState, NetlabMetrics
+        from twisted_netlab.scale import instrument
+
+        root = os.path.abspath(self.mktemp())
+        write(root, "a.txt", BODY)
+        renders = RenderCount(self)
+        site = make_site(root)
+        top = MultiService()
+        StreamServerEndpointService(None, site).setServiceParent(top)
+        registry = CollectorRegistry()
+        health = HealthState()
+        instrument(top, NetlabMetrics(registry), health, public_ops=False)
+        conn = Connection(site)
+        for _ in range(3):
+            self.assertTrue(conn.send(get("/a.txt")).endswith(BODY))
+        self.assertEqual(renders.count, 1)
+        count = registry.get_sample_value(
+            "netlab_http_requests_total", {"mount": "/", "status_class": "2xx"})
+        sent = registry.get_sample_value("netlab_http_response_bytes_total", {"mount": "/"})
+        self.assertEqual((count, sent), (3.0, 3.0 * len(BODY)))
+        health.begin_lame_duck()
+        answer = conn.send(get("/a.txt"))
+        self.assertEqual(renders.count, 2)
+        self.assertEqual(field(answer, b"connection"), b"close")
