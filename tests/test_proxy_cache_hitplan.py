@@ -170,6 +170,38 @@ class HitPlanTests(SynchronousTestCase):
         proto.dataReceived(b"GET /p/1k?x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         self.assertEqual(self.cache.outcomes["miss"], 1)  # another target, another key
 
+    def test_the_channel_replays_a_planned_hit_while_it_holds(self) -> None:
+        renders: list[object] = []
+        real = ProxyResource.render
+
+        def counted(resource: Any, request: Any) -> Any:
+            renders.append(request)
+            return real(resource, request)
+
+        self.patch(ProxyResource, "render", counted)
+        proto = self.site.buildProtocol(PEER)
+        transport = StringTransport(peerAddress=PEER)
+        proto.makeConnection(transport)
+        get = b"GET /p/1k HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        answers = []
+        for step in (0.0, 0.0, 0.0, 0.2, 0.3, 0.5, 0.1):
+            self.reactor.advance(step)
+            proto.dataReceived(get)
+            answers.append(bytes(transport.value()))
+            transport.clear()
+            # Each answer is the one the call makes for the same clock reading.
+            self.assertEqual(answers[-1], self.ask(OTHER))
+        ages = [self.head(a)[b"age"] for a in answers]
+        self.assertEqual(ages, [b"0", b"0", b"0", b"0", b"0", b"1", b"1"])
+        # Rendered on this connection: the first two (looked up; the second made the
+        # plan), the third (answered by the plan, and recorded), then after the Age
+        # changed at 1001 the sixth (a new plan) and seventh (recorded again); the
+        # fourth and fifth were replays. And one render per ``ask(OTHER)``.
+        self.assertEqual(len(renders), 5 + 7)
+        self.assertEqual(self.cache.outcomes["hit"], 14)
+        self.assertEqual(self.head(answers[0])[b"date"], b"thu, 01 jan 1970 00:16:40 gmt")
+        self.assertEqual(answers[3], answers[2])  # stored Date, same Age: same bytes
+
     def test_no_plan_for_an_entry_hit_less_than_once_a_second(self) -> None:
         ages = []
         for _ in range(3):

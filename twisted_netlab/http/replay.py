@@ -99,11 +99,12 @@ class ReplayPlan:
     """
 
     __slots__ = ("_date", "_end", "_start", "check", "code", "log_text", "method", "path",
-                 "sent", "size", "target", "whole")
+                 "replayed", "sent", "size", "target", "whole")
 
     def __init__(
         self, whole: bytes, date_span: tuple[int, int] | None, code: int, sent: int,
         check: Callable[[], bool], method: bytes, target: bytes,
+        replayed: Callable[[], None] | None = None,
     ) -> None:
         self.whole = whole  # the response as last written (its date may be old)
         self._start, self._end = date_span if date_span is not None else (-1, -1)
@@ -111,6 +112,7 @@ class ReplayPlan:
         self.code = code
         self.sent = sent
         self.check = check
+        self.replayed = replayed  # told of each replay (the resource's own counting)
         self.method = method
         self.target = target
         self.path = target.partition(b"?")[0]
@@ -141,12 +143,15 @@ def _content_length(head: bytes) -> int | None:
 
 def make_plan(
     request_head: bytes, response_head: bytes, body: bytes, code: int, sent: int,
-    check: Callable[[], bool],
+    check: Callable[[], bool], *, dated: bool = True,
+    replayed: Callable[[], None] | None = None,
 ) -> ReplayPlan | None:
     """The plan for a recorded response, or None when it is not one to replay.
 
     ``response_head`` and ``body`` are the bytes written for the request (status line
     to blank line, then the body); ``code`` and ``sent`` as the request counted them.
+    ``dated``: the response's ``Date`` is the server's own, to be made current on each
+    replay (False: a stored response's date, replayed as it is).
     """
     if code not in REPLAYED_CODES:
         return None
@@ -161,12 +166,14 @@ def make_plan(
     has_body = body or (method != b"HEAD" and code not in _NO_BODY_CODES)
     if has_body and (length is None or length != len(body)):
         return None
-    start = response_head.find(_DATE)
+    start = response_head.find(_DATE) if dated else -1
     span = None
     if start >= 0:
         start += len(_DATE)
         span = (start, response_head.find(b"\r\n", start))
-    return ReplayPlan(response_head + body, span, code, sent, check, method, target)
+    return ReplayPlan(
+        response_head + body, span, code, sent, check, method, target, replayed
+    )
 
 
 class ReplayTable(dict[bytes, ReplayPlan]):

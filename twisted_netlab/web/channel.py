@@ -46,6 +46,7 @@ from twisted_netlab.web.bodystream import BodyStream
 from twisted_netlab.web.channelreads import ChannelHost
 from twisted_netlab.web.limits import BodyVerdict, Phase, body_overflows, judge_body
 from twisted_netlab.web.plainresponse import plain_response
+from twisted_netlab.web.replay import ReplayOffer
 from twisted_netlab.web.replaychannel import ReplayChannel
 
 __all__ = ["ChannelHost", "LimitedChannel", "LimitedRequest"]
@@ -67,7 +68,7 @@ class LimitedRequest(Request):
     started: float | None = None  # when the head was complete: the request log's "ms"
     end_watchers: list[EndWatcher] | None = None  # made by the first ``watch_end``
     # A resource's offer to let this response be replayed (``web/replay.py``).
-    replay_offer: Callable[[], bool] | None = None
+    replay_offer: ReplayOffer | None = None
     _log = Logger()
 
     def watch_end(self, watcher: EndWatcher) -> None:

@@ -24,6 +24,7 @@ from twisted.web.iweb import IRequest
 
 __all__ = [
     "FORBIDDEN",
+    "ReplayOffer",
     "ReplayWatcher",
     "current_date",
     "forbid_replay",
@@ -31,13 +32,33 @@ __all__ = [
     "withdraw_replay",
 ]
 
-FORBIDDEN: Callable[[], bool] = lambda: False  # noqa: E731 - a marker no offer replaces
+class ReplayOffer:
+    """A resource's offer: ``check()`` says the version the answer was made from is
+    still current; ``dated``: the answer's ``Date`` is the server's own (made now, so
+    a replay carries the current one), not a stored response's; ``replayed`` is
+    called after each replay (what the full path would have counted)."""
+
+    __slots__ = ("check", "dated", "replayed")
+
+    def __init__(
+        self, check: Callable[[], bool], dated: bool = True,
+        replayed: Callable[[], None] | None = None,
+    ) -> None:
+        self.check = check
+        self.dated = dated
+        self.replayed = replayed
 
 
-def offer_replay(request: IRequest, check: Callable[[], bool]) -> None:
+FORBIDDEN = ReplayOffer(lambda: False)  # a marker no offer replaces
+
+
+def offer_replay(
+    request: IRequest, check: Callable[[], bool], *, dated: bool = True,
+    replayed: Callable[[], None] | None = None,
+) -> None:
     """This response may be replayed for the same head while ``check()`` is true."""
     if getattr(request, "replay_offer", FORBIDDEN) is None:
-        request.replay_offer = check  # type: ignore[attr-defined]
+        request.replay_offer = ReplayOffer(check, dated, replayed)  # type: ignore[attr-defined]
         offered = getattr(getattr(request, "channel", None), "replay_offered", None)
         if offered is not None:
             offered(request)

@@ -119,6 +119,8 @@ class ReplayChannel(ReadChannel):
                     started = self.clock()
                     transport: Any = self.transport
                     transport.write(plan.response(current_date()))
+                    if plan.replayed is not None:
+                        plan.replayed()
                     host.replayed(self, plan, data, started)
                     self._end_of_read()  # the keep-alive wait starts again, filed anew
                     return
@@ -218,7 +220,8 @@ class ReplayChannel(ReadChannel):
         ):
             return
         plan = make_plan(
-            rec.key, rec.head, b"".join(rec.body), request.code, request.sentLength, offer
+            rec.key, rec.head, b"".join(rec.body), request.code, request.sentLength,
+            offer.check, dated=offer.dated, replayed=offer.replayed,
         )
         if plan is not None:
             replays.store(rec.key, plan)

@@ -37,6 +37,7 @@ from twisted_netlab.web.proxy.cache import ProxyCache
 from twisted_netlab.web.proxy.cache_body import CHUNK
 from twisted_netlab.web.proxy.cache_head import HitPlan, Slot, add_status, send_stored_head
 from twisted_netlab.web.proxy.role import CallHost
+from twisted_netlab.web.replay import offer_replay
 
 __all__ = ["replay_hit", "serve_hit"]
 
@@ -73,6 +74,7 @@ def replay_hit(resource: CallHost, cache: ProxyCache, request: Any) -> bool:
     if body is None:
         return False
     cache.count("hit")
+    _offer(cache, (resource, request.uri, secure), plan, request)
     request.setResponseCode(plan.code)
     # No Content-Type that nobody chose: twisted.web would add text/html.
     request.defaultContentType = None
@@ -85,6 +87,29 @@ def replay_hit(resource: CallHost, cache: ProxyCache, request: Any) -> bool:
     request.write(body)
     request.finish()
     return True
+
+
+def _offer(cache: ProxyCache, slot: Slot, plan: HitPlan, request: Any) -> None:
+    """Offer this answer for replay by the channel (``web/replay.py``) for as long as
+    ``replay_hit`` would send these very bytes: the same plan for the slot, the clock
+    within its window (the ``Age`` it carries unchanged) and its body still the entry's
+    only one (which marks the entry recently used, as a hit does). Each replay counts as
+    the hit it is. A stored ``Date`` replaces twisted.web's and is replayed as it is;
+    without one, the answer carries the server's, made current on each replay."""
+    plans = cache.hit_plans
+    dated = not any(name == b"date" for name, _ in plan.sets)
+    store = cache.store
+
+    def check() -> bool:
+        now = cache.now()
+        return (
+            plans.get(slot) is plan
+            and plan.since <= now
+            and (now < plan.until or now == plan.since)
+            and store.sole_body(plan.key, plan.stored) is not None
+        )
+
+    offer_replay(request, check, dated=dated, replayed=lambda: cache.count("hit"))
 
 
 def serve_hit(resource: CallHost, cache: ProxyCache, request: Any, key: str) -> Lookup | None:
