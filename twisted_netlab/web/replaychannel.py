@@ -4,13 +4,15 @@ A keep-alive client of a static site sends the same head for the same file again
 again (a browser's revalidations, a download tool, a load balancer's checks, wrk).
 When a read of an idle connection is exactly a head for which a plan is kept
 (``http/replay.py``) and the plan's check holds, the channel writes the plan's bytes
-with the current date and stays idle: no ``Request``, no traversal, no header objects.
+(with the current date, unless the answer carries a stored one) and stays idle: no
+``Request``, no traversal, no header objects.
 That is about a third of the CPU of the same answer made by twisted.web's full path
 (bench/README.rst). Everything else is parsed by twisted.web as before.
 
-Recording: an idle connection's read that is not a known head is remembered as the
-candidate key. If the request it carries is offered for replay (``web/replay.py``) by
-the time its headers are written, and the head is one the rules allow, the channel
+Recording: while an idle connection's read that is not a known head is parsed, it is
+the candidate key. If the request it carries is offered for replay (``web/replay.py``)
+within that read, before its headers are written, and the head is one the rules allow
+(a later pipelined request can never be recorded under it), the channel
 writes the head itself (formatted exactly as ``HTTPChannel.writeHeaders`` formats it)
 and keeps what is written until the request is done. The plan is kept only if the
 offer still stands then, the connection stays open, and the response has explicit
