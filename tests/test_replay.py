@@ -316,7 +316,24 @@ class ReplayMetricsTests(SynchronousTestCase):
             "netlab_http_requests_total", {"mount": "/", "status_class": "2xx"})
         sent = registry.get_sample_value("netlab_http_response_bytes_total", {"mount": "/"})
         self.assertEqual((count, sent), (3.0, 3.0 * len(BODY)))
+        replays = registry.get_sample_value("netlab_http_replays_total", {"mount": "/"})
+        in_flight = registry.get_sample_value("netlab_http_requests_in_flight", {"mount": "/"})
+        self.assertEqual((replays, in_flight), (2.0, 0.0))
         health.begin_lame_duck()
         answer = conn.send(get("/a.txt"))
         self.assertEqual(renders.count, 2)
         self.assertEqual(field(answer, b"connection"), b"close")
+
+
+class NoReplayOptionTests(SynchronousTestCase):
+    def test_no_replay_sends_every_request_through_the_full_path(self) -> None:
+        root = os.path.abspath(self.mktemp())
+        write(root, "a.txt", BODY)
+        renders = RenderCount(self)
+        site = make_site(root, "--no-replay")
+        self.assertIsNone(site.replay_table(False))
+        conn = Connection(site)
+        answers = [conn.send(get("/a.txt")) for _ in range(3)]
+        self.assertEqual(renders.count, 3)
+        self.assertEqual({undated(a) for a in answers}, {undated(answers[0])})
+        self.assertIsNotNone(make_site(root).replay_table(False))  # on by default

@@ -187,6 +187,11 @@ class NetlabMetrics:
             "netlab_connections", "Connections accepted by service",
             ["service"], registry=registry,
         )
+        self.replays = Counter(
+            "netlab_http_replays", "HTTP responses replayed from the bytes written for the "
+            "same request head before (also counted in netlab_http_requests), by mount",
+            ["mount"], registry=registry,
+        )
         self.cache_lookups = Counter(
             "netlab_proxy_cache_lookups", "Proxy cache lookups by mount and result",
             ["mount", "result"], registry=registry,
@@ -204,6 +209,15 @@ class NetlabMetrics:
         mount = mount_label(path, self.mounts)
         self.in_flight.labels(mount=mount).inc()
         return mount
+
+    def request_replayed(self, path: bytes, code: int, sent: int) -> None:
+        """A request answered by a replay (``web/replaychannel.py``): counted as one
+        answered request, and as a replay."""
+        mount = mount_label(path, self.mounts)
+        self.requests.labels(mount=mount, status_class=status_class(code)).inc()
+        if sent:
+            self.response_bytes.labels(mount=mount).inc(sent)
+        self.replays.labels(mount=mount).inc()
 
     def request_finished(self, mount: str, code: int | None, sent: int) -> None:
         self.in_flight.labels(mount=mount).dec()

@@ -162,6 +162,8 @@ class WebConfig:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     access_log: str | None = None
     request_log: RequestLogConfig | None = None
+    # Replays of answers already made for the same request head (web/replaychannel.py).
+    replay: bool = True
 
     def mount_prefixes(self) -> tuple[str, ...]:
         """Every mount's prefix (proxies, then the tools when on): metrics label by them."""

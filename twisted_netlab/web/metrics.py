@@ -146,7 +146,7 @@ class InstrumentedRoot(Resource):
         return not self._health.closing
 
     def replayed(self, path: bytes, code: int, sent: int) -> None:
-        self._metrics.request_finished(self._metrics.request_started(path), code, sent)
+        self._metrics.request_replayed(path, code, sent)
 
     def render(self, request: IRequest) -> bytes | int:
         req = cast(Request, request)

@@ -104,6 +104,9 @@ class WebOptions(LimitsOptions):
         ["explain", None, "Add X-Netlab-Explain: <status> <rule> to responses."],
         ["no-compress", None,
          "Do not compress on the fly (precompressed sidecars still apply)."],
+        ["no-replay", None,
+         "Answer every request through the full path (no replay of an answer already "
+         "made for the same request head)."],
         # proxy
         ["proxy-keep-prefix", None,
          "Forward the mount prefix to the upstream (default: strip it)."],
@@ -242,6 +245,7 @@ class WebOptions(LimitsOptions):
             tools=tools,
             limits=self.limits_config(),
             access_log=self["access-log"] or None,
+            replay=not self["no-replay"],
         )
 
     def _static_config(self) -> StaticConfig:

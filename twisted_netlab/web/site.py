@@ -68,6 +68,8 @@ def build_site(config: WebConfig, reactor: IReactorTime) -> LimitedSite:
         root, config.limits, rule, reactor=reactor, body_opener=opener,
         access_log=open_access_log(config.access_log), request_log=request_log,
     )
+    if not config.replay:
+        site.replays = {}  # no table for any connection: every request takes the full path
     # For /metrics (scale.instrument reads them at scrape time): the proxy's pools.
     site.upstream_pools = list({
         id(r.client.pool): r.client.pool for _, r in proxies if isinstance(r, ProxyResource)
