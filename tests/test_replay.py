@@ -28,6 +28,7 @@ from tests.replay_support import (
     write,
 )
 from twisted_netlab.http.signing import mint_url
+from twisted_netlab.web import static_response
 from twisted_netlab.web.replay import current_date
 from twisted_netlab.web.requestlog import RequestLog
 from twisted_netlab.web.static import StaticResource
@@ -337,3 +338,45 @@ class NoReplayOptionTests(SynchronousTestCase):
         self.assertEqual(renders.count, 3)
         self.assertEqual({undated(a) for a in answers}, {undated(answers[0])})
         self.assertIsNotNone(make_site(root).replay_table(False))  # on by default
+
+
+class ReplayBudgetTests(SynchronousTestCase):
+    """Replays hold no more in memory than the operator allows the static files."""
+
+    def test_files_kept_out_of_memory_are_not_replayed(self) -> None:
+        root = os.path.abspath(self.mktemp())
+        write(root, "big.bin", b"b" * 5000)
+        write(root, "small.bin", b"s" * 100)
+        renders = RenderCount(self)
+        site = make_site(root, "--memory-file-max", "4096")
+        conn = Connection(site)
+        for _ in range(3):
+            self.assertTrue(conn.send(get("/small.bin")).endswith(b"s" * 100))
+        self.assertEqual(renders.count, 1)
+        offered: list[object] = []
+        real = static_response.offer_replay
+
+        def counted(request: Any, *args: Any, **kwargs: Any) -> None:
+            offered.append(request)
+            real(request, *args, **kwargs)
+
+        self.patch(static_response, "offer_replay", counted)
+        for port in (41001, 41002, 41003):
+            # Streamed from the file by a producer (a memory transport never pulls it:
+            # tests/test_static_stream.py reads such bodies over sockets), one request
+            # per connection: each is rendered, none is offered for replay.
+            fresh = Connection(site, port)
+            fresh.send(get("/big.bin"))
+            fresh.close()
+        self.assertEqual((renders.count, offered), (4, []))
+        self.assertEqual(list(site.replays[False]), [get("/small.bin")])
+        conn.send(get("/small.bin", "X-Other: 1"))  # the counter does count offers
+        self.assertEqual(len(offered), 1)
+
+    def test_table_budget_follows_the_memory_cache(self) -> None:
+        root = os.path.abspath(self.mktemp())
+        os.makedirs(root)
+        small = make_site(root, "--memory-cache-size", "1m")
+        self.assertEqual([t.max_bytes for t in small.replays.values()], [128 * 1024] * 2)
+        default = make_site(root)
+        self.assertEqual([t.max_bytes for t in default.replays.values()], [8 * 1024 * 1024] * 2)

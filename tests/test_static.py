@@ -413,6 +413,19 @@ class OptionsTests(SynchronousTestCase):
             compress_max_size=20, memory_cache_size=30, memory_file_max=40, no_compress=True,
         ))
 
+    def test_byte_counts_take_size_forms(self) -> None:
+        directory = os.path.abspath(self.mktemp())
+        os.makedirs(directory)
+        config = self.parse(
+            "--path", directory, "--memory-cache-size", "32m", "--memory-file-max", "128k",
+            "--gzip-min-size", "0", "--compress-max-size", "1g",
+        )
+        self.assertEqual(
+            (config.memory_cache_size, config.facts.memory_file_max,
+             config.facts.gzip_min_size, config.facts.compress_max_size),
+            (32 * 1024 * 1024, 128 * 1024, 0, 1024 * 1024 * 1024),
+        )
+
     def test_bad_values(self) -> None:
         missing = os.path.abspath(self.mktemp())
         file_path = write(os.path.abspath(self.mktemp()), b"x")
@@ -423,5 +436,7 @@ class OptionsTests(SynchronousTestCase):
             ("--max-age", "soon"),
             ("--max-ranges", "0"),
             ("--gzip-min-size", "-1"),
+            ("--memory-cache-size", "lots"),
+            ("--memory-file-max", "1.5m"),
         ):
             self.assertRaises(usage.UsageError, self.parse, *args)

@@ -57,6 +57,12 @@ _INTEGER_OPTIONS: dict[str, tuple[int, int]] = {
 }
 
 
+# Byte counts among them: these also take the size forms of the limits options.
+_SIZE_OPTIONS = frozenset(
+    {"gzip-min-size", "compress-max-size", "memory-cache-size", "memory-file-max"}
+)
+
+
 def _default(name: str) -> str:
     # A string, like a value from the command line: both are converted the same way.
     return str(_INTEGER_OPTIONS[name][0])
@@ -263,7 +269,9 @@ class WebOptions(LimitsOptions):
             try:
                 value = int(raw)
             except (TypeError, ValueError) as exc:
-                raise usage.UsageError(f"--{name} must be an integer, not {raw!r}") from exc
+                if name not in _SIZE_OPTIONS:
+                    raise usage.UsageError(f"--{name} must be an integer, not {raw!r}") from exc
+                value = parse_size(name, raw)  # 64k, 10m, 1g, as --max-body takes them
             if value < minimum:
                 raise usage.UsageError(f"--{name} must be >= {minimum}, not {value}")
             numbers[name] = value

@@ -35,7 +35,6 @@ from twisted_netlab.http.ranges import (
     multipart_layout,
     unsatisfied_content_range,
 )
-from twisted_netlab.http.replay import MAX_PLAN_BYTES
 from twisted_netlab.http.validators import http_date
 from twisted_netlab.web.config import StaticConfig
 from twisted_netlab.web.fastheaders import canonical, raw_headers, set_headers
@@ -392,8 +391,8 @@ class FileResponder(RepresentationChooser):
         """
         if getattr(request, "replay_offer", FORBIDDEN) is not None:
             return  # not replayable, already offered, or forbidden by a wrapper
-        if facts.identity.size > MAX_PLAN_BYTES:
-            return  # a response that large is never kept: do not record it
+        if not facts.identity.in_memory:
+            return  # a file the operator keeps out of memory (--memory-file-max) stays out
         lookup_path, key, codings = facts.lookup_path, facts.key, facts.codings
 
         def check() -> bool:
