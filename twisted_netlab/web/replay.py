@@ -4,10 +4,12 @@ A resource whose answer is a function of the request head and of a version it ca
 check cheaply (a static file: its stat key) calls ``offer_replay(request, check)``
 before writing; the channel (``web/replaychannel.py``) then records what is written
 and answers the same head again from the recording while ``check()`` holds. A wrapper
-whose decision depends on more than the head (the clock: a signed link's expiry; the
-server's state: a lame duck's ``Connection: close``) calls ``forbid_replay(request)``,
-which no later offer undoes; a resource retrying after a failure withdraws its offer
-(``withdraw_replay``). The rules of what is recorded are ``http/replay.py``.
+whose decision depends on more than the head (the clock: a signed link's expiry) calls
+``forbid_replay(request)``, which no later offer undoes; a resource retrying after a
+failure withdraws its offer (``withdraw_replay``). The server's own state is the
+channel's to check on each replay (draining, a connection about to close) and the
+site's ``ReplayWatcher`` (metrics: a lame duck). The rules of what is recorded are
+``http/replay.py``.
 
 The functions accept any request: one that cannot be replayed (HTTP/2, a plain
 twisted.web ``Request`` in a test) has no ``replay_offer`` and is left alone.
@@ -31,6 +33,7 @@ __all__ = [
     "offer_replay",
     "withdraw_replay",
 ]
+
 
 class ReplayOffer:
     """A resource's offer: ``check()`` says the version the answer was made from is
