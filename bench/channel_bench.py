@@ -27,18 +27,20 @@ import argparse
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from pathlib import Path
 
 from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
-from twisted.web.resource import Resource
-from twisted.web.server import Request, Site
+from twisted.web.server import Site
 
 from twisted_netlab.web.connections import LimitedSite, body_rule_for
 from twisted_netlab.web.limits import LimitsConfig
 
-ONE_K = b"x" * 1024
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from inprocess import Floor, floor_site
+
 SHORT = b"GET /1k HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n"
 BROWSER = (
     b"GET /1k HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n"
@@ -51,21 +53,9 @@ BROWSER = (
 )
 
 
-class Floor(Resource):
-    isLeaf = True
-
-    def render_GET(self, request: Request) -> bytes:
-        return ONE_K
-
-
-class QuietSite(Site):
-    def log(self, request: Any) -> None:
-        """No access log: the floor."""
-
-
 def make_site(kind: str) -> Site:
     if kind == "plain":
-        return QuietSite(Floor())
+        return floor_site()
     limits = LimitsConfig()
     return LimitedSite(Floor(), limits, body_rule_for([], [], limits), reactor=Clock())
 

@@ -40,7 +40,10 @@ from twisted.internet.testing import StringTransport
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Site
 
-ONE_K = b"x" * 1024
+sys.path.insert(0, str(os.path.dirname(os.path.abspath(__file__))))
+
+from inprocess import ONE_K, QuietSite, floor_site, icount
+
 UPSTREAM_RESPONSE = (
     b"HTTP/1.1 200 OK\r\n"
     b"Server: nginx/1.24.0\r\n"
@@ -96,9 +99,6 @@ def ours(upstream: Upstream) -> Site:
     return site
 
 
-class _QuietSite(Site):
-    def log(self, request: object) -> None:
-        pass
 
 
 def probe(upstream: Upstream) -> Site:
@@ -163,7 +163,7 @@ def probe(upstream: Upstream) -> Site:
                 endpoint.connect(Factory()).addCallback(go)
             return NOT_DONE_YET
 
-    return _QuietSite(Proxy())
+    return QuietSite(Proxy())
 
 
 def probe_site(upstream: Upstream) -> Site:
@@ -179,39 +179,13 @@ def probe_site(upstream: Upstream) -> Site:
 
 
 def floor(upstream: Upstream) -> Site:
-    class Floor(Resource):
-        isLeaf = True
-
-        def render_GET(self, request: object) -> bytes:
-            return ONE_K
-
-    return _QuietSite(Floor())
-
-
-def icount(kind: str) -> None:
-    """Instructions per request: cachegrind runs of 1000 and 3000 requests, differenced."""
-    import re
-    import subprocess
-    import tempfile
-
-    counts = []
-    for n in (1000, 3000):
-        with tempfile.NamedTemporaryFile(suffix=".cg") as out:
-            done = subprocess.run(
-                ["valgrind", "--tool=cachegrind", "--cache-sim=no",
-                 f"--cachegrind-out-file={out.name}",
-                 sys.executable, __file__, kind, str(n), "--once"],
-                capture_output=True, text=True, check=True, timeout=900,
-            )
-        found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
-        assert found is not None, done.stderr[-2000:]
-        counts.append(int(found.group(1).replace(",", "")))
-    print(f"{kind}: {(counts[1] - counts[0]) / 2000 / 1000:.1f} k instructions/request")
+    return floor_site()
 
 
 def main() -> None:
     if "--icount" in sys.argv:
-        icount(next(a for a in sys.argv[1:] if not a.startswith("-")))
+        kind = next(a for a in sys.argv[1:] if not a.startswith("-"))
+        print(f"{kind}: {icount(__file__, kind, []) / 1000:.1f} k instructions/request")
         return
     args = [a for a in sys.argv[1:] if not a.startswith("-")]
     kind = args[0] if args else "ours"

@@ -21,36 +21,26 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from twisted.internet import reactor
 from twisted.internet.address import IPv4Address
 from twisted.internet.testing import StringTransport
-from twisted.web.resource import Resource
-from twisted.web.server import Site
 
-ONE_K = b"x" * 1024
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from inprocess import floor_site, icount
+
 KINDS = ("1k", "304-inm", "304-ims", "range", "64k", "floor")
 
 
 def _site(kind: str, root: str, full: bool, log: bool) -> Any:
     if kind == "floor":
-
-        class Floor(Resource):
-            isLeaf = True
-
-            def render_GET(self, request: object) -> bytes:
-                return ONE_K
-
-        class QuietSite(Site):
-            def log(self, request: object) -> None:
-                pass
-
-        return QuietSite(Floor())
+        return floor_site()
     from twisted_netlab.web.options import WebOptions
     from twisted_netlab.web.requestlog import RequestLog
     from twisted_netlab.web.site import build_site
@@ -125,23 +115,6 @@ def measure(kind: str, n: int, full: bool, log: bool, once: bool) -> str:
     return f"{kind}: {best * 1e6:.2f} us/request  status {status}  {len(reference)} bytes"
 
 
-def icount(kind: str, flags: list[str]) -> None:
-    """Instructions per request: cachegrind runs of 1000 and 3000 requests, differenced."""
-    counts = []
-    for n in (1000, 3000):
-        with tempfile.NamedTemporaryFile(suffix=".cg") as out:
-            done = subprocess.run(
-                ["valgrind", "--tool=cachegrind", "--cache-sim=no",
-                 f"--cachegrind-out-file={out.name}",
-                 sys.executable, __file__, kind, str(n), "--once", *flags],
-                capture_output=True, text=True, check=True, timeout=900,
-            )
-        found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
-        assert found is not None, done.stderr[-2000:]
-        counts.append(int(found.group(1).replace(",", "")))
-    print(f"{kind}: {(counts[1] - counts[0]) / 2000 / 1000:.1f} k instructions/request")
-
-
 def main() -> None:
     args = [a for a in sys.argv[1:] if not a.startswith("-")]
     flags = [a for a in sys.argv[1:] if a in ("--full", "--log")]
@@ -152,7 +125,8 @@ def main() -> None:
         raise SystemExit(f"static_hot: unknown kind {unknown[0]!r}; kinds: {', '.join(KINDS)}")
     if "--icount" in sys.argv:
         for kind in kinds:
-            icount(kind, flags)
+            count = icount(__file__, kind, flags)
+            print(f"{kind}: {count / 1000:.1f} k instructions/request")
         return
     n = int(numbers[0]) if numbers else 20000
     for kind in kinds:

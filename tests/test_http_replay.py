@@ -10,6 +10,7 @@ from twisted_netlab.http.replay import (
     field_value,
     make_plan,
     replayable_head,
+    response_head,
 )
 
 HEAD = b"GET /a.txt HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\n\r\n"
@@ -166,3 +167,24 @@ class ReplayTableTests(SynchronousTestCase):
         table = ReplayTable(max_plans=100, max_bytes=50)
         table.store(b"a", plan_of(100))
         self.assertEqual((len(table), table.bytes), (0, 0))
+
+
+class ResponseHeadTests(SynchronousTestCase):
+    def test_formats_as_twisted_writes_a_head(self) -> None:
+        from twisted.internet.testing import StringTransport
+        from twisted.web.http import HTTPChannel
+        from twisted.web.http_headers import Headers
+
+        headers = Headers()
+        headers.setRawHeaders(b"server", [b"S"])
+        headers.setRawHeaders(b"set-cookie", [b"a=1", b"b=2"])
+        headers.setRawHeaders(b"content-length", [b"5"])
+        channel = HTTPChannel()
+        transport = StringTransport()
+        channel.makeConnection(transport)
+        channel.writeHeaders(b"HTTP/1.1", b"200", b"OK", headers)
+        self.assertEqual(
+            response_head(b"HTTP/1.1", b"200", b"OK", headers.getAllRawHeaders()),
+            transport.value(),
+        )
+        channel.connectionLost(None)  # type: ignore[arg-type]

@@ -33,7 +33,7 @@ its value, and the channel puts the current second's date between them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 
 __all__ = [
     "MAX_PLANS",
@@ -45,6 +45,7 @@ __all__ = [
     "field_value",
     "make_plan",
     "replayable_head",
+    "response_head",
 ]
 
 MAX_PLAN_BYTES = 256 * 1024
@@ -94,16 +95,17 @@ class ReplayPlan:
     """What to write for a head again: the recorded bytes with the current date.
 
     ``check()`` says whether the version the response was made from is still current
-    (the resource's offer); ``code``, ``sent`` (body bytes), ``method`` and ``target``
-    are for the logs and metrics, which a replayed request feeds as a full one does.
+    (the resource's offer); ``code``, ``sent`` (body bytes), ``method``, ``target``
+    and ``version`` are for the logs and metrics, which a replayed request feeds as a
+    full one does.
     """
 
     __slots__ = ("_date", "_end", "_start", "check", "code", "log_text", "method", "path",
-                 "replayed", "sent", "size", "target", "whole")
+                 "replayed", "sent", "size", "target", "version", "whole")
 
     def __init__(
         self, whole: bytes, date_span: tuple[int, int] | None, code: int, sent: int,
-        check: Callable[[], bool], method: bytes, target: bytes,
+        check: Callable[[], bool], method: bytes, target: bytes, version: bytes,
         replayed: Callable[[], None] | None = None,
     ) -> None:
         self.whole = whole  # the response as last written (its date may be old)
@@ -115,6 +117,7 @@ class ReplayPlan:
         self.replayed = replayed  # told of each replay (the resource's own counting)
         self.method = method
         self.target = target
+        self.version = version  # the request's, as sent (the access log's)
         self.path = target.partition(b"?")[0]
         self.size = len(whole)
         self.log_text: str | None = None  # the request log's part for it, made once
@@ -132,6 +135,20 @@ class ReplayPlan:
             self._end = start + len(date)
             self._date = date
         return self.whole
+
+
+def response_head(
+    version: bytes, code: bytes, reason: bytes,
+    fields: Iterable[tuple[bytes, Sequence[bytes]]],
+) -> bytes:
+    """A response head as ``HTTPChannel.writeHeaders`` writes it (status line, each
+    value on a line of its own, blank line), as one bytes object to record."""
+    parts = [version, b" ", code, b" ", reason, b"\r\n"]
+    for name, values in fields:
+        for value in values:
+            parts.extend((name, b": ", value, b"\r\n"))
+    parts.append(b"\r\n")
+    return b"".join(parts)
 
 
 def _content_length(head: bytes) -> int | None:
@@ -161,7 +178,7 @@ def make_plan(
     if b"\r\ntransfer-encoding:" in lower or b"\r\nconnection: close" in lower:
         return None
     method, _, rest = request_head[: request_head.find(b"\r\n")].partition(b" ")
-    target = rest.rpartition(b" ")[0]
+    target, _, version = rest.rpartition(b" ")
     length = _content_length(response_head)
     has_body = body or (method != b"HEAD" and code not in _NO_BODY_CODES)
     if has_body and (length is None or length != len(body)):
@@ -172,7 +189,7 @@ def make_plan(
         start += len(_DATE)
         span = (start, response_head.find(b"\r\n", start))
     return ReplayPlan(
-        response_head + body, span, code, sent, check, method, target, replayed
+        response_head + body, span, code, sent, check, method, target, version, replayed
     )
 
 

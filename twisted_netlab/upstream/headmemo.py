@@ -68,8 +68,8 @@ def memo_key(method: bytes, head: bytes) -> tuple[bytes, bytes | None]:
         start += len(_DATE)
         end = head.find(b"\r\n", start)
         if end - start == _DATE_LENGTH:
-            return b"D" + method + b" " + head[:start] + head[end:], head[start:end]
-    return b"W" + method + b" " + head, None
+            return b"".join((b"D", method, b" ", head[:start], head[end:])), head[start:end]
+    return b"".join((b"W", method, b" ", head)), None
 
 
 def plan_for(head: ResponseHead, date: bytes | None) -> HeadPlan | None:

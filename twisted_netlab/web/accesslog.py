@@ -86,9 +86,8 @@ class NetlabSite(Site):
             request_log.line_with(client_host(channel), text, started)
         if self._access_log is None:
             return
-        version = head[: head.find(b"\r\n")].rpartition(b" ")[2]
         line = combined_line(
-            self._combined_stamp(), client_host(channel), method, target, version, code,
+            self._combined_stamp(), client_host(channel), method, target, plan.version, code,
             sent, field_value(head, b"referer"), field_value(head, b"user-agent"),
         )
         self._access_log.write(line.encode("utf-8", "replace") + b"\n")

@@ -29,7 +29,7 @@ from twisted.python.failure import Failure
 from twisted.web.resource import IResource
 from twisted.web.server import Request
 
-from twisted_netlab.http.replay import ReplayPlan, ReplayTable
+from twisted_netlab.http.replay import MAX_TABLE_BYTES, ReplayPlan, ReplayTable
 from twisted_netlab.web.accesslog import NetlabSite
 from twisted_netlab.web.bodystream import BodyStream
 from twisted_netlab.web.channel import LimitedChannel, LimitedRequest
@@ -116,8 +116,10 @@ class LimitedSite(NetlabSite):
         *,
         reactor: IReactorTime,
         body_opener: BodyOpener | None = None,
+        replay_bytes: int | None = MAX_TABLE_BYTES,
         **kwargs: Any,
     ) -> None:
+        """``replay_bytes``: the byte budget of each replay table (None: no replays)."""
         super().__init__(resource, reactor=reactor, **kwargs)
         self.limits = limits
         self.body_rule = body_rule
@@ -145,7 +147,9 @@ class LimitedSite(NetlabSite):
         self.proxy_caches: list[Any] = []  # the shared proxy cache, for /metrics (build_site)
         # Replays (web/replaychannel.py): a table per connection kind, since a response
         # may differ over TLS; the watcher (metrics) counts replays and may stop them.
-        self.replays: dict[bool, ReplayTable] = {False: ReplayTable(), True: ReplayTable()}
+        self.replays: dict[bool, ReplayTable] = {} if replay_bytes is None else {
+            secure: ReplayTable(max_bytes=replay_bytes) for secure in (False, True)
+        }
         self.replay_watcher: ReplayWatcher | None = None
 
     # -- ChannelHost ------------------------------------------------------------------

@@ -39,6 +39,7 @@ from twisted_netlab.http.replay import (
     ReplayTable,
     make_plan,
     replayable_head,
+    response_head,
 )
 from twisted_netlab.web.channelreads import ReadChannel
 from twisted_netlab.web.limits import Phase
@@ -164,13 +165,7 @@ class ReplayChannel(ReadChannel):
             and isinstance(headers, Headers)
             and replayable_head(key)
         ):
-            # HTTPChannel.writeHeaders' own format, kept as bytes for the plan.
-            sequence = [version, b" ", code, b" ", reason, b"\r\n"]
-            for name, values in headers.getAllRawHeaders():
-                for value in values:
-                    sequence.extend((name, b": ", value, b"\r\n"))
-            sequence.append(b"\r\n")
-            head = b"".join(sequence)
+            head = response_head(version, code, reason, headers.getAllRawHeaders())
             self._rec = _Recording(key, request, head)
             self.write = self._record_write  # type: ignore[method-assign]
             self.writeSequence = self._record_sequence  # type: ignore[method-assign]

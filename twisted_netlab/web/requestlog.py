@@ -54,28 +54,26 @@ def status_text(code: int, colour: bool) -> str:
     return f"\x1b[{tint}m{text}\x1b[0m" if tint else text
 
 
-def client_host(channel: Any) -> str:
-    """The client's address for an HTTP/1.1 ``channel``, cached on it as
-    ``_client_host`` caches it (for a request answered without a ``Request``)."""
+def _cached_host(channel: Any, peer: Callable[[], object]) -> str:
+    """The client's address, looked up once per connection (kept on ``channel``)
+    rather than per request: a TCP transport builds a new address on each ``getPeer``."""
     host: str | None = getattr(channel, _HOST_ATTRIBUTE, None)
     if host is None:
-        transport = channel.transport
-        peer = transport.getPeer() if transport is not None else None
-        host = str(getattr(peer, "host", None) or "-")
-        setattr(channel, _HOST_ATTRIBUTE, host)
+        host = str(getattr(peer(), "host", None) or "-")
+        if channel is not None:  # None once twisted.web has cleaned the request up
+            setattr(channel, _HOST_ATTRIBUTE, host)
     return host
+
+
+def client_host(channel: Any) -> str:
+    """The client's address for an HTTP/1.1 ``channel`` (a request answered without a
+    ``Request``: a replay)."""
+    transport = channel.transport
+    return _cached_host(channel, lambda: transport.getPeer() if transport is not None else None)
 
 
 def _client_host(request: Request) -> str:
-    """The client's address, looked up once per connection rather than per request
-    (a TCP transport builds a new address object on each ``getPeer``)."""
-    channel = getattr(request, "channel", None)  # gone once a request is cleaned up
-    host: str | None = getattr(channel, _HOST_ATTRIBUTE, None)
-    if host is None:
-        host = str(getattr(request.getClientAddress(), "host", None) or "-")
-        if channel is not None:
-            setattr(channel, _HOST_ATTRIBUTE, host)
-    return host
+    return _cached_host(getattr(request, "channel", None), request.getClientAddress)
 
 
 class RequestLog:
@@ -110,17 +108,8 @@ class RequestLog:
 
     def log(self, request: Request) -> None:
         """Queue the line for ``request`` (called by the site when it has finished)."""
-        self.line(
-            _client_host(request), request.method, request.uri, request.code,
-            request.sentLength, getattr(request, "started", None),
-        )
-
-    def line(
-        self, client: str, method_raw: bytes, uri: bytes, code: int, sent: int,
-        started: float | None,
-    ) -> None:
-        """Queue the line for a request (``log``), from its fields."""
-        self.line_with(client, self.middle(method_raw, uri, code, sent), started)
+        middle = self.middle(request.method, request.uri, request.code, request.sentLength)
+        self.line_with(_client_host(request), middle, getattr(request, "started", None))
 
     def middle(self, method_raw: bytes, uri: bytes, code: int, sent: int) -> str:
         """The part of a line between the client and the time taken (`` GET /a 200 5B ``):

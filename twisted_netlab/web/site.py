@@ -13,7 +13,7 @@ import sys
 
 from twisted.internet.interfaces import IReactorTime
 
-from twisted_netlab.http.replay import MAX_TABLE_BYTES, ReplayTable
+from twisted_netlab.http.replay import MAX_TABLE_BYTES
 from twisted_netlab.web.accesslog import NetlabSite, combined_log_line, open_access_log
 from twisted_netlab.web.config import WebConfig
 from twisted_netlab.web.connections import LimitedSite, body_rule_for
@@ -65,17 +65,14 @@ def build_site(config: WebConfig, reactor: IReactorTime) -> LimitedSite:
     )
     # Proxy uploads stream to the upstream as they arrive (routed as ``router`` does).
     opener = proxy_body_opener(router.mounts) if proxies else None
+    # Replayed bodies are copies held in memory: the tables (plain and TLS) may each
+    # take an eighth of the memory cache's budget, at most MAX_TABLE_BYTES.
+    replay_bytes = min(MAX_TABLE_BYTES, config.static.memory_cache_size // 8)
     site = LimitedSite(
         root, config.limits, rule, reactor=reactor, body_opener=opener,
         access_log=open_access_log(config.access_log), request_log=request_log,
+        replay_bytes=replay_bytes if config.replay else None,
     )
-    if not config.replay:
-        site.replays = {}  # no table for any connection: every request takes the full path
-    else:
-        # Replayed bodies are copies held in memory: the tables (plain and TLS) share an
-        # eighth of the memory cache's budget each, at most MAX_TABLE_BYTES.
-        budget = min(MAX_TABLE_BYTES, config.static.memory_cache_size // 8)
-        site.replays = {secure: ReplayTable(max_bytes=budget) for secure in (False, True)}
     # For /metrics (scale.instrument reads them at scrape time): the proxy's pools.
     site.upstream_pools = list({
         id(r.client.pool): r.client.pool for _, r in proxies if isinstance(r, ProxyResource)

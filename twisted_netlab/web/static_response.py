@@ -401,6 +401,7 @@ class FileResponder(RepresentationChooser):
                 or time.monotonic() - facts.sidecars_checked > SIDECAR_RECHECK_SECONDS
             ):
                 return False
+            # fsinfo.same_version, inlined as ``_serve`` inlines it: each replay pays it.
             try:
                 st = os.stat(lookup_path)
             except OSError:

@@ -110,6 +110,10 @@ class HitPlan:
         self.sets = sets
         self.adds = adds
 
+    def holds_at(self, now: float) -> bool:
+        """Whether the clock is within the plan's window (see the class text)."""
+        return self.since <= now and (now < self.until or now == self.since)
+
 
 Slot = tuple[object, bytes, bool]  # (mount resource, request target as sent, TLS)
 

@@ -68,7 +68,7 @@ def replay_hit(resource: CallHost, cache: ProxyCache, request: Any) -> bool:
     if plan is None:
         return False
     now = cache.now()
-    if not (plan.since <= now and (now < plan.until or now == plan.since)):
+    if not plan.holds_at(now):
         return False
     body = cache.store.sole_body(plan.key, plan.stored)
     if body is None:
@@ -101,11 +101,9 @@ def _offer(cache: ProxyCache, slot: Slot, plan: HitPlan, request: Any) -> None:
     store = cache.store
 
     def check() -> bool:
-        now = cache.now()
         return (
             plans.get(slot) is plan
-            and plan.since <= now
-            and (now < plan.until or now == plan.since)
+            and plan.holds_at(cache.now())
             and store.sole_body(plan.key, plan.stored) is not None
         )
 
