@@ -46,11 +46,11 @@ def make_site(root: str, *argv: str, clock: MemoryReactorClock | None = None) ->
 class Connection:
     """One client connection on a ``StringTransport``."""
 
-    def __init__(self, site: LimitedSite, port: int = 40000) -> None:
-        self.protocol: Any = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", port))
+    def __init__(self, site: LimitedSite, port: int = 40000, host: str = "127.0.0.1") -> None:
+        self.protocol: Any = site.buildProtocol(IPv4Address("TCP", host, port))
         self.transport = StringTransport(
             hostAddress=IPv4Address("TCP", "127.0.0.1", 8080),
-            peerAddress=IPv4Address("TCP", "127.0.0.1", port),
+            peerAddress=IPv4Address("TCP", host, port),
         )
         self.protocol.makeConnection(self.transport)
 

@@ -210,7 +210,7 @@ class NetlabMetrics:
         self.in_flight.labels(mount=mount).inc()
         return mount
 
-    def request_replayed(self, path: bytes, code: int, sent: int) -> None:
+    def request_replayed(self, path: bytes, code: int | None, sent: int) -> None:
         """A request answered by a replay (``web/replaychannel.py``): counted as one
         answered request, and as a replay."""
         mount = mount_label(path, self.mounts)

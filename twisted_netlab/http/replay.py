@@ -34,12 +34,14 @@ its value, and the channel puts the current second's date between them.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from typing import Protocol
 
 __all__ = [
     "MAX_PLANS",
     "MAX_PLAN_BYTES",
     "MAX_TABLE_BYTES",
     "REPLAYED_CODES",
+    "Kept",
     "ReplayPlan",
     "ReplayTable",
     "field_value",
@@ -193,8 +195,17 @@ def make_plan(
     )
 
 
-class ReplayTable(dict[bytes, ReplayPlan]):
-    """Plans by exact request head, bounded in count and bytes (see the module text)."""
+class Kept(Protocol):
+    """What a table keeps: a ``ReplayPlan``, or a proxy's ``relayplan.ForwardPlan``."""
+
+    size: int
+
+
+class ReplayTable(dict[bytes, Kept]):
+    """Plans by exact request head, bounded in count and bytes (see the module text).
+
+    A channel's one lookup per idle read finds either kind of plan: a static answer to
+    replay (``ReplayPlan``) or a proxied GET to relay (``relayplan.ForwardPlan``)."""
 
     __slots__ = ("bytes", "max_bytes", "max_plans")
 
@@ -204,7 +215,7 @@ class ReplayTable(dict[bytes, ReplayPlan]):
         self.max_bytes = max_bytes
         self.bytes = 0
 
-    def store(self, head: bytes, plan: ReplayPlan) -> None:
+    def store(self, head: bytes, plan: Kept) -> None:
         """Keep ``plan`` for ``head``, emptying the table first if it would overflow."""
         size = plan.size + len(head)
         old = self.pop(head, None)

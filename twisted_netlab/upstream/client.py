@@ -70,7 +70,16 @@ class UpstreamClient:
     def request(
         self, origin: Origin, request: UpstreamRequest, handler: ResponseHandler
     ) -> Exchange:
-        exchange = Exchange(
+        exchange = self.exchange(origin, request, handler)
+        exchange.start()
+        return exchange
+
+    def exchange(
+        self, origin: Origin, request: UpstreamRequest, handler: ResponseHandler
+    ) -> Exchange:
+        """The exchange ``request`` would start, not started yet: a caller that must
+        hold it before its handler can be called (which ``start`` may do) starts it."""
+        return Exchange(
             origin=origin,
             request=request,
             handler=handler,
@@ -81,8 +90,6 @@ class UpstreamClient:
             idle_timeout=self.config.idle_timeout,
             tick=self.tick,
         )
-        exchange.start()
-        return exchange
 
     def close(self) -> Deferred[None]:
         """Close the idle connections and stop the sweep (at reactor shutdown)."""

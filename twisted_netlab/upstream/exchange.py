@@ -28,6 +28,7 @@ from twisted_netlab.upstream.errors import (
     UpstreamError,
 )
 from twisted_netlab.upstream.message import (
+    BodySource,
     Origin,
     ResponseHandler,
     ResponseHead,
@@ -83,6 +84,19 @@ class Exchange:
     def start(self) -> None:
         request = self.request
         body = request.body
+        if request.head is not None:
+            self.head_bytes = request.head
+        else:
+            self._format(request, body)
+            if self.state is State.DONE:
+                return
+        if self._response_timeout > 0 or self._idle_timeout > 0:
+            self._deadline = self._reactor.seconds() + self._response_timeout
+            self._watched = True
+            self._deadlines.add(self, self._tick)
+        self._pool.acquire(self)
+
+    def _format(self, request: UpstreamRequest, body: BodySource | None) -> None:
         try:
             self.head_bytes = request_head(
                 request.method,
@@ -93,12 +107,6 @@ class Exchange:
             )
         except RequestHeadError as exc:
             self._fail(InternalError("request could not be sent", str(exc)))
-            return
-        if self._response_timeout > 0 or self._idle_timeout > 0:
-            self._deadline = self._reactor.seconds() + self._response_timeout
-            self._watched = True
-            self._deadlines.add(self, self._tick)
-        self._pool.acquire(self)
 
     # -- from the pool -------------------------------------------------------------
 

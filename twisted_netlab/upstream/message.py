@@ -74,6 +74,9 @@ class UpstreamRequest:
     target: bytes
     headers: GroupedHeaders
     body: BodySource | None = None
+    # The head as ``request_head`` formats it, when the caller has it already (a
+    # direct relay sends the bytes its plan recorded): the exchange then skips formatting.
+    head: bytes | None = None
 
 
 @dataclass(slots=True)
@@ -85,6 +88,12 @@ class ResponseHead:
     version: bytes
     headers: list[Pair]
     framing: Framing
+    # The head's key in the reader's memo (``headmemo.memo_key``) and the Date value
+    # taken out of it, when the head is memoised (None: it is not); ``whole``: the
+    # whole message came in the read that started it (its body follows at once).
+    memo_key: bytes | None = None
+    memo_date: bytes | None = None
+    whole: bool = False
 
 
 class ResponseHandler(Protocol):

@@ -153,6 +153,9 @@ class ResponseReader:
         head = plan.head(date)
         if head is None:
             return False
+        head.memo_key = key
+        head.memo_date = date
+        head.whole = True
         self.got_head = True
         self.kind = kind
         self.keep_alive = framing.keep_alive
@@ -274,6 +277,7 @@ class ResponseReader:
             plan = plan_for(head, candidate[1])
             if plan is not None:
                 self.memo.remember(candidate[0], plan)
+                head.memo_key, head.memo_date = candidate
         self.events.head(head)
         if framing.kind is BodyKind.NO_BODY and self._split:
             # llhttp ends 204/304 itself; for HEAD it would wait for a body.

@@ -22,6 +22,7 @@ from twisted.web import http
 from twisted.web.resource import IResource
 from twisted.web.server import Request, Site
 
+from twisted_netlab.http.relayplan import ResponsePlan
 from twisted_netlab.http.replay import ReplayPlan, field_value
 from twisted_netlab.web.requestlog import RequestLog, client_host
 
@@ -74,7 +75,9 @@ class NetlabSite(Site):
         self._access_log.write(line.encode("utf-8", "replace") + b"\n")
         self._access_log.flush()
 
-    def log_replayed(self, channel: Any, plan: ReplayPlan, head: bytes, started: float) -> None:
+    def log_replayed(
+        self, channel: Any, plan: ReplayPlan | ResponsePlan, head: bytes, started: float
+    ) -> None:
         """The log lines of a request answered by a replay (``web/replaychannel.py``),
         the same as the full path writes for it; ``head`` is the request's head."""
         method, target, code, sent = plan.method, plan.target, plan.code, plan.sent

@@ -46,8 +46,8 @@ from twisted_netlab.web.bodystream import BodyStream
 from twisted_netlab.web.channelreads import ChannelHost
 from twisted_netlab.web.limits import BodyVerdict, Phase, body_overflows, judge_body
 from twisted_netlab.web.plainresponse import plain_response
+from twisted_netlab.web.relaychannel import RelayChannel
 from twisted_netlab.web.replay import ReplayOffer
-from twisted_netlab.web.replaychannel import ReplayChannel
 
 __all__ = ["ChannelHost", "LimitedChannel", "LimitedRequest"]
 
@@ -124,7 +124,7 @@ class LimitedRequest(Request):
             super().handleContentChunk(data)  # type: ignore[no-untyped-call]
 
 
-class LimitedChannel(ReplayChannel):
+class LimitedChannel(RelayChannel):
     _log = Logger()
 
     __slots__ = (

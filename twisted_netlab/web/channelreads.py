@@ -29,6 +29,7 @@ from twisted.internet.interfaces import IDelayedCall
 from twisted.web.http import HTTPChannel
 from twisted.web.server import Request
 
+from twisted_netlab.http.relayplan import ResponsePlan
 from twisted_netlab.http.replay import ReplayPlan, ReplayTable
 from twisted_netlab.web.bodystream import BodyStream
 from twisted_netlab.web.deadline import LazyDeadline
@@ -79,7 +80,9 @@ class ChannelHost(Protocol):
     def replay_table(self, secure: bool) -> ReplayTable | None:
         """The plans for this kind of connection (TLS or not); None: no replays."""
 
-    def replayed(self, channel: ReadChannel, plan: ReplayPlan, head: bytes, started: float) -> None:
+    def replayed(
+        self, channel: ReadChannel, plan: ReplayPlan | ResponsePlan, head: bytes, started: float
+    ) -> None:
         """``head`` was answered by ``plan``: log and count it as a full request."""
 
 

@@ -29,6 +29,7 @@ from twisted.python.failure import Failure
 from twisted.web.resource import IResource
 from twisted.web.server import Request
 
+from twisted_netlab.http.relayplan import ResponsePlan
 from twisted_netlab.http.replay import MAX_TABLE_BYTES, ReplayPlan, ReplayTable
 from twisted_netlab.web.accesslog import NetlabSite
 from twisted_netlab.web.bodystream import BodyStream
@@ -166,7 +167,9 @@ class LimitedSite(NetlabSite):
     def replay_table(self, secure: bool) -> ReplayTable | None:
         return self.replays.get(secure)
 
-    def replayed(self, channel: ReadChannel, plan: ReplayPlan, head: bytes, started: float) -> None:
+    def replayed(
+        self, channel: ReadChannel, plan: ReplayPlan | ResponsePlan, head: bytes, started: float
+    ) -> None:
         if self.request_log is not None or self._access_log is not None:
             self.log_replayed(channel, plan, head, started)
         watcher = self.replay_watcher

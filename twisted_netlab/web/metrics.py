@@ -145,7 +145,7 @@ class InstrumentedRoot(Resource):
         """Not while closing: every response then carries ``Connection: close``."""
         return not self._health.closing
 
-    def replayed(self, path: bytes, code: int, sent: int) -> None:
+    def replayed(self, path: bytes, code: int | None, sent: int) -> None:
         self._metrics.request_replayed(path, code, sent)
 
     def render(self, request: IRequest) -> bytes | int:

@@ -24,12 +24,16 @@ from typing import Protocol
 from twisted.web.http import datetimeToString
 from twisted.web.iweb import IRequest
 
+from twisted_netlab.upstream.message import UpstreamRequest
+
 __all__ = [
     "FORBIDDEN",
+    "RelayOffer",
     "ReplayOffer",
     "ReplayWatcher",
     "current_date",
     "forbid_replay",
+    "offer_relay",
     "offer_replay",
     "withdraw_replay",
 ]
@@ -55,6 +59,33 @@ class ReplayOffer:
 FORBIDDEN = ReplayOffer(lambda: False)  # a marker no offer replaces
 
 
+def _always() -> bool:
+    return True
+
+
+class RelayOffer(ReplayOffer):
+    """A proxy's offer (``http/relayplan.py``): the client head this response is
+    written for may be relayed again from a plan. ``relay`` makes the relays (the
+    mount's), ``request`` is the ``UpstreamRequest`` sent (its ``head`` the bytes sent),
+    ``peer`` the client address it names; ``memo_key``/``upstream_date`` are the
+    upstream head's (``ResponseHead``), ``length`` its body's."""
+
+    __slots__ = ("key", "length", "memo_key", "peer", "relay", "request", "upstream_date")
+
+    def __init__(
+        self, key: bytes, relay: object, request: UpstreamRequest, peer: str,
+        memo_key: bytes, upstream_date: bytes | None, length: int,
+    ) -> None:
+        super().__init__(_always)
+        self.key = key  # the client head it came in (``relay_key``)
+        self.relay = relay
+        self.request = request
+        self.peer = peer
+        self.memo_key = memo_key
+        self.upstream_date = upstream_date
+        self.length = length
+
+
 def offer_replay(
     request: IRequest, check: Callable[[], bool], *, dated: bool = True,
     replayed: Callable[[], None] | None = None,
@@ -62,6 +93,15 @@ def offer_replay(
     """This response may be replayed for the same head while ``check()`` is true."""
     if getattr(request, "replay_offer", FORBIDDEN) is None:
         request.replay_offer = ReplayOffer(check, dated, replayed)  # type: ignore[attr-defined]
+        offered = getattr(getattr(request, "channel", None), "replay_offered", None)
+        if offered is not None:
+            offered(request)
+
+
+def offer_relay(request: IRequest, offer: RelayOffer) -> None:
+    """This proxied response may be relayed again from a plan (see ``RelayOffer``)."""
+    if getattr(request, "replay_offer", FORBIDDEN) is None:
+        request.replay_offer = offer  # type: ignore[attr-defined]
         offered = getattr(getattr(request, "channel", None), "replay_offered", None)
         if offered is not None:
             offered(request)
@@ -85,7 +125,7 @@ class ReplayWatcher(Protocol):
     def may_replay(self) -> bool:
         """False while replays must not be made (the watcher changes responses now)."""
 
-    def replayed(self, path: bytes, code: int, sent: int) -> None:
+    def replayed(self, path: bytes, code: int | None, sent: int) -> None:
         """A request for ``path`` was answered by a replay (``code``, ``sent`` bytes)."""
 
 

@@ -34,8 +34,11 @@ from typing import Any
 from twisted.python.failure import Failure
 from twisted.web.http_headers import Headers
 
+from twisted_netlab.http.relayplan import ForwardPlan, make_response_plan, relayable_head
 from twisted_netlab.http.replay import (
     MAX_PLAN_BYTES,
+    Kept,
+    ReplayPlan,
     ReplayTable,
     make_plan,
     replayable_head,
@@ -43,7 +46,7 @@ from twisted_netlab.http.replay import (
 )
 from twisted_netlab.web.channelreads import ReadChannel
 from twisted_netlab.web.limits import Phase
-from twisted_netlab.web.replay import FORBIDDEN, current_date
+from twisted_netlab.web.replay import FORBIDDEN, RelayOffer, current_date
 
 __all__ = ["ReplayChannel"]
 
@@ -53,18 +56,19 @@ _IDLE = Phase.IDLE
 class _Recording:
     """What has been written for the request being recorded."""
 
-    __slots__ = ("body", "head", "key", "request", "size", "spoiled")
+    __slots__ = ("body", "head", "head_only", "key", "request", "size", "spoiled")
 
-    def __init__(self, key: bytes, request: Any, head: bytes) -> None:
+    def __init__(self, key: bytes, request: Any, head: bytes, head_only: bool) -> None:
         self.key = key
         self.request = request
         self.head = head
+        self.head_only = head_only  # a relay's: its plan keeps the head, not the body
         self.body: list[bytes] = []
         self.size = len(head)
         self.spoiled = False
 
     def add(self, data: bytes) -> None:
-        if self.spoiled:
+        if self.spoiled or self.head_only:
             return
         self.size += len(data)
         if self.size > MAX_PLAN_BYTES:
@@ -77,13 +81,14 @@ class _Recording:
 class ReplayChannel(ReadChannel):
     """A ``ReadChannel`` that replays offered responses (see the module text)."""
 
-    __slots__ = ("_rec", "_rec_key", "_rec_request", "replays")
+    __slots__ = ("_rec", "_rec_key", "_rec_offer_key", "_rec_request", "replays")
     # The site's table for this connection's kind (plain or TLS), or None: no replays.
     replays: ReplayTable | None
     # While an idle read that was not a known head is parsed: that read, the candidate
     # key (a request it carries, answered within the read, may be offered for replay).
     _rec_key: bytes | None
     _rec_request: Any  # the offered request, until its headers are written
+    _rec_offer_key: bytes | None  # the head it is recorded under, until then too
     _rec: _Recording | None
 
     def __init__(self) -> None:
@@ -91,6 +96,7 @@ class ReplayChannel(ReadChannel):
         self.replays = None
         self._rec_key = None
         self._rec_request = None
+        self._rec_offer_key = None
         self._rec = None
 
     def _bind(self) -> None:
@@ -115,6 +121,9 @@ class ReplayChannel(ReadChannel):
                     or (watcher is not None and not watcher.may_replay())
                 ):
                     pass  # the full path (it closes or marks the connection)
+                elif type(plan) is not ReplayPlan:  # a proxied GET's (``relaychannel``)
+                    if self._relay_from(plan, data):
+                        return
                 elif plan.check():
                     size = len(data)
                     self._fed += size
@@ -129,14 +138,23 @@ class ReplayChannel(ReadChannel):
                     return
                 else:  # the version changed: the full path answers, and records anew
                     replays.forget(data)
-            # A request answered within this read may be offered (``replay_offered``).
-            self._rec_key = data
-            try:
-                ReadChannel.dataReceived(self, data)
-            finally:
-                self._rec_key = None
+            self._parse_candidate(data)
             return
         ReadChannel.dataReceived(self, data)
+
+    def _parse_candidate(self, data: bytes) -> None:
+        """Parse an idle read that was not replayed: a request it carries may be
+        offered for replay while it is parsed (``replay_offered``), or, proxied, may
+        ask for it as its key (``relay_key``)."""
+        self._rec_key = data
+        try:
+            ReadChannel.dataReceived(self, data)
+        finally:
+            self._rec_key = None
+
+    def _relay_from(self, plan: Kept, data: bytes) -> bool:
+        """Relay the GET ``data`` from ``plan`` (``relaychannel``); False: the full path."""
+        return False
 
     # -- recording --------------------------------------------------------------------
     # Only an offered request pays for it: ``replay_offered`` puts the recording
@@ -145,15 +163,34 @@ class ReplayChannel(ReadChannel):
     # with ``lineReceived``); every other request calls HTTPChannel's own.
 
     def replay_offered(self, request: Any) -> None:
-        """``request`` was offered for replay (``web/replay.offer_replay``)."""
-        if self._rec_key is not None and self._rec_request is None and self._rec is None:
+        """``request`` was offered for replay (``web/replay.offer_replay``); a proxied
+        request's offer (``offer_relay``) names the key it had (``relay_key``)."""
+        offer = getattr(request, "replay_offer", None)
+        key = offer.key if type(offer) is RelayOffer else self._rec_key
+        if key is not None and self._rec_request is None and self._rec is None:
             self._rec_request = request
+            self._rec_offer_key = key
             self.writeHeaders = self._record_headers  # type: ignore[method-assign]
+
+    def relay_key(self, request: Any) -> bytes | None:
+        """The exact head ``request`` came in (the read being parsed), when a proxied
+        response to it may later be offered for relaying (``http/relayplan.py``)."""
+        key = self._rec_key
+        requests = self.requests
+        if (
+            key is None
+            or not requests
+            or requests[0] is not request
+            or not relayable_head(key)
+            or not replayable_head(key)
+        ):
+            return None
+        return key
 
     def _record_headers(self, version: bytes, code: bytes, reason: bytes, headers: Any) -> None:
         del self.writeHeaders
         request, self._rec_request = self._rec_request, None
-        key = self._rec_key
+        key, self._rec_offer_key = self._rec_offer_key, None
         requests = self.requests
         offer = getattr(request, "replay_offer", None)
         if (
@@ -166,7 +203,7 @@ class ReplayChannel(ReadChannel):
             and replayable_head(key)
         ):
             head = response_head(version, code, reason, headers.getAllRawHeaders())
-            self._rec = _Recording(key, request, head)
+            self._rec = _Recording(key, request, head, type(offer) is RelayOffer)
             self.write = self._record_write  # type: ignore[method-assign]
             self.writeSequence = self._record_sequence  # type: ignore[method-assign]
             self.requestDone = self._recorded_done  # type: ignore[method-assign]
@@ -184,7 +221,7 @@ class ReplayChannel(ReadChannel):
 
     def _record_sequence(self, iovec: list[bytes]) -> None:
         rec = self._rec
-        if rec is not None:  # chunked: no explicit framing, nothing to replay
+        if rec is not None:  # chunked: no explicit framing, nothing to replay or relay
             rec.spoiled = True
         transport: Any = self.transport
         transport.writeSequence(iovec)
@@ -197,7 +234,7 @@ class ReplayChannel(ReadChannel):
 
     def _stop_recording(self) -> _Recording | None:
         rec, self._rec = self._rec, None
-        self._rec_request = None
+        self._rec_request = self._rec_offer_key = None
         own = self.__dict__
         for name in ("writeHeaders", "write", "writeSequence", "requestDone"):
             own.pop(name, None)
@@ -216,12 +253,42 @@ class ReplayChannel(ReadChannel):
             or self.host.draining
         ):
             return
+        if type(offer) is RelayOffer:
+            self._keep_relay(rec, request, offer, replays)
+            return
         plan = make_plan(
             rec.key, rec.head, b"".join(rec.body), request.code, request.sentLength,
             offer.check, dated=offer.dated, replayed=offer.replayed,
         )
         if plan is not None:
             replays.store(rec.key, plan)
+
+    def _keep_relay(
+        self, rec: _Recording, request: Any, offer: RelayOffer, replays: ReplayTable
+    ) -> None:
+        """Keep the client head written for a proxied GET under its upstream head, in
+        the ``ForwardPlan`` for its request head (made or renewed here)."""
+        upstream = offer.request
+        if upstream.head is None or request.sentLength != offer.length or rec.spoiled:
+            return  # the body was not relayed whole: nothing that can be relayed again
+        plan = make_response_plan(
+            rec.key, rec.head, offer.upstream_date, current_date(), request.code, offer.length
+        )
+        if plan is None:
+            return
+        key = rec.key
+        forward = replays.get(key)
+        if (
+            type(forward) is ForwardPlan
+            and forward.peer == offer.peer
+            and forward.relay is offer.relay
+            and forward.upstream_head == upstream.head
+        ):
+            replays.forget(key)  # out of the table while its size changes
+        else:
+            forward = ForwardPlan(offer.peer, offer.relay, upstream, upstream.head)
+        forward.add(offer.memo_key, plan)
+        replays.store(key, forward)
 
     def connectionLost(self, reason: Failure) -> None:  # type: ignore[override]
         self._stop_recording()

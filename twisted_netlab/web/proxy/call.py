@@ -42,6 +42,8 @@ from twisted_netlab.web.proxy.interim import send_interim
 from twisted_netlab.web.proxy.relay import Relayed, is_secure, relay_fields, send_head
 from twisted_netlab.web.proxy.role import CallHost
 from twisted_netlab.web.proxy.upload import UploadSink
+from twisted_netlab.web.replay import RelayOffer, offer_relay
+from twisted_netlab.web.requestlog import client_host
 
 # ``Relayed``, ``relay_fields`` and ``send_head`` live in ``relay``; the cache imports
 # them from here, as before the split.
@@ -66,6 +68,9 @@ class ProxyCall:
 
     _upload: UploadSink | None = None
     _continue_timer: IDelayedCall | None = None
+    # The client head this GET came in, while its response may be recorded for relays
+    # from a plan (``_offer_relay``); None: it may not.
+    _relay_key: bytes | None = None
     _continued = False
     _held_pause = False
 
@@ -123,12 +128,26 @@ class ProxyCall:
                 self._continue_timer = resource.reactor.callLater(
                     CONTINUE_WAIT, self._continue_anyway
                 )
+        self._watch_end(request)
+        if body is None and self.method == b"GET" and type(self) is ProxyCall:
+            self._relay_key = _relay_key(request)
+        upstream_request = UpstreamRequest(self.method, self.target, headers, body)
+        self.exchange = resource.client.request(resource.origin, upstream_request, self)
+
+    def adopt(self, exchange: Exchange) -> None:
+        """Carry on the exchange a relay from a plan started for this very request
+        (``web/proxy/direct.py``) instead of starting one: it fell back to the full
+        path, and the caller tells this call what made it."""
+        self._watch_end(self.request)
+        self._relay_key = _relay_key(self.request)
+        self.exchange = exchange
+        exchange.handler = self
+
+    def _watch_end(self, request: Any) -> None:
         if isinstance(request, LimitedRequest):
             request.watch_end(self._request_ended)  # no Deferred per request
         else:  # HTTP/2's requests, a test's DummyRequest
             request.notifyFinish().addCallbacks(self._request_over, self._client_lost)
-        upstream_request = UpstreamRequest(self.method, self.target, headers, body)
-        self.exchange = resource.client.request(resource.origin, upstream_request, self)
 
     def upstream_headers(self, headers: dict[bytes, list[bytes]]) -> dict[bytes, list[bytes]]:
         """The forwarded header section as sent: the cache's hook (it swaps conditionals)."""
@@ -286,7 +305,36 @@ class ProxyCall:
         # Only the dev cookie rewriting reads the scheme: no isSecure walk without it.
         secure = resource.cookie_rules is not None and is_secure(self.request)
         relayed = relay_fields(resource, head.headers, head.version, secure)
+        if self._relay_key is not None and head.memo_key is not None:
+            self._offer_relay(self._relay_key, head)
         self._send_relayed(head.status, head.reason, relayed, head.framing)
+
+    def _offer_relay(self, key: bytes, head: ResponseHead) -> None:
+        """Let the channel record this response for relays from a plan
+        (``http/relayplan.py``): its client head is a function of the two heads."""
+        framing = head.framing
+        kind = framing.kind
+        if kind is BodyKind.NO_BODY:
+            length = 0
+        elif kind is BodyKind.LENGTH and framing.length is not None:
+            length = framing.length
+        else:
+            return
+        exchange = self.exchange
+        request = self.request
+        peer = _peer_host(request)
+        if exchange is None or peer != client_host(request.channel):
+            return
+        sent = exchange.request
+        upstream = UpstreamRequest(
+            sent.method, sent.target, sent.headers, None, head=exchange.head_bytes
+        )
+        offer_relay(
+            request,
+            RelayOffer(
+                key, self.resource, upstream, peer, head.memo_key or b"", head.memo_date, length
+            ),
+        )
 
     def _send_relayed(
         self, status: int, reason: bytes, relayed: Relayed, framing: Framing
@@ -392,6 +440,12 @@ def body_source(request: Any, reactor: IReactorTime) -> BodySource | None:
     if isinstance(content, UploadSink):
         return content.body
     return spooled_body(content, reactor)
+
+
+def _relay_key(request: Any) -> bytes | None:
+    """The exact head a GET came in, if its channel may relay it from a plan later."""
+    relay_key = getattr(request.channel, "relay_key", None)
+    return None if relay_key is None else relay_key(request)
 
 
 def _peer_host(request: Any) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet.interfaces import IReactorTime
 from twisted.web import http
@@ -22,8 +22,10 @@ from twisted.web.server import NOT_DONE_YET, Request
 
 from twisted_netlab.http.headers import CookieRewrite, ForwardRules, via_value
 from twisted_netlab.http.proxymount import ProxyMethodError, ProxyMount, ProxyPathError
+from twisted_netlab.http.relayplan import ForwardPlan
 from twisted_netlab.upstream.client import UpstreamClient
 from twisted_netlab.upstream.message import Origin
+from twisted_netlab.web.channel import LimitedRequest
 from twisted_netlab.web.config import ProxyConfig, ProxySettings
 from twisted_netlab.web.mounts import split_prefix
 from twisted_netlab.web.proxy.cache import ProxyCache
@@ -31,9 +33,13 @@ from twisted_netlab.web.proxy.cache_call import CachingCall
 from twisted_netlab.web.proxy.cache_hit import replay_hit
 from twisted_netlab.web.proxy.cache_render import render_cached
 from twisted_netlab.web.proxy.call import ProxyCall
+from twisted_netlab.web.proxy.direct import DirectCall
 from twisted_netlab.web.proxy.settings import ProxyClient
 from twisted_netlab.web.proxy.upload import BodyChannel, UploadSink
 from twisted_netlab.web.refusal import refuse
+
+if TYPE_CHECKING:
+    from twisted_netlab.web.relaychannel import RelayChannel
 
 # What goes on the wire as a request target (visible ASCII, no space).
 _VALID_TARGET = re.compile(rb"\A[\x21-\x7e]+\Z")
@@ -135,12 +141,31 @@ class ProxyResource(Resource):
             ProxyCall(self, request, target, method=method, version=version).start()
         return sink
 
+    def relay(
+        self, channel: RelayChannel, plan: ForwardPlan, data: bytes, started: float
+    ) -> DirectCall:
+        """A relay of the GET ``data`` from ``plan`` (``relaychannel``, ``direct``)."""
+        return DirectCall(self, channel, plan, data, started)
+
     def render(self, request: IRequest) -> bytes | int:
         content = getattr(request, "content", None)
         if isinstance(content, UploadSink):
             call = content.call
             if isinstance(call, ProxyCall) and call.resource is self:
                 call.attach()
+                return NOT_DONE_YET
+        channel = getattr(request, "channel", None)
+        direct = getattr(channel, "adopting", None)
+        if isinstance(direct, DirectCall) and direct.host is self and direct.exchange:
+            # A relay from a plan fell back (``direct``): its request is already upstream.
+            channel.adopting = None  # type: ignore[union-attr]
+            target = self.plan(request.method, request.uri)
+            if not isinstance(target, Refused):
+                call = ProxyCall(self, request, target)
+                if isinstance(request, LimitedRequest):
+                    request.started = direct.started
+                call.adopt(direct.exchange)
+                direct.taker = call
                 return NOT_DONE_YET
         if self.cache is not None and replay_hit(self, self.cache, request):
             return NOT_DONE_YET  # a fresh hit of a target already served (cache_hit)
