@@ -1,6 +1,6 @@
 """In-memory per-request cost of the reverse proxy, no sockets: µs/request, best of 5.
 
-    python bench/proxy_hot.py [ours|probe|probe-site|floor] [N] [--prof] [-v]
+    python bench/proxy_hot.py [ours|ours-full|probe|probe-site|floor] [N] [--prof] [-v]
 
 (``--prof``: cProfile of N requests; SORT=cumulative ROWS=60 change the listing.
 ``--once``: N requests untimed, for an instruction count that a busy machine does not
@@ -14,6 +14,10 @@ once the request head is written upstream, the harness feeds the connection a ca
 1 KiB keep-alive response (nginx's header set), in its own call, as a socket would.
 So one request is the proxy's two reactor events (client bytes in, upstream bytes in)
 without the reactor or the kernel.
+
+After the first request, ``ours`` relays each one from its plan (``web/relaychannel.py``:
+no twisted.web ``Request``); ``ours-full`` is the same site with ``--no-replay``, every
+request through twisted.web's full path.
 
 ``probe``: the same exchange through a minimal proxy (a twisted.web resource handing
 the request to one keep-alive upstream connection parsed by ``httptools``), the
@@ -85,14 +89,14 @@ class Upstream:
                 proto.dataReceived(UPSTREAM_RESPONSE)
 
 
-def ours(upstream: Upstream) -> Site:
+def ours(upstream: Upstream, *extra: str) -> Site:
     from twisted_netlab.web.site import build_site
     from twisted_netlab.web.tap import Options as WebOptions
 
     d = "/tmp/proxy_hot_www"
     os.makedirs(d, exist_ok=True)
     options = WebOptions()
-    options.parseOptions(["--path", d, "--proxy", "/p=http://127.0.0.1:9"])
+    options.parseOptions(["--path", d, "--proxy", "/p=http://127.0.0.1:9", *extra])
     site = build_site(options.web_config, reactor)
     for pool in site.upstream_pools:
         pool.endpoint_for = upstream.endpoint_for
@@ -178,6 +182,11 @@ def probe_site(upstream: Upstream) -> Site:
     return LimitedSite(resource, limits, body_rule_for([], [], limits), reactor=reactor)
 
 
+def ours_full(upstream: Upstream) -> Site:
+    """``ours`` with ``--no-replay``: every request through twisted.web's full path."""
+    return ours(upstream, "--no-replay")
+
+
 def floor(upstream: Upstream) -> Site:
     return floor_site()
 
@@ -191,7 +200,10 @@ def main() -> None:
     kind = args[0] if args else "ours"
     n = int(args[1]) if len(args) > 1 else 20000
     upstream = Upstream()
-    site = {"ours": ours, "probe": probe, "probe-site": probe_site, "floor": floor}[kind](upstream)
+    site = {
+        "ours": ours, "ours-full": ours_full, "probe": probe, "probe-site": probe_site,
+        "floor": floor,
+    }[kind](upstream)
     addr = IPv4Address("TCP", "127.0.0.1", 5555)
     proto = site.buildProtocol(addr)
     transport = StringTransport(peerAddress=addr)

@@ -210,7 +210,19 @@ class NetlabMetrics:
         self.in_flight.labels(mount=mount).inc()
         return mount
 
-    def request_replayed(self, path: bytes, code: int | None, sent: int) -> None:
+    def request_relayed(self, mount: str, code: int | None, sent: int, counted: bool) -> None:
+        """A relay (``web/relaychannel.py``) started by ``request_started`` is over:
+        counted as a request and (if answered) a replay, unless the full path took it over
+        (``counted`` False: it counts the request itself, from its own start)."""
+        self.in_flight.labels(mount=mount).dec()
+        if counted:
+            self.requests.labels(mount=mount, status_class=status_class(code)).inc()
+            if sent:
+                self.response_bytes.labels(mount=mount).inc(sent)
+            if code is not None:
+                self.replays.labels(mount=mount).inc()
+
+    def request_replayed(self, path: bytes, code: int, sent: int) -> None:
         """A request answered by a replay (``web/replaychannel.py``): counted as one
         answered request, and as a replay."""
         mount = mount_label(path, self.mounts)

@@ -139,9 +139,14 @@ class ForwardPlan:
     (the proxy mount's, opaque here), ``upstream_head``: the request head's bytes.
     """
 
-    __slots__ = ("peer", "relay", "request", "responses", "size", "upstream_head")
+    __slots__ = ("path", "peer", "relay", "request", "responses", "size", "upstream_head")
 
-    def __init__(self, peer: str, relay: Any, request: Any, upstream_head: bytes) -> None:
+    def __init__(
+        self, key: bytes, peer: str, relay: Any, request: Any, upstream_head: bytes
+    ) -> None:
+        # The client's path, for the metrics (the target of ``key``'s request line).
+        self.path = key[key.find(b" ") + 1 : key.find(b"\r\n")].rpartition(b" ")[0]
+        self.path = self.path.partition(b"?")[0]
         self.peer = peer
         self.relay = relay
         self.request = request  # the ``UpstreamRequest`` to send (its ``head`` set)

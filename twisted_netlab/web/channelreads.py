@@ -85,6 +85,13 @@ class ChannelHost(Protocol):
     ) -> None:
         """``head`` was answered by ``plan``: log and count it as a full request."""
 
+    def relayed(
+        self, channel: ReadChannel, plan: ResponsePlan, head: bytes, started: float,
+        label: str | None,
+    ) -> None:
+        """``head``, a proxied GET, was relayed with ``plan`` (``web/relaychannel.py``):
+        log it as a full request; ``label`` is the watcher's (``relay_started``)."""
+
 
 _DELIMITER = len(HTTPChannel.delimiter)
 _FOLDING = (0x20, 0x09)  # a line starting with SP or HTAB continues the previous field

@@ -176,6 +176,16 @@ class LimitedSite(NetlabSite):
         if watcher is not None:
             watcher.replayed(plan.path, plan.code, plan.sent)
 
+    def relayed(
+        self, channel: ReadChannel, plan: ResponsePlan, head: bytes, started: float,
+        label: str | None,
+    ) -> None:
+        if self.request_log is not None or self._access_log is not None:
+            self.log_replayed(channel, plan, head, started)
+        watcher = self.replay_watcher
+        if watcher is not None and label is not None:
+            watcher.relay_ended(label, plan.code, plan.sent, True)
+
     def channel_phase(self, channel: ReadChannel) -> None:
         key = channel.index_key
         if not key:  # no longer tracked (evicted, cut, detached)

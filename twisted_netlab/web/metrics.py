@@ -145,8 +145,14 @@ class InstrumentedRoot(Resource):
         """Not while closing: every response then carries ``Connection: close``."""
         return not self._health.closing
 
-    def replayed(self, path: bytes, code: int | None, sent: int) -> None:
+    def replayed(self, path: bytes, code: int, sent: int) -> None:
         self._metrics.request_replayed(path, code, sent)
+
+    def relay_started(self, path: bytes) -> str:
+        return self._metrics.request_started(path)
+
+    def relay_ended(self, label: str, code: int | None, sent: int, counted: bool) -> None:
+        self._metrics.request_relayed(label, code, sent, counted)
 
     def render(self, request: IRequest) -> bytes | int:
         req = cast(Request, request)

@@ -44,6 +44,7 @@ class Relay(Protocol):
 
     data: bytes  # the client's head
     started: float
+    label: str | None  # the metrics' (``ReplayWatcher.relay_started``) while in flight
 
     def start(self) -> None:
         """Send the request upstream (the channel has filed itself as relaying)."""
@@ -77,6 +78,9 @@ class RelayChannel(ReplayChannel):
         self._fed += size
         self._parsed += size
         relay: Relay = plan.relay.relay(self, plan, data, self.clock())
+        watcher = self.host.replay_watcher
+        if watcher is not None:
+            relay.label = watcher.relay_started(plan.path)
         self.relaying = relay
         self.phase = _BUSY
         relay.start()
@@ -100,7 +104,8 @@ class RelayChannel(ReplayChannel):
         self.relaying = None
         transport: Any = self.transport
         transport.write(response)
-        self.host.replayed(self, plan, relay.data, relay.started)
+        label, relay.label = relay.label, None
+        self.host.relayed(self, plan, relay.data, relay.started, label)
         if self.host.draining or not self.persistent:
             self.loseConnection()  # type: ignore[no-untyped-call]
             return
@@ -112,6 +117,7 @@ class RelayChannel(ReplayChannel):
         if self.relaying is not relay:
             return
         self.relaying = None
+        self._relay_ended(relay, counted=False)  # the full path counts it from now on
         self.adopting = relay
         self.phase = _IDLE  # as before the head arrived (the filing follows the parse)
         try:
@@ -123,8 +129,12 @@ class RelayChannel(ReplayChannel):
         relay, self.relaying = self.relaying, None
         if relay is not None:
             relay.client_lost()
-            watcher = self.host.replay_watcher
-            if watcher is not None:
-                path = relay.data[relay.data.find(b" ") + 1 :].partition(b" ")[0]
-                watcher.replayed(path.partition(b"?")[0], None, 0)
+            self._relay_ended(relay, counted=True)  # an aborted request
         super().connectionLost(reason)
+
+    def _relay_ended(self, relay: Relay, *, counted: bool) -> None:
+        """Tell the metrics a relay is no longer in flight without an answer."""
+        label, relay.label = relay.label, None
+        watcher = self.host.replay_watcher
+        if label is not None and watcher is not None:
+            watcher.relay_ended(label, None, 0, counted)

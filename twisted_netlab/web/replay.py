@@ -125,8 +125,17 @@ class ReplayWatcher(Protocol):
     def may_replay(self) -> bool:
         """False while replays must not be made (the watcher changes responses now)."""
 
-    def replayed(self, path: bytes, code: int | None, sent: int) -> None:
+    def replayed(self, path: bytes, code: int, sent: int) -> None:
         """A request for ``path`` was answered by a replay (``code``, ``sent`` bytes)."""
+
+    def relay_started(self, path: bytes) -> str:
+        """A proxied GET for ``path`` is being relayed (``web/relaychannel.py``): it is
+        in flight until ``relay_ended``; returns the label to end it with."""
+
+    def relay_ended(self, label: str, code: int | None, sent: int, counted: bool) -> None:
+        """That relay is over: answered (``code``, ``sent`` bytes), or aborted by the
+        client (``code`` None); ``counted`` False when the full path took it over and
+        counts it itself."""
 
 
 _date_second = -1

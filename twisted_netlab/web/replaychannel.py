@@ -286,7 +286,7 @@ class ReplayChannel(ReadChannel):
         ):
             replays.forget(key)  # out of the table while its size changes
         else:
-            forward = ForwardPlan(offer.peer, offer.relay, upstream, upstream.head)
+            forward = ForwardPlan(key, offer.peer, offer.relay, upstream, upstream.head)
         forward.add(offer.memo_key, plan)
         replays.store(key, forward)
 

@@ -326,9 +326,8 @@ class ProxyCall:
         if exchange is None or peer != client_host(request.channel):
             return
         sent = exchange.request
-        upstream = UpstreamRequest(
-            sent.method, sent.target, sent.headers, None, head=exchange.head_bytes
-        )
+        # The head's bytes are what a relay sends (the fields are not kept twice).
+        upstream = UpstreamRequest(sent.method, sent.target, {}, None, head=exchange.head_bytes)
         offer_relay(
             request,
             RelayOffer(

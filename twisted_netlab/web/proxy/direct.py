@@ -39,7 +39,7 @@ class DirectCall:
     """One relay from a plan (see the module text); ``RelayChannel``'s ``Relay``."""
 
     __slots__ = ("_body", "_head", "_response", "channel", "data", "exchange", "host",
-                 "plan", "started", "taker")
+                 "label", "plan", "started", "taker")
 
     def __init__(
         self, host: Any, channel: RelayChannel, plan: ForwardPlan, data: bytes, started: float
@@ -49,6 +49,7 @@ class DirectCall:
         self.plan = plan
         self.data = data
         self.started = started
+        self.label: str | None = None  # the metrics' label while in flight (the channel's)
         self.exchange: Exchange | None = None
         self.taker: ResponseHandler | None = None  # the ProxyCall that took over
         self._response: ResponsePlan | None = None
