@@ -1,6 +1,7 @@
 """In-memory per-request cost of the reverse proxy, no sockets: µs/request, best of 5.
 
     python bench/proxy_hot.py [ours|ours-full|probe|probe-site|floor] [N] [--prof] [-v]
+        [--unique]
 
 (``--prof``: cProfile of N requests; SORT=cumulative ROWS=60 change the listing.
 ``--once``: N requests untimed, for an instruction count that a busy machine does not
@@ -17,7 +18,9 @@ without the reactor or the kernel.
 
 After the first request, ``ours`` relays each one from its plan (``web/relaychannel.py``:
 no twisted.web ``Request``); ``ours-full`` is the same site with ``--no-replay``, every
-request through twisted.web's full path.
+request through twisted.web's full path. ``--unique``: the upstream adds a header of
+its own to each response (``X-Request-Id``), so no answer can be relayed from a plan:
+what a relay that always falls back costs, against ``ours-full``.
 
 ``probe``: the same exchange through a minimal proxy (a twisted.web resource handing
 the request to one keep-alive upstream connection parsed by ``httptools``), the
@@ -82,11 +85,19 @@ class Upstream:
 
         return Endpoint()
 
+    unique = False  # ``--unique``: each response carries a header of its own
+    count = 0
+
     def answer(self) -> None:
+        response = UPSTREAM_RESPONSE
+        if self.unique:
+            self.count += 1
+            response = response.replace(b"\r\n\r\n", b"\r\nX-Request-Id: %08d\r\n\r\n"
+                                        % self.count, 1)
         for proto, transport in self.protocols:
             if transport.value().endswith(b"\r\n\r\n"):
                 transport.clear()
-                proto.dataReceived(UPSTREAM_RESPONSE)
+                proto.dataReceived(response)
 
 
 def ours(upstream: Upstream, *extra: str) -> Site:
@@ -194,12 +205,14 @@ def floor(upstream: Upstream) -> Site:
 def main() -> None:
     if "--icount" in sys.argv:
         kind = next(a for a in sys.argv[1:] if not a.startswith("-"))
-        print(f"{kind}: {icount(__file__, kind, []) / 1000:.1f} k instructions/request")
+        extra = [a for a in sys.argv[1:] if a == "--unique"]
+        print(f"{kind}: {icount(__file__, kind, extra) / 1000:.1f} k instructions/request")
         return
     args = [a for a in sys.argv[1:] if not a.startswith("-")]
     kind = args[0] if args else "ours"
     n = int(args[1]) if len(args) > 1 else 20000
     upstream = Upstream()
+    upstream.unique = "--unique" in sys.argv
     site = {
         "ours": ours, "ours-full": ours_full, "probe": probe, "probe-site": probe_site,
         "floor": floor,
@@ -229,7 +242,8 @@ def main() -> None:
             transport.clear()
 
     run(2000)
-    # Every response of the loop must be the first one again (same length, 200).
+    # Every response of the loop must be the first one again (same length, 200; with
+    # ``--unique`` the header of its own is as long each time).
     proto.dataReceived(request)
     upstream.answer()
     assert len(transport.value()) == length and status == "200", (status, transport.value())

@@ -17,6 +17,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from tests.relay_support import UPSTREAM_DATE, Upstream, lose, proxy_site, upstream_response
 from tests.replay_support import Connection, field, get
+from twisted_netlab.http.relayplan import FIRST_BACKOFF
 from twisted_netlab.upstream.headmemo import head_memo
 from twisted_netlab.web.proxy.resource import ProxyResource
 from twisted_netlab.web.replay import current_date
@@ -95,10 +96,14 @@ class RelayTests(SynchronousTestCase):
         changed = pair.exchange(request, upstream_response(etag=b'"v2"', date=DATE2))
         self.assertEqual(field(changed, b"etag"), b'"v2"')
         self.assertEqual(pair.renders, 2)
+        # A relay fell back: the next FIRST_BACKOFF requests take the full path untried.
+        for _ in range(FIRST_BACKOFF):
+            pair.exchange(request, upstream_response(etag=b'"v2"', date=DATE3))
+        self.assertEqual(pair.renders, 2 + FIRST_BACKOFF)
         for date in (DATE3, DATE2):
             pair.exchange(request, upstream_response(etag=b'"v2"', date=date))
             pair.exchange(request, upstream_response(date=date))
-        self.assertEqual(pair.renders, 2)
+        self.assertEqual(pair.renders, 2 + FIRST_BACKOFF)
 
     def test_other_heads_and_other_clients_get_their_own_requests(self) -> None:
         pair = Pair(self)
@@ -107,11 +112,44 @@ class RelayTests(SynchronousTestCase):
         self.assertEqual(pair.renders, 2)
         sent = pair.upstreams[0].requests
         self.assertNotEqual(sent[0], sent[1])
-        # The forwarded fields name the client: a plan is for its address only.
-        pair.conns = [Connection(site, host="127.0.0.2") for site in pair.sites]
+        # The forwarded fields name the client: a plan is for its address only, and
+        # each address has its own (clients taking turns are all relayed).
+        first = pair.conns
+        second = [Connection(site, host="127.0.0.2") for site in pair.sites]
+        pair.conns = second
         pair.exchange(get("/p/a.txt"), upstream_response())
         self.assertIn(b"X-Forwarded-For: 127.0.0.2\r\n", pair.upstreams[0].requests[-1])
         self.assertEqual(pair.renders, 3)
+        for conns in (first, second, first, second):
+            pair.conns = conns
+            pair.exchange(get("/p/a.txt"), upstream_response(date=DATE2))
+        self.assertEqual(pair.renders, 3)
+        self.assertIn(b"X-Forwarded-For: 127.0.0.1\r\n", pair.upstreams[0].requests[-2])
+        self.assertIn(b"X-Forwarded-For: 127.0.0.2\r\n", pair.upstreams[0].requests[-1])
+
+    def test_an_upstream_that_never_repeats_its_head_is_tried_less_and_less(self) -> None:
+        pair = Pair(self)
+        tries = []
+        original = ProxyResource.relay
+
+        def relay(resource: ProxyResource, channel: Any, *args: Any) -> Any:
+            if channel.site is pair.sites[0]:
+                tries.append(len(pair.upstreams[0].requests))
+            return original(resource, channel, *args)
+
+        self.patch(ProxyResource, "relay", relay)
+        request = get("/p/a.txt")
+        for n in range(40):  # a request id of its own in every answer
+            pair.exchange(request, upstream_response(extra=b"X-Request-Id: %d\r\n" % n))
+        # Tried on the 2nd request, then after 8 and 16 untried ones (FIRST_BACKOFF).
+        self.assertEqual(tries, [1, 10, 27])
+        self.assertEqual(pair.renders, 40)
+        # The upstream settles: the last request of the back-off is recorded again (its
+        # new head learnt), so the try after it relays, and so does every request since.
+        for _ in range(40):
+            pair.exchange(request, upstream_response())
+        self.assertEqual(tries[3:], list(range(60, 80)))
+        self.assertEqual(pair.renders, 60)
 
     def test_an_interim_response_is_relayed_by_the_full_path(self) -> None:
         pair = Pair(self)
@@ -130,14 +168,17 @@ class RelayTests(SynchronousTestCase):
         request = get("/p/a.txt")
         pair.exchange(request, upstream_response())
         whole = upstream_response(date=DATE2)
-        out = pair.exchange(request, whole[:-5], whole[-5:])
-        self.assertEqual(out, pair.exchange(request, whole))
-        self.assertEqual(pair.renders, 2)
+        out = pair.exchange(request, whole[:-5], whole[-5:])  # tried, fell back
+        for _ in range(FIRST_BACKOFF):
+            self.assertEqual(out, pair.exchange(request, whole))
+        self.assertEqual(pair.renders, 2 + FIRST_BACKOFF)
+        self.assertEqual(out, pair.exchange(request, whole))  # relayed
+        self.assertEqual(pair.renders, 2 + FIRST_BACKOFF)
         # Even when the upstream head is parsed anew (the reader's memo was emptied),
         # a body that is not whole in the read is never gathered by a relay.
         head_memo.clear()
         self.assertEqual(out, pair.exchange(request, whole[:-5], whole[-5:]))
-        self.assertEqual(pair.renders, 3)
+        self.assertEqual(pair.renders, 3 + FIRST_BACKOFF)
 
     def test_upstream_errors_and_timeouts_are_answered_by_the_full_path(self) -> None:
         pair = Pair(self)
@@ -236,7 +277,7 @@ class RelayTests(SynchronousTestCase):
             site.request_log = RequestLog(out, site.reactor)
             conn = Connection(site)
 
-            def in_flight() -> float | None:
+            def in_flight(registry: CollectorRegistry = registry) -> float | None:
                 return registry.get_sample_value(
                     "netlab_http_requests_in_flight", {"mount": "/"})
 

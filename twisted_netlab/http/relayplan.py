@@ -26,9 +26,13 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "FIRST_BACKOFF",
+    "MAX_BACKOFF",
     "MAX_HEAD",
+    "MAX_PEERS",
     "MAX_RESPONSES",
     "ForwardPlan",
+    "PeerPlans",
     "ResponsePlan",
     "make_response_plan",
     "relayable_head",
@@ -36,6 +40,11 @@ __all__ = [
 
 MAX_HEAD = 4096  # the largest client response head kept (the upstream memo's bound too)
 MAX_RESPONSES = 8  # response heads kept per request head (emptied when full)
+MAX_PEERS = 16  # client addresses with a plan for the same head (emptied when full)
+# After a relay falls back, the next ``backoff`` requests for its head take the full
+# path without trying (doubling from FIRST_BACKOFF to MAX_BACKOFF while they keep failing).
+FIRST_BACKOFF = 8
+MAX_BACKOFF = 1024
 _DATE = b"\r\nDate: "  # as twisted.web writes it (``Headers`` canonical form)
 
 
@@ -139,7 +148,8 @@ class ForwardPlan:
     (the proxy mount's, opaque here), ``upstream_head``: the request head's bytes.
     """
 
-    __slots__ = ("path", "peer", "relay", "request", "responses", "size", "upstream_head")
+    __slots__ = ("backoff", "path", "peer", "relay", "request", "responses", "size", "skip",
+                 "upstream_head")
 
     def __init__(
         self, key: bytes, peer: str, relay: Any, request: Any, upstream_head: bytes
@@ -156,6 +166,21 @@ class ForwardPlan:
         # which the channel calls while the plan is out of the table (``forget``,
         # ``add``, ``store``), so the table's count stays exact.
         self.size = len(upstream_head)
+        # An upstream that answers each request with a head of its own (a request id,
+        # a fresh cookie) can never be relayed: each try would cost a relay and a
+        # fall-back on top of the full path. So after a fall-back, ``skip`` requests
+        # take the full path untried and unrecorded (``missed``/``answered``).
+        self.skip = 0
+        self.backoff = 0
+
+    def missed(self) -> None:
+        """A relay from this plan fell back: back off, twice as long each time."""
+        self.backoff = min(MAX_BACKOFF, max(FIRST_BACKOFF, self.backoff * 2))
+        self.skip = self.backoff
+
+    def answered(self) -> None:
+        """A relay from this plan was answered: try every request again."""
+        self.backoff = 0
 
     def add(self, key: bytes, plan: ResponsePlan) -> None:
         """Keep ``plan`` for the upstream head ``key``, emptying the set when full."""
@@ -168,3 +193,23 @@ class ForwardPlan:
             self.size = len(self.upstream_head)
         responses[key] = plan
         self.size += plan.size + len(key)
+
+
+class PeerPlans(dict[str, ForwardPlan]):
+    """The ``ForwardPlan``s of one exact client head, by client address: their
+    forwarded fields differ, so each address has its own (at most ``MAX_PEERS``,
+    emptied when full). What the replay table keeps under the head; ``size`` is the
+    sum of theirs, made anew by ``put`` (called while it is out of the table)."""
+
+    __slots__ = ("size",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.size = 0
+
+    def put(self, plan: ForwardPlan) -> None:
+        """Keep ``plan`` for its address (replacing any other) and recount the size."""
+        if plan.peer not in self and len(self) >= MAX_PEERS:
+            self.clear()
+        self[plan.peer] = plan
+        self.size = sum(p.size for p in self.values())

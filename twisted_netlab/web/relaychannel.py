@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 from twisted.python.failure import Failure
 
-from twisted_netlab.http.relayplan import ForwardPlan, ResponsePlan
+from twisted_netlab.http.relayplan import ForwardPlan, PeerPlans, ResponsePlan
 from twisted_netlab.http.replay import Kept
 from twisted_netlab.web.limits import Phase
 from twisted_netlab.web.replaychannel import ReplayChannel
@@ -44,6 +44,7 @@ class Relay(Protocol):
 
     data: bytes  # the client's head
     started: float
+    plan: ForwardPlan
     label: str | None  # the metrics' (``ReplayWatcher.relay_started``) while in flight
 
     def start(self) -> None:
@@ -70,10 +71,14 @@ class RelayChannel(ReplayChannel):
         self.relaying = None
         self.adopting = None
 
-    def _relay_from(self, plan: Kept, data: bytes) -> bool:
-        assert type(plan) is ForwardPlan
-        if plan.peer != client_host(self):
-            return False  # its forwarded fields name another client
+    def _relay_from(self, plans: Kept, data: bytes) -> bool:
+        assert type(plans) is PeerPlans
+        plan = plans.get(client_host(self))
+        if plan is None:
+            return False  # a plan's forwarded fields name another client
+        if plan.skip:
+            plan.skip -= 1  # backing off (``ForwardPlan.missed``)
+            return False
         size = len(data)
         self._fed += size
         self._parsed += size
@@ -105,6 +110,8 @@ class RelayChannel(ReplayChannel):
         transport: Any = self.transport
         transport.write(response)
         label, relay.label = relay.label, None
+        if relay.plan.backoff:
+            relay.plan.answered()
         self.host.relayed(self, plan, relay.data, relay.started, label)
         if self.host.draining or not self.persistent:
             self.loseConnection()  # type: ignore[no-untyped-call]
@@ -121,9 +128,10 @@ class RelayChannel(ReplayChannel):
         self.adopting = relay
         self.phase = _IDLE  # as before the head arrived (the filing follows the parse)
         try:
-            self._parse_candidate(relay.data)
+            self._parse_candidate(relay.data)  # recorded as any full path (a new head)
         finally:
             self.adopting = None
+            relay.plan.missed()
 
     def connectionLost(self, reason: Failure) -> None:  # type: ignore[override]
         relay, self.relaying = self.relaying, None

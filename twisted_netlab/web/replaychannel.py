@@ -34,7 +34,12 @@ from typing import Any
 from twisted.python.failure import Failure
 from twisted.web.http_headers import Headers
 
-from twisted_netlab.http.relayplan import ForwardPlan, make_response_plan, relayable_head
+from twisted_netlab.http.relayplan import (
+    ForwardPlan,
+    PeerPlans,
+    make_response_plan,
+    relayable_head,
+)
 from twisted_netlab.http.replay import (
     MAX_PLAN_BYTES,
     Kept,
@@ -47,6 +52,7 @@ from twisted_netlab.http.replay import (
 from twisted_netlab.web.channelreads import ReadChannel
 from twisted_netlab.web.limits import Phase
 from twisted_netlab.web.replay import FORBIDDEN, RelayOffer, current_date
+from twisted_netlab.web.requestlog import client_host
 
 __all__ = ["ReplayChannel"]
 
@@ -177,15 +183,22 @@ class ReplayChannel(ReadChannel):
         response to it may later be offered for relaying (``http/relayplan.py``)."""
         key = self._rec_key
         requests = self.requests
+        replays = self.replays
         if (
             key is None
+            or replays is None
             or not requests
             or requests[0] is not request
             or not relayable_head(key)
-            or not replayable_head(key)
         ):
             return None
-        return key
+        plans = replays.get(key)
+        if type(plans) is PeerPlans:  # its head passed ``replayable_head`` already
+            plan = plans.get(client_host(self))
+            if plan is not None and plan.skip:
+                return None  # backing off: nothing is learnt meanwhile either
+            return key
+        return key if replayable_head(key) else None
 
     def _record_headers(self, version: bytes, code: bytes, reason: bytes, headers: Any) -> None:
         del self.writeHeaders
@@ -277,18 +290,21 @@ class ReplayChannel(ReadChannel):
         if plan is None:
             return
         key = rec.key
-        forward = replays.get(key)
-        if (
-            type(forward) is ForwardPlan
-            and forward.peer == offer.peer
-            and forward.relay is offer.relay
-            and forward.upstream_head == upstream.head
-        ):
+        plans = replays.get(key)
+        if type(plans) is PeerPlans:
             replays.forget(key)  # out of the table while its size changes
         else:
+            plans = PeerPlans()
+        forward = plans.get(offer.peer)
+        if (
+            forward is None
+            or forward.relay is not offer.relay
+            or forward.upstream_head != upstream.head
+        ):
             forward = ForwardPlan(key, offer.peer, offer.relay, upstream, upstream.head)
         forward.add(offer.memo_key, plan)
-        replays.store(key, forward)
+        plans.put(forward)
+        replays.store(key, plans)
 
     def connectionLost(self, reason: Failure) -> None:  # type: ignore[override]
         self._stop_recording()
