@@ -19,6 +19,7 @@ from tests.relay_support import UPSTREAM_DATE, Upstream, lose, proxy_site, upstr
 from tests.replay_support import Connection, field, get
 from twisted_netlab.http.relayplan import FIRST_BACKOFF
 from twisted_netlab.upstream.headmemo import head_memo
+from twisted_netlab.web.connections import LimitedSite
 from twisted_netlab.web.proxy.resource import ProxyResource
 from twisted_netlab.web.replay import current_date
 from twisted_netlab.web.requestlog import RequestLog
@@ -208,7 +209,8 @@ class RelayTests(SynchronousTestCase):
         self.assertTrue(second.endswith(b"\r\n\r\nbee\n"), second)
         self.assertEqual(pair.renders, 3)
 
-    def test_a_client_that_leaves_cancels_the_upstream_request(self) -> None:
+    def relay_in_flight(self) -> tuple[LimitedSite, Upstream, Connection, bytes]:
+        """A site, its upstream and a client whose second GET is being relayed."""
         site, upstream = proxy_site()
         conn = Connection(site)
         request = get("/p/a.txt")
@@ -216,8 +218,12 @@ class RelayTests(SynchronousTestCase):
         upstream.answer(upstream_response())
         conn.transport.clear()
         conn.protocol.dataReceived(request)
-        self.assertEqual(upstream.connections[0][1].value(), upstream.requests[0])
         self.assertIsNotNone(conn.protocol.inner.relaying)
+        return site, upstream, conn, request
+
+    def test_a_client_that_leaves_cancels_the_upstream_request(self) -> None:
+        site, upstream, conn, request = self.relay_in_flight()
+        self.assertEqual(upstream.connections[0][1].value(), upstream.requests[0])
         lose(conn.protocol, conn.transport)
         self.assertTrue(upstream.connections[0][1].disconnecting)  # not reused mid-message
         conn2 = Connection(site, 40001)
@@ -226,13 +232,7 @@ class RelayTests(SynchronousTestCase):
         self.assertTrue(conn2.transport.value().endswith(b"hello relay\n"))
 
     def test_a_drain_closes_the_connection_after_the_relay(self) -> None:
-        site, upstream = proxy_site()
-        conn = Connection(site)
-        request = get("/p/a.txt")
-        conn.protocol.dataReceived(request)
-        upstream.answer(upstream_response())
-        conn.transport.clear()
-        conn.protocol.dataReceived(request)
+        site, upstream, conn, _ = self.relay_in_flight()
         drained = site.start_drain()
         self.assertNoResult(drained)
         upstream.answer(upstream_response(date=DATE2))

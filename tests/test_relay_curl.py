@@ -12,14 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from twisted.internet.utils import getProcessOutputAndValue
 from twisted.protocols.policies import WrappingFactory
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
 from tests.config_support import web_options
-from tests.test_replay_curl import answers
-from tests.tls_support import TLSServerCase, client_env, close_server, require
+from tests.test_replay_curl import fetch_three
+from tests.tls_support import TLSServerCase, close_server
 from twisted_netlab.web.proxy.resource import ProxyResource
 from twisted_netlab.web.site import build_site
 
@@ -59,18 +58,6 @@ class CurlRelayTests(TLSServerCase):
         self.patch(ProxyResource, "render", render)
         return renders
 
-    async def fetch_three(self, url: str, *extra: str) -> list[bytes]:
-        curl = require("curl")
-        out, err, code = await getProcessOutputAndValue(
-            curl,
-            ["--silent", "--show-error", "--max-time", "20", "--include", "--http1.1",
-             *extra, url, url, url],
-            env=client_env(),
-            reactor=self.reactor,
-        )
-        self.assertEqual((code, err), (0, b""))
-        return answers(out)
-
     def check(self, got: list[bytes], upstream: Upstream, renders: list[int]) -> None:
         self.assertEqual(len(got), 3)
         self.assertTrue(got[0].startswith(b"HTTP/1.1 200 OK\r\n"), got[0][:60])
@@ -96,12 +83,12 @@ class CurlRelayTests(TLSServerCase):
         self.addCleanup(close_server, self.reactor, port, wrapper)
         for pool in site.upstream_pools:
             self.addCleanup(pool.close)
-        got = await self.fetch_three(f"http://127.0.0.1:{port.getHost().port}/p/f.txt?a=1")
+        got = await fetch_three(self, f"http://127.0.0.1:{port.getHost().port}/p/f.txt?a=1")
         self.check(got, upstream, renders)
 
     async def test_tls(self) -> None:
         upstream, uport = self.start_upstream()
         renders = self.count_renders()
         self.serve(["--tls", "--proxy", f"/p=http://127.0.0.1:{uport}"])
-        got = await self.fetch_three(self.url("/p/f.txt?a=1"), "--cacert", self.cafile)
+        got = await fetch_three(self, self.url("/p/f.txt?a=1"), "--cacert", self.cafile)
         self.check(got, upstream, renders)

@@ -29,18 +29,21 @@ def answers(raw: bytes) -> list[bytes]:
     return parts
 
 
+async def fetch_three(case: TLSServerCase, url: str, *extra: str) -> list[bytes]:
+    """curl fetching ``url`` three times on one HTTP/1.1 connection: the responses."""
+    curl = require("curl")
+    out, err, code = await getProcessOutputAndValue(
+        curl,
+        ["--silent", "--show-error", "--max-time", "20", "--include", "--http1.1",
+         *extra, url, url, url],
+        env=client_env(),
+        reactor=case.reactor,
+    )
+    case.assertEqual((code, err), (0, b""))
+    return answers(out)
+
+
 class CurlReplayTests(TLSServerCase):
-    async def fetch_three(self, url: str, *extra: str) -> list[bytes]:
-        curl = require("curl")
-        out, err, code = await getProcessOutputAndValue(
-            curl,
-            ["--silent", "--show-error", "--max-time", "20", "--include", "--http1.1",
-             *extra, url, url, url],
-            env=client_env(),
-            reactor=self.reactor,
-        )
-        self.assertEqual((code, err), (0, b""))
-        return answers(out)
 
     def undated(self, response: bytes) -> bytes:
         head, _, body = response.partition(b"\r\n\r\n")
@@ -48,7 +51,7 @@ class CurlReplayTests(TLSServerCase):
         return b"\r\n".join(lines) + b"\r\n\r\n" + body
 
     async def check(self, url: str, *extra: str) -> None:
-        got = await self.fetch_three(url, *extra)
+        got = await fetch_three(self, url, *extra)
         self.assertEqual(len(got), 3)
         self.assertTrue(got[0].startswith(b"HTTP/1.1 200 OK\r\n"), got[0][:60])
         self.assertTrue(got[0].endswith(b"\r\n\r\n" + BODY))

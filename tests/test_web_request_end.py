@@ -14,7 +14,6 @@ import os
 import tempfile
 from typing import Any
 
-from twisted.internet import defer
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone, ConnectionLost
 from twisted.internet.task import Clock
@@ -25,6 +24,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Site
 
 from tests.limits_support import TOOLS_RULE
+from tests.relay_support import Upstream
 from twisted_netlab.web.accesslog import NetlabSite, TimedRequest
 from twisted_netlab.web.channel import LimitedRequest
 from twisted_netlab.web.connections import LimitedSite
@@ -133,26 +133,6 @@ class ShutdownClock(Clock):
         self.shutdown.append(lambda: f(*a))
 
 
-class Upstream:
-    """The proxy's upstream connections, on StringTransports (as bench/proxy_hot.py)."""
-
-    def __init__(self) -> None:
-        self.transports: list[StringTransport] = []
-
-    def endpoint_for(self, origin: object) -> Any:
-        upstream = self
-
-        class Endpoint:
-            def connect(self, factory: Any) -> defer.Deferred[Any]:
-                proto = factory.buildProtocol(None)
-                transport = StringTransport()
-                proto.makeConnection(transport)
-                upstream.transports.append(transport)
-                return defer.succeed(proto)
-
-        return Endpoint()
-
-
 class ProxyClientGoneTests(SynchronousTestCase):
     """The client leaving before the upstream answered cancels the exchange, whichever
     way the call hears it."""
@@ -187,7 +167,7 @@ class ProxyClientGoneTests(SynchronousTestCase):
         (request,) = made
         self.assertIsInstance(request, request_class)
         self.assertEqual(isinstance(request, LimitedRequest), request_class is LimitedRequest)
-        (up,) = upstream.transports
+        ((_, up),) = upstream.connections
         self.assertTrue(up.value().startswith(b"GET /held HTTP/1.1\r\n"), up.value())
         self.assertFalse(up.disconnecting)
         channel.connectionLost(Failure(ConnectionLost("client gone")))
