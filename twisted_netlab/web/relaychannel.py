@@ -60,15 +60,15 @@ class Relay(Protocol):
 class RelayChannel(ReplayChannel):
     """A ``ReplayChannel`` that relays proxied GETs from plans (see the module text)."""
 
-    __slots__ = ("adopting", "relaying")
-    # The relay in flight on this connection, or None.
+    __slots__ = ("adopting",)
+    # The relay in flight on this connection (``ReplayChannel.relaying``: a read while
+    # it is in flight makes it fall back there), or None.
     relaying: Relay | None
     # While a relay falls back: it, for the proxy resource to take its exchange over.
     adopting: Relay | None
 
     def __init__(self) -> None:
         super().__init__()
-        self.relaying = None
         self.adopting = None
 
     def _relay_from(self, plans: Kept, data: bytes) -> bool:
@@ -92,13 +92,6 @@ class RelayChannel(ReplayChannel):
         if self.relaying is relay:  # still in flight (not answered nor fallen back)
             self._end_of_read()  # filed BUSY
         return True
-
-    def dataReceived(self, data: bytes) -> None:
-        relay = self.relaying
-        if relay is not None:
-            # A pipelined request (or junk) during a relay: the full path orders it.
-            relay.fall_back()
-        ReplayChannel.dataReceived(self, data)
 
     # -- from the relay ------------------------------------------------------------
 

@@ -87,7 +87,7 @@ class _Recording:
 class ReplayChannel(ReadChannel):
     """A ``ReadChannel`` that replays offered responses (see the module text)."""
 
-    __slots__ = ("_rec", "_rec_key", "_rec_offer_key", "_rec_request", "replays")
+    __slots__ = ("_rec", "_rec_key", "_rec_offer_key", "_rec_request", "relaying", "replays")
     # The site's table for this connection's kind (plain or TLS), or None: no replays.
     replays: ReplayTable | None
     # While an idle read that was not a known head is parsed: that read, the candidate
@@ -96,6 +96,8 @@ class ReplayChannel(ReadChannel):
     _rec_request: Any  # the offered request, until its headers are written
     _rec_offer_key: bytes | None  # the head it is recorded under, until then too
     _rec: _Recording | None
+    # A proxied GET being relayed from a plan (``relaychannel.RelayChannel``), or None.
+    relaying: Any
 
     def __init__(self) -> None:
         super().__init__()
@@ -104,6 +106,7 @@ class ReplayChannel(ReadChannel):
         self._rec_request = None
         self._rec_offer_key = None
         self._rec = None
+        self.relaying = None
 
     def _bind(self) -> None:
         super()._bind()
@@ -146,6 +149,11 @@ class ReplayChannel(ReadChannel):
                     replays.forget(data)
             self._parse_candidate(data)
             return
+        relay = self.relaying
+        if relay is not None:
+            # A pipelined request (or junk) during a relay (``relaychannel``): the
+            # full path takes the relay over first, and orders what follows.
+            relay.fall_back()
         ReadChannel.dataReceived(self, data)
 
     def _parse_candidate(self, data: bytes) -> None:
