@@ -16,9 +16,11 @@ A relay from a plan is exact by construction: both keys are the whole of what th
 path's output depends on, and anything not covered (a head never seen, an interim
 response, an error, a body not whole in one read, a pipelined request, another client
 address) goes to the full path, which records anew. What is kept is bounded: a
-``ForwardPlan`` lives in the channel's replay table (bounded in count and bytes) and
-holds at most ``MAX_RESPONSES`` response plans, each a head of at most ``MAX_HEAD``
-bytes.
+head's plans (``PeerPlans``: one ``ForwardPlan`` per client address, at most
+``MAX_PEERS``) live in the channel's replay table (bounded in count and bytes), and a
+``ForwardPlan`` holds at most ``MAX_RESPONSES`` response plans, each a head of at most
+``MAX_HEAD`` bytes. An upstream whose heads never repeat makes each try fall back, so a
+plan backs off (``ForwardPlan.missed``): its next requests take the full path untried.
 """
 
 from __future__ import annotations

@@ -18,6 +18,12 @@ and keeps what is written until the request is done. The plan is kept only if th
 offer still stands then, the connection stays open, and the response has explicit
 framing.
 
+A proxied GET is recorded the same way, for relays (``http/relayplan.py``,
+``relaychannel.py``): the proxy call asks for its key while the read is parsed
+(``relay_key``), offers the response once the upstream's head is in (``offer_relay``,
+later, outside the read), and the channel keeps the client head written for it, not the
+body, in the ``PeerPlans`` stored under that key. The same table holds both kinds.
+
 A replay is counted like the request it stands for: the request log, the access log and
 the metrics watcher see it (``LimitedSite.replayed``); the keep-alive deadline starts
 again and the connection is filed as the newest idle one, as after any response.
