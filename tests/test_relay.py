@@ -208,6 +208,9 @@ class RelayTests(SynchronousTestCase):
         self.assertTrue(first.endswith(b"\r\n\r\nhello relay\n"), first)
         self.assertTrue(second.endswith(b"\r\n\r\nbee\n"), second)
         self.assertEqual(pair.renders, 3)
+        # The client made that relay fall back, not the upstream: no back-off.
+        pair.exchange(get("/p/a.txt"), upstream_response(date=DATE3))
+        self.assertEqual(pair.renders, 3)
 
     def relay_in_flight(self) -> tuple[LimitedSite, Upstream, Connection, bytes]:
         """A site, its upstream and a client whose second GET is being relayed."""

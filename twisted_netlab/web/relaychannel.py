@@ -111,9 +111,11 @@ class RelayChannel(ReplayChannel):
             return
         self._enter(_IDLE, self.limits.keepalive_timeout)
 
-    def relay_fell_back(self, relay: Relay) -> None:
+    def relay_fell_back(self, relay: Relay, missed: bool) -> None:
         """Parse ``relay``'s head through the full path, which may adopt the relay
-        (``adopting``: the proxy resource clears it when it takes the exchange over)."""
+        (``adopting``: the proxy resource clears it when it takes the exchange over).
+        ``missed``: the upstream's answer was not one a plan could relay (the plan
+        backs off); False when the client made it fall back (it sent more bytes)."""
         if self.relaying is not relay:
             return
         self.relaying = None
@@ -124,7 +126,8 @@ class RelayChannel(ReplayChannel):
             self._parse_candidate(relay.data)  # recorded as any full path (a new head)
         finally:
             self.adopting = None
-            relay.plan.missed()
+            if missed:
+                relay.plan.missed()
 
     def connectionLost(self, reason: Failure) -> None:  # type: ignore[override]
         relay, self.relaying = self.relaying, None

@@ -64,7 +64,7 @@ class DirectCall:
     # -- ResponseHandler --------------------------------------------------------------
 
     def interim_received(self, head: ResponseHead) -> None:
-        self._fall_back(lambda taker: taker.interim_received(head))
+        self._fall_back(lambda taker: taker.interim_received(head), missed=True)
 
     def head_received(self, head: ResponseHead) -> None:
         key = head.memo_key
@@ -79,7 +79,7 @@ class DirectCall:
                     self._response = plan
                     self._head = plan.head(current_date() if date is None else date)
                     return
-        self._fall_back(lambda taker: taker.head_received(head))
+        self._fall_back(lambda taker: taker.head_received(head), missed=True)
 
     def body_received(self, data: bytes) -> None:
         # Only after a planned head: its whole body is in the same read (``whole``).
@@ -93,22 +93,24 @@ class DirectCall:
         self.channel.relay_answered(self, self._head if body is None else self._head + body, plan)
 
     def exchange_failed(self, error: UpstreamError) -> None:
-        self._fall_back(lambda taker: taker.exchange_failed(error))
+        self._fall_back(lambda taker: taker.exchange_failed(error), missed=True)
 
     # -- from the channel ---------------------------------------------------------------
 
     def fall_back(self) -> None:
-        self._fall_back(None)
+        self._fall_back(None, missed=False)
 
     def client_lost(self) -> None:
         exchange = self.exchange
         if exchange is not None:
             exchange.cancel()
 
-    def _fall_back(self, event: Callable[[ResponseHandler], None] | None) -> None:
+    def _fall_back(
+        self, event: Callable[[ResponseHandler], None] | None, *, missed: bool
+    ) -> None:
         """The full path takes the request over; ``event`` is what made it (told to the
-        ``ProxyCall`` that adopts the exchange)."""
-        self.channel.relay_fell_back(self)
+        ``ProxyCall`` that adopts the exchange); ``missed``: the upstream's doing."""
+        self.channel.relay_fell_back(self, missed)
         taker = self.taker
         if taker is None:  # the full path answered without the proxy: drop the exchange
             if self.exchange is not None:
