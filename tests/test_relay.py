@@ -10,10 +10,13 @@ only whether the proxy resource rendered the request.
 from __future__ import annotations
 
 import io
+import time
+from time import gmtime as time_gmtime
 from typing import Any
 
 from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
+from twisted.web import http
 
 from tests.relay_support import UPSTREAM_DATE, Upstream, lose, proxy_site, upstream_response
 from tests.replay_support import Connection, field, get
@@ -32,6 +35,11 @@ class Pair:
     """The same conversation on a relaying site and on a ``--no-replay`` one."""
 
     def __init__(self, case: SynchronousTestCase, *argv: str, host: str = "127.0.0.1") -> None:
+        # One wall clock for both sites: the Date a server writes itself (an upstream
+        # that sent none) is the same on both, whenever the second turns (``tick``).
+        self.now = 1_800_000_000.25
+        case.patch(time, "time", lambda: self.now)
+        case.patch(http, "gmtime", lambda t=None: time_gmtime(self.now if t is None else t))
         self.sites = []
         self.upstreams: list[Upstream] = []
         self.conns: list[Connection] = []
@@ -49,6 +57,13 @@ class Pair:
             return original(resource, request)
 
         case.patch(ProxyResource, "render", render)
+
+    def tick(self, seconds: float) -> None:
+        """The wall clock and both sites' reactors move on."""
+        self.now += seconds
+        for site in self.sites:
+            clock: Any = site.reactor
+            clock.advance(seconds)
 
     def send(self, request: bytes) -> None:
         for conn in self.conns:
@@ -248,8 +263,10 @@ class RelayTests(SynchronousTestCase):
         pair = Pair(self)
         request = get("/p/a.txt")
         first = pair.exchange(request, upstream_response(date=None))
+        pair.tick(5)
         second = pair.exchange(request, upstream_response(date=None))
         self.assertEqual(field(second, b"date"), current_date())
+        self.assertNotEqual(field(second, b"date"), field(first, b"date"))
         self.assertEqual(second, first.replace(field(first, b"date") or b"", current_date()))
         self.assertEqual(pair.renders, 1)
 
