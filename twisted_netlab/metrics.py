@@ -214,13 +214,12 @@ class NetlabMetrics:
         """A relay (``web/relaychannel.py``) started by ``request_started`` is over:
         counted as a request and (if answered) a replay, unless the full path took it over
         (``counted`` False: it counts the request itself, from its own start)."""
-        self.in_flight.labels(mount=mount).dec()
-        if counted:
-            self.requests.labels(mount=mount, status_class=status_class(code)).inc()
-            if sent:
-                self.response_bytes.labels(mount=mount).inc(sent)
-            if code is not None:
-                self.replays.labels(mount=mount).inc()
+        if not counted:
+            self.in_flight.labels(mount=mount).dec()
+            return
+        self.request_finished(mount, code, sent)
+        if code is not None:
+            self.replays.labels(mount=mount).inc()
 
     def request_replayed(self, path: bytes, code: int, sent: int) -> None:
         """A request answered by a replay (``web/replaychannel.py``): counted as one

@@ -156,9 +156,9 @@ class ForwardPlan:
     def __init__(
         self, key: bytes, peer: str, relay: Any, request: Any, upstream_head: bytes
     ) -> None:
-        # The client's path, for the metrics (the target of ``key``'s request line).
-        self.path = key[key.find(b" ") + 1 : key.find(b"\r\n")].rpartition(b" ")[0]
-        self.path = self.path.partition(b"?")[0]
+        # The client's path, for the metrics (``key``'s request target, no query).
+        target = key[key.find(b" ") + 1 : key.find(b"\r\n")].rpartition(b" ")[0]
+        self.path = target.partition(b"?")[0]
         self.peer = peer
         self.relay = relay
         self.request = request  # the ``UpstreamRequest`` to send (its ``head`` set)

@@ -81,7 +81,7 @@ class ChannelHost(Protocol):
         """The plans for this kind of connection (TLS or not); None: no replays."""
 
     def replayed(
-        self, channel: ReadChannel, plan: ReplayPlan | ResponsePlan, head: bytes, started: float
+        self, channel: ReadChannel, plan: ReplayPlan, head: bytes, started: float
     ) -> None:
         """``head`` was answered by ``plan``: log and count it as a full request."""
 

@@ -168,7 +168,7 @@ class LimitedSite(NetlabSite):
         return self.replays.get(secure)
 
     def replayed(
-        self, channel: ReadChannel, plan: ReplayPlan | ResponsePlan, head: bytes, started: float
+        self, channel: ReadChannel, plan: ReplayPlan, head: bytes, started: float
     ) -> None:
         if self.request_log is not None or self._access_log is not None:
             self.log_replayed(channel, plan, head, started)

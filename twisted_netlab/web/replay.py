@@ -92,19 +92,21 @@ def offer_replay(
 ) -> None:
     """This response may be replayed for the same head while ``check()`` is true."""
     if getattr(request, "replay_offer", FORBIDDEN) is None:
-        request.replay_offer = ReplayOffer(check, dated, replayed)  # type: ignore[attr-defined]
-        offered = getattr(getattr(request, "channel", None), "replay_offered", None)
-        if offered is not None:
-            offered(request)
+        _place(request, ReplayOffer(check, dated, replayed))
 
 
 def offer_relay(request: IRequest, offer: RelayOffer) -> None:
     """This proxied response may be relayed again from a plan (see ``RelayOffer``)."""
     if getattr(request, "replay_offer", FORBIDDEN) is None:
-        request.replay_offer = offer  # type: ignore[attr-defined]
-        offered = getattr(getattr(request, "channel", None), "replay_offered", None)
-        if offered is not None:
-            offered(request)
+        _place(request, offer)
+
+
+def _place(request: IRequest, offer: ReplayOffer) -> None:
+    """Give ``request`` its offer and tell its channel (which may record the response)."""
+    request.replay_offer = offer  # type: ignore[attr-defined]
+    offered = getattr(getattr(request, "channel", None), "replay_offered", None)
+    if offered is not None:
+        offered(request)
 
 
 def withdraw_replay(request: IRequest) -> None:

@@ -67,7 +67,10 @@ def _cached_host(channel: Any, peer: Callable[[], object]) -> str:
 
 def client_host(channel: Any) -> str:
     """The client's address for an HTTP/1.1 ``channel`` (a request answered without a
-    ``Request``: a replay)."""
+    ``Request``: a replay or a relay, each of which asks)."""
+    host: str | None = getattr(channel, _HOST_ATTRIBUTE, None)
+    if host is not None:
+        return host
     transport = channel.transport
     return _cached_host(channel, lambda: transport.getPeer() if transport is not None else None)
 

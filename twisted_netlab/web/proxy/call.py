@@ -305,11 +305,12 @@ class ProxyCall:
         # Only the dev cookie rewriting reads the scheme: no isSecure walk without it.
         secure = resource.cookie_rules is not None and is_secure(self.request)
         relayed = relay_fields(resource, head.headers, head.version, secure)
-        if self._relay_key is not None and head.memo_key is not None:
-            self._offer_relay(self._relay_key, head)
+        key, memo_key = self._relay_key, head.memo_key
+        if key is not None and memo_key is not None:
+            self._offer_relay(key, memo_key, head)
         self._send_relayed(head.status, head.reason, relayed, head.framing)
 
-    def _offer_relay(self, key: bytes, head: ResponseHead) -> None:
+    def _offer_relay(self, key: bytes, memo_key: bytes, head: ResponseHead) -> None:
         """Let the channel record this response for relays from a plan
         (``http/relayplan.py``): its client head is a function of the two heads."""
         framing = head.framing
@@ -330,9 +331,7 @@ class ProxyCall:
         upstream = UpstreamRequest(sent.method, sent.target, {}, None, head=exchange.head_bytes)
         offer_relay(
             request,
-            RelayOffer(
-                key, self.resource, upstream, peer, head.memo_key or b"", head.memo_date, length
-            ),
+            RelayOffer(key, self.resource, upstream, peer, memo_key, head.memo_date, length),
         )
 
     def _send_relayed(

@@ -18,13 +18,14 @@ same as for any exchange) and looks at what comes back:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from twisted_netlab.http.msgframing import BodyKind
 from twisted_netlab.http.relayplan import ForwardPlan, ResponsePlan
 from twisted_netlab.upstream.errors import UpstreamError
 from twisted_netlab.upstream.exchange import Exchange
 from twisted_netlab.upstream.message import ResponseHandler, ResponseHead
+from twisted_netlab.web.proxy.role import CallHost
 from twisted_netlab.web.replay import current_date
 
 if TYPE_CHECKING:
@@ -42,7 +43,8 @@ class DirectCall:
                  "label", "plan", "started", "taker")
 
     def __init__(
-        self, host: Any, channel: RelayChannel, plan: ForwardPlan, data: bytes, started: float
+        self, host: CallHost, channel: RelayChannel, plan: ForwardPlan, data: bytes,
+        started: float,
     ) -> None:
         self.host = host  # the mount's ProxyResource
         self.channel = channel
